@@ -1,0 +1,470 @@
+//! The engine: one venue's normalizer, its instruments, and a book per instrument, with the
+//! venue's integrity checks (Kraken CRC32, Binance update-id sync, Coinbase sequence gaps,
+//! crossed books). Frames go in; events accumulate until [`Engine::take`].
+//!
+//! A book that fails a check is marked out of sync and stays so (its checksums are no longer
+//! verified, its diffs are buffered) until a snapshot arrives; [`Engine::out_of_sync`] names
+//! the instruments the collector must resync.
+
+use std::collections::VecDeque;
+
+use crate::book::OrderBook;
+use crate::checksum::kraken_crc32;
+use crate::event::{
+    BookAction, BookCheck, BookDelta, Events, InstrumentIdx, StatusKind, FLAG_LAST, FLAG_SNAPSHOT,
+};
+use crate::instruments::Instruments;
+use crate::normalize::{new_normalizer, Ctx, Normalizer};
+use crate::types::UnixNanos;
+
+/// Diffs kept per instrument while waiting for a snapshot (Binance); older ones are dropped
+/// and the loss is reported as a gap.
+pub const MAX_PENDING_DIFFS: usize = 10_000;
+
+/// Counters per instrument; what `alphapulse replay` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstrumentStats {
+    pub trades: u64,
+    pub quotes: u64,
+    /// Book update messages applied (snapshots not included).
+    pub book_updates: u64,
+    pub snapshots: u64,
+    pub checksums_verified: u64,
+    pub checksums_failed: u64,
+    pub gaps: u64,
+    /// Times the book went from uncrossed to crossed.
+    pub crossed: u64,
+}
+
+#[derive(Debug, Clone)]
+struct PendingDiff {
+    first: u64,
+    last: u64,
+    deltas: Vec<BookDelta>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct BookState {
+    book: OrderBook,
+    /// The book reflects the venue's (has had a snapshot and no failed check since).
+    synced: bool,
+    /// Binance: the last update id applied (the snapshot's `lastUpdateId` at first).
+    last_update_id: Option<u64>,
+    /// Binance: diffs received while waiting for a snapshot.
+    pending: VecDeque<PendingDiff>,
+    crossed: bool,
+    stats: InstrumentStats,
+}
+
+pub struct Engine {
+    normalizer: Box<dyn Normalizer>,
+    instruments: Instruments,
+    books: Vec<BookState>,
+    events: Events,
+    /// How far `events.deltas` / `events.checks` have been applied to the books.
+    applied_deltas: usize,
+    applied_checks: usize,
+    counted_trades: usize,
+    counted_quotes: usize,
+    frames: u64,
+    rejects: u64,
+}
+
+impl Engine {
+    pub fn new(protocol: &str) -> Result<Self, String> {
+        let normalizer = new_normalizer(protocol)?;
+        let instruments = Instruments::new(normalizer.venue(), normalizer.precision_policy());
+        Ok(Self {
+            normalizer,
+            instruments,
+            books: Vec::new(),
+            events: Events::new(),
+            applied_deltas: 0,
+            applied_checks: 0,
+            counted_trades: 0,
+            counted_quotes: 0,
+            frames: 0,
+            rejects: 0,
+        })
+    }
+
+    pub fn venue(&self) -> &'static str {
+        self.normalizer.venue()
+    }
+
+    pub fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    pub fn instruments_mut(&mut self) -> &mut Instruments {
+        &mut self.instruments
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    pub fn rejects(&self) -> u64 {
+        self.rejects
+    }
+
+    /// Events normalized since the last [`Engine::take`].
+    pub fn pending(&self) -> &Events {
+        &self.events
+    }
+
+    /// Normalize one WebSocket frame and apply it to the books.
+    pub fn feed(&mut self, data: &[u8], ts_recv: UnixNanos, conn: u32) {
+        self.frames += 1;
+        let rejects_before = self.events.rejects.len();
+        let mut ctx = Ctx {
+            instruments: &mut self.instruments,
+            out: &mut self.events,
+            ts_recv,
+            conn,
+        };
+        self.normalizer.frame(&mut ctx, data);
+        self.rejects += (self.events.rejects.len() - rejects_before) as u64;
+        self.apply_new();
+    }
+
+    /// A REST response (depth snapshot, reference data).
+    pub fn feed_http(&mut self, url: &str, body: &[u8], ts_recv: UnixNanos) {
+        let rejects_before = self.events.rejects.len();
+        let mut ctx = Ctx {
+            instruments: &mut self.instruments,
+            out: &mut self.events,
+            ts_recv,
+            conn: u32::MAX,
+        };
+        self.normalizer.http(&mut ctx, url, body);
+        self.rejects += (self.events.rejects.len() - rejects_before) as u64;
+        self.apply_new();
+    }
+
+    /// A connection (re)opened: its sequence counters start over.
+    pub fn connected(&mut self, conn: u32) {
+        self.normalizer.connected(conn);
+    }
+
+    /// Everything normalized since the last call.
+    pub fn take(&mut self) -> Events {
+        self.reset_cursors();
+        std::mem::take(&mut self.events)
+    }
+
+    /// Drop accumulated events (books and counters are kept).
+    pub fn discard(&mut self) {
+        self.events.clear();
+        self.reset_cursors();
+    }
+
+    fn reset_cursors(&mut self) {
+        self.applied_deltas = 0;
+        self.applied_checks = 0;
+        self.counted_trades = 0;
+        self.counted_quotes = 0;
+    }
+
+    pub fn book(&self, inst: InstrumentIdx) -> Option<&OrderBook> {
+        self.books.get(inst as usize).map(|b| &b.book)
+    }
+
+    pub fn stats(&self, inst: InstrumentIdx) -> InstrumentStats {
+        self.books
+            .get(inst as usize)
+            .map(|b| b.stats)
+            .unwrap_or_default()
+    }
+
+    pub fn is_synced(&self, inst: InstrumentIdx) -> bool {
+        self.books.get(inst as usize).is_some_and(|b| b.synced)
+    }
+
+    /// Instruments whose book has data but failed a check and awaits a snapshot.
+    pub fn out_of_sync(&self) -> Vec<InstrumentIdx> {
+        self.books
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !b.synced && b.stats.book_updates + b.stats.snapshots > 0)
+            .map(|(i, _)| i as InstrumentIdx)
+            .collect()
+    }
+
+    /// Mark an instrument out of sync from outside (e.g. the collector saw a stalled channel).
+    pub fn invalidate(&mut self, inst: InstrumentIdx, ts_recv: UnixNanos, why: &str) {
+        self.ensure_book(inst);
+        self.mark_out_of_sync(inst, ts_recv, why.to_owned());
+    }
+
+    fn ensure_book(&mut self, inst: InstrumentIdx) {
+        let needed = inst as usize + 1;
+        if self.books.len() < needed {
+            self.books.resize_with(needed, BookState::default);
+        }
+    }
+
+    /// Count trades and quotes per instrument as they arrive, so stats do not depend on
+    /// when events are taken.
+    fn count_market_data(&mut self) {
+        for i in self.counted_trades..self.events.trades.len() {
+            let inst = self.events.trades[i].instrument;
+            self.ensure_book(inst);
+            self.books[inst as usize].stats.trades += 1;
+        }
+        for i in self.counted_quotes..self.events.quotes.len() {
+            let inst = self.events.quotes[i].instrument;
+            self.ensure_book(inst);
+            self.books[inst as usize].stats.quotes += 1;
+        }
+        self.counted_trades = self.events.trades.len();
+        self.counted_quotes = self.events.quotes.len();
+    }
+
+    fn apply_new(&mut self) {
+        self.count_market_data();
+        let n_deltas = self.events.deltas.len();
+        let n_checks = self.events.checks.len();
+        let mut di = self.applied_deltas;
+        let mut ci = self.applied_checks;
+        while di < n_deltas || ci < n_checks {
+            if ci < n_checks && self.events.checks[ci].at <= di {
+                let check = self.events.checks[ci];
+                ci += 1;
+                di = self.run_check(check.check, di);
+            } else {
+                let d = self.events.deltas[di];
+                di += 1;
+                self.apply_delta(&d);
+            }
+        }
+        self.applied_deltas = n_deltas;
+        self.applied_checks = n_checks;
+    }
+
+    /// Runs a check positioned at delta `di`; returns where delta processing resumes.
+    fn run_check(&mut self, check: BookCheck, di: usize) -> usize {
+        match check {
+            BookCheck::KrakenCrc { instrument, crc } => {
+                self.verify_kraken(instrument, crc);
+                di
+            }
+            BookCheck::UpdateRange {
+                instrument,
+                first,
+                last,
+                count,
+            } => {
+                let end = di + count as usize;
+                let deltas = self.events.deltas[di..end].to_vec();
+                self.sequenced_diff(instrument, first, last, deltas);
+                end
+            }
+            BookCheck::SnapshotId {
+                instrument,
+                last_update_id,
+                count,
+            } => {
+                let end = di + count as usize;
+                let deltas = self.events.deltas[di..end].to_vec();
+                self.sequenced_snapshot(instrument, last_update_id, &deltas);
+                end
+            }
+            BookCheck::ConnectionGap => {
+                let ts = self.events.deltas.get(di).map_or(0, |d| d.ts_recv);
+                for inst in 0..self.books.len() as InstrumentIdx {
+                    if self.books[inst as usize].synced {
+                        self.mark_out_of_sync(inst, ts, "connection sequence gap".to_owned());
+                    }
+                }
+                di
+            }
+        }
+    }
+
+    fn apply_delta(&mut self, d: &BookDelta) {
+        self.ensure_book(d.instrument);
+        let depth = self
+            .instruments
+            .get(d.instrument)
+            .and_then(|i| i.book_depth);
+        let state = &mut self.books[d.instrument as usize];
+        match d.action {
+            BookAction::Clear => {
+                state.book.clear();
+                state.book.set_depth(depth);
+                state.stats.snapshots += 1;
+                if !state.synced {
+                    state.synced = true;
+                    self.events.status(
+                        d.instrument,
+                        d.ts_event,
+                        d.ts_recv,
+                        StatusKind::Synced,
+                        "snapshot",
+                    );
+                }
+            }
+            BookAction::Set => {
+                state.book.apply(d.side, d.price, d.size);
+            }
+        }
+        if d.flags & FLAG_LAST != 0 {
+            self.end_of_message(d);
+        }
+    }
+
+    fn end_of_message(&mut self, d: &BookDelta) {
+        let state = &mut self.books[d.instrument as usize];
+        if d.flags & FLAG_SNAPSHOT == 0 {
+            state.stats.book_updates += 1;
+        }
+        let crossed = state.book.is_crossed();
+        if crossed && !state.crossed {
+            state.stats.crossed += 1;
+            let msg = format!(
+                "best bid {:?} >= best ask {:?}",
+                state.book.best_bid().map(|l| l.0),
+                state.book.best_ask().map(|l| l.0)
+            );
+            self.events
+                .status(d.instrument, d.ts_event, d.ts_recv, StatusKind::Crossed, msg);
+        }
+        self.books[d.instrument as usize].crossed = crossed;
+    }
+
+    fn verify_kraken(&mut self, inst: InstrumentIdx, expected: u32) {
+        self.ensure_book(inst);
+        let state = &mut self.books[inst as usize];
+        if !state.synced {
+            return;
+        }
+        let got = kraken_crc32(&state.book);
+        if got == expected {
+            state.stats.checksums_verified += 1;
+        } else {
+            state.stats.checksums_failed += 1;
+            let ts = self.events.deltas.last().map_or(0, |d| d.ts_recv);
+            self.events.status(
+                inst,
+                0,
+                ts,
+                StatusKind::ChecksumFailed,
+                format!("expected {expected}, computed {got}"),
+            );
+            self.mark_out_of_sync(inst, ts, format!("checksum failed: expected {expected}, computed {got}"));
+        }
+    }
+
+    fn mark_out_of_sync(&mut self, inst: InstrumentIdx, ts_recv: UnixNanos, why: String) {
+        let state = &mut self.books[inst as usize];
+        state.synced = false;
+        state.last_update_id = None;
+        self.events
+            .status(inst, 0, ts_recv, StatusKind::ResyncNeeded, why);
+    }
+
+    fn sequenced_snapshot(&mut self, inst: InstrumentIdx, last_update_id: u64, deltas: &[BookDelta]) {
+        self.ensure_book(inst);
+        for d in deltas {
+            self.apply_delta(d);
+        }
+        let state = &mut self.books[inst as usize];
+        state.synced = true;
+        state.last_update_id = Some(last_update_id);
+        let pending = std::mem::take(&mut state.pending);
+        for p in pending {
+            self.sequenced_diff(inst, p.first, p.last, p.deltas);
+        }
+    }
+
+    fn sequenced_diff(&mut self, inst: InstrumentIdx, first: u64, last: u64, deltas: Vec<BookDelta>) {
+        self.ensure_book(inst);
+        let state = &mut self.books[inst as usize];
+        let Some(applied) = state.last_update_id else {
+            // No snapshot yet (or since a gap): keep the diff for when one arrives.
+            state.pending.push_back(PendingDiff {
+                first,
+                last,
+                deltas,
+            });
+            if state.pending.len() > MAX_PENDING_DIFFS {
+                state.pending.pop_front();
+            }
+            return;
+        };
+        if last <= applied {
+            return; // Older than the book: Binance says drop it.
+        }
+        if first > applied + 1 {
+            state.stats.gaps += 1;
+            let ts = deltas.first().map_or(0, |d| d.ts_recv);
+            let msg = format!("update ids: expected {}, got {first}..={last}", applied + 1);
+            self.events
+                .status(inst, 0, ts, StatusKind::Gap, msg.clone());
+            self.mark_out_of_sync(inst, ts, msg);
+            self.books[inst as usize].pending.push_back(PendingDiff {
+                first,
+                last,
+                deltas,
+            });
+            return;
+        }
+        for d in &deltas {
+            self.apply_delta(d);
+        }
+        if deltas.is_empty() {
+            self.books[inst as usize].stats.book_updates += 1;
+        }
+        self.books[inst as usize].last_update_id = Some(last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_protocol_is_an_error() {
+        assert!(Engine::new("nope").is_err());
+    }
+
+    #[test]
+    fn garbage_becomes_rejects() {
+        for proto in crate::normalize::PROTOCOLS {
+            let mut e = Engine::new(proto).unwrap();
+            e.feed(b"\x00\xffnot json", 1, 0);
+            e.feed(b"[]", 2, 0);
+            e.feed(b"{}", 3, 0);
+            assert_eq!(e.rejects(), 3, "{proto}");
+            let ev = e.take();
+            assert_eq!(ev.rejects.len(), 3);
+            assert_eq!(ev.rejects[0].raw, b"\x00\xffnot json");
+        }
+    }
+
+    #[test]
+    fn binance_sync_and_gap() {
+        let mut e = Engine::new("binance").unwrap();
+        let diff = |first: u64, last: u64, price: &str| {
+            format!(
+                r#"{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{first},"u":{last},"b":[["{price}","1.00000000"]],"a":[]}}"#
+            )
+        };
+        // A diff before the snapshot is buffered, then applied if it straddles.
+        e.feed(diff(8, 11, "100.00000000").as_bytes(), 1, 0);
+        e.feed_http(
+            "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000",
+            br#"{"lastUpdateId":10,"bids":[["99.00000000","2.00000000"]],"asks":[["101.00000000","3.00000000"]]}"#,
+            2,
+        );
+        let inst = e.instruments().find("BTCUSDT").unwrap();
+        assert!(e.is_synced(inst));
+        assert_eq!(e.book(inst).unwrap().best_bid(), Some((10_000_000_000, 100_000_000)));
+        e.feed(diff(12, 12, "100.50000000").as_bytes(), 3, 0);
+        assert_eq!(e.stats(inst).gaps, 0);
+        e.feed(diff(14, 15, "100.60000000").as_bytes(), 4, 0);
+        assert_eq!(e.stats(inst).gaps, 1);
+        assert_eq!(e.out_of_sync(), vec![inst]);
+    }
+}

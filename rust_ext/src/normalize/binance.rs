@@ -1,0 +1,401 @@
+//! Binance spot WebSocket streams (raw `/ws` and combined `/stream`), and the REST depth
+//! snapshot they synchronise with. Binance.US speaks the same protocol.
+//!
+//! ```json
+//! {"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1633998512568,"s":"NKNUSDT",
+//!  "U":499869753,"u":499869754,"b":[["0.35170000","4265.00000000"]],"a":[]}}
+//! ```
+//!
+//! Book sync follows Binance's documented rules, enforced by the book engine from the
+//! [`BookCheck`]s emitted here: diffs with `u <= lastUpdateId` are dropped, the first applied
+//! diff straddles `lastUpdateId + 1`, and each next `U` is the previous `u + 1`.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{snippet, Ctx, Normalizer};
+use crate::event::{
+    Bar, BookAction, BookCheck, BookDelta, InstrumentIdx, Quote, StatusKind, Trade, FLAG_LAST,
+    FLAG_SNAPSHOT, NO_INSTRUMENT,
+};
+use crate::instruments::PrecisionPolicy;
+use crate::types::{parse_decimal, significant_decimals, Aggressor, Side};
+
+const MS: i64 = 1_000_000;
+
+#[derive(Deserialize)]
+struct Combined<'a> {
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+/// Every payload shape, by its fields; which are present tells the kind.
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(rename = "e")]
+    event: Option<&'a str>,
+    #[serde(rename = "E")]
+    event_time: Option<i64>,
+    #[serde(rename = "s")]
+    symbol: Option<&'a str>,
+    // depthUpdate
+    #[serde(rename = "U")]
+    first_update: Option<u64>,
+    #[serde(rename = "u")]
+    last_update: Option<u64>,
+    #[serde(rename = "b", borrow)]
+    bids: Option<&'a RawValue>,
+    #[serde(rename = "a", borrow)]
+    asks: Option<&'a RawValue>,
+    // trade / aggTrade
+    #[serde(rename = "t")]
+    trade_id: Option<u64>,
+    #[serde(rename = "p")]
+    price: Option<&'a str>,
+    #[serde(rename = "q")]
+    quantity: Option<&'a str>,
+    #[serde(rename = "T")]
+    trade_time: Option<i64>,
+    #[serde(rename = "m")]
+    buyer_is_maker: Option<bool>,
+    // bookTicker
+    #[serde(rename = "B")]
+    bid_qty: Option<&'a str>,
+    #[serde(rename = "A")]
+    ask_qty: Option<&'a str>,
+    // kline
+    #[serde(rename = "k", borrow)]
+    kline: Option<Kline<'a>>,
+    // subscription responses
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Kline<'a> {
+    #[serde(rename = "t")]
+    start: i64,
+    #[serde(rename = "T")]
+    close_time: i64,
+    #[serde(rename = "o")]
+    open: &'a str,
+    #[serde(rename = "h")]
+    high: &'a str,
+    #[serde(rename = "l")]
+    low: &'a str,
+    #[serde(rename = "c")]
+    close: &'a str,
+    #[serde(rename = "v")]
+    volume: &'a str,
+    #[serde(rename = "x")]
+    closed: bool,
+}
+
+#[derive(Deserialize)]
+struct DepthSnapshot<'a> {
+    #[serde(rename = "lastUpdateId")]
+    last_update_id: u64,
+    #[serde(borrow)]
+    bids: Vec<(&'a str, &'a str)>,
+    #[serde(borrow)]
+    asks: Vec<(&'a str, &'a str)>,
+}
+
+#[derive(Deserialize)]
+struct ExchangeInfo<'a> {
+    #[serde(borrow)]
+    symbols: Vec<SymbolInfo<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SymbolInfo<'a> {
+    symbol: &'a str,
+    #[serde(rename = "baseAsset")]
+    base_asset: &'a str,
+    #[serde(rename = "quoteAsset")]
+    quote_asset: &'a str,
+    #[serde(borrow, default)]
+    filters: Vec<Filter<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Filter<'a> {
+    #[serde(rename = "filterType")]
+    filter_type: &'a str,
+    #[serde(rename = "tickSize")]
+    tick_size: Option<&'a str>,
+    #[serde(rename = "stepSize")]
+    step_size: Option<&'a str>,
+}
+
+pub struct Binance {
+    venue: &'static str,
+}
+
+impl Binance {
+    pub fn new(venue: &'static str) -> Self {
+        Self { venue }
+    }
+}
+
+impl Normalizer for Binance {
+    fn venue(&self) -> &'static str {
+        self.venue
+    }
+
+    /// Binance writes every decimal with 8 places, so the first value is exact.
+    fn precision_policy(&self) -> PrecisionPolicy {
+        PrecisionPolicy::FirstValue
+    }
+
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
+        let mark = ctx.out.mark();
+        if let Err(reason) = frame(ctx, data) {
+            ctx.out.rollback(mark);
+            ctx.reject(reason, data);
+        }
+    }
+
+    fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) {
+        let mark = ctx.out.mark();
+        let result = if url.contains("/depth") {
+            match query_param(url, "symbol") {
+                Some(symbol) => depth_snapshot(ctx, &symbol, body),
+                None => Err(format!("binance: depth url without symbol: {url}")),
+            }
+        } else if url.contains("/exchangeInfo") {
+            exchange_info(ctx, body)
+        } else {
+            Ok(())
+        };
+        if let Err(reason) = result {
+            ctx.out.rollback(mark);
+            ctx.reject(reason, body);
+        }
+    }
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_ascii_uppercase())
+    })
+}
+
+fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+    let raw: &str = std::str::from_utf8(data).map_err(|_| "binance: frame is not UTF-8".to_owned())?;
+    // Combined streams wrap the payload; raw streams send it bare.
+    let payload_text = if raw.trim_start().starts_with("{\"stream\"") {
+        let c: Combined =
+            serde_json::from_str(raw).map_err(|e| format!("binance: bad envelope: {e}"))?;
+        c.data.get()
+    } else {
+        raw
+    };
+    let p: Payload =
+        serde_json::from_str(payload_text).map_err(|e| format!("binance: bad payload: {e}"))?;
+    let ts_event = p.event_time.map(|ms| ms * MS).unwrap_or(0);
+    match p.event {
+        Some("depthUpdate") => depth_update(ctx, &p, ts_event),
+        Some("trade") | Some("aggTrade") => trade(ctx, &p),
+        Some("kline") => kline(ctx, &p, ts_event),
+        Some(other) => Err(format!("binance: unknown event {other:?}")),
+        None if p.bid_qty.is_some() && p.ask_qty.is_some() => book_ticker(ctx, &p, ts_event),
+        None if p.id.is_some() && p.error.is_some() => {
+            let msg = p.error.map(|e| e.get().to_owned()).unwrap_or_default();
+            ctx.out
+                .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, msg);
+            Ok(())
+        }
+        None if p.id.is_some() && p.result.is_some() => {
+            let msg = p.id.map(|id| format!("id {}", id.get())).unwrap_or_default();
+            ctx.out
+                .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::Subscribed, msg);
+            Ok(())
+        }
+        None => Err(format!("binance: unknown message: {}", snippet(data))),
+    }
+}
+
+fn symbol<'a>(p: &Payload<'a>) -> Result<&'a str, String> {
+    p.symbol.ok_or_else(|| "binance: payload without symbol".to_owned())
+}
+
+fn push_levels(
+    ctx: &mut Ctx<'_>,
+    inst: InstrumentIdx,
+    side: Side,
+    levels: &[(&str, &str)],
+    ts_event: i64,
+    sequence: u64,
+    flags: u8,
+) -> Result<(), String> {
+    for (price, qty) in levels {
+        let delta = BookDelta {
+            instrument: inst,
+            ts_event,
+            ts_recv: ctx.ts_recv,
+            action: BookAction::Set,
+            side,
+            price: ctx.price(inst, price)?,
+            size: ctx.size(inst, qty)?,
+            sequence,
+            flags,
+        };
+        ctx.out.deltas.push(delta);
+    }
+    Ok(())
+}
+
+fn levels<'a>(raw: Option<&'a RawValue>) -> Result<Vec<(&'a str, &'a str)>, String> {
+    match raw {
+        None => Ok(Vec::new()),
+        Some(r) => serde_json::from_str(r.get()).map_err(|e| format!("binance depth: {e}")),
+    }
+}
+
+fn depth_update(ctx: &mut Ctx<'_>, p: &Payload<'_>, ts_event: i64) -> Result<(), String> {
+    let inst = ctx.instruments.intern(symbol(p)?);
+    let (Some(first), Some(last)) = (p.first_update, p.last_update) else {
+        return Err("binance depthUpdate without U/u".to_owned());
+    };
+    let bids = levels(p.bids)?;
+    let asks = levels(p.asks)?;
+    ctx.out.check(BookCheck::UpdateRange {
+        instrument: inst,
+        first,
+        last,
+        count: (bids.len() + asks.len()) as u32,
+    });
+    push_levels(ctx, inst, Side::Bid, &bids, ts_event, last, 0)?;
+    push_levels(ctx, inst, Side::Ask, &asks, ts_event, last, 0)?;
+    if let Some(d) = ctx.out.deltas.last_mut() {
+        if d.instrument == inst && d.sequence == last {
+            d.flags |= FLAG_LAST;
+        }
+    }
+    Ok(())
+}
+
+fn depth_snapshot(ctx: &mut Ctx<'_>, symbol: &str, body: &[u8]) -> Result<(), String> {
+    let snap: DepthSnapshot =
+        serde_json::from_slice(body).map_err(|e| format!("binance depth snapshot: {e}"))?;
+    let inst = ctx.instruments.intern(symbol);
+    let seq = snap.last_update_id;
+    ctx.out.check(BookCheck::SnapshotId {
+        instrument: inst,
+        last_update_id: seq,
+        count: (snap.bids.len() + snap.asks.len() + 1) as u32,
+    });
+    ctx.out.deltas.push(BookDelta {
+        instrument: inst,
+        ts_event: 0,
+        ts_recv: ctx.ts_recv,
+        action: BookAction::Clear,
+        side: Side::Bid,
+        price: 0,
+        size: 0,
+        sequence: seq,
+        flags: FLAG_SNAPSHOT,
+    });
+    push_levels(ctx, inst, Side::Bid, &snap.bids, 0, seq, FLAG_SNAPSHOT)?;
+    push_levels(ctx, inst, Side::Ask, &snap.asks, 0, seq, FLAG_SNAPSHOT)?;
+    if let Some(d) = ctx.out.deltas.last_mut() {
+        d.flags |= FLAG_LAST;
+    }
+    Ok(())
+}
+
+fn exchange_info(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<(), String> {
+    let info: ExchangeInfo =
+        serde_json::from_slice(body).map_err(|e| format!("binance exchangeInfo: {e}"))?;
+    let decimals = |s: Option<&str>| {
+        s.and_then(|s| parse_decimal(s.as_bytes()).ok())
+            .map(significant_decimals)
+    };
+    for s in info.symbols {
+        let tick = s.filters.iter().find(|f| f.filter_type == "PRICE_FILTER");
+        let lot = s.filters.iter().find(|f| f.filter_type == "LOT_SIZE");
+        ctx.instruments.define(
+            s.symbol,
+            Some((s.base_asset, s.quote_asset)),
+            decimals(tick.and_then(|f| f.tick_size)),
+            decimals(lot.and_then(|f| f.step_size)),
+        );
+    }
+    Ok(())
+}
+
+fn trade(ctx: &mut Ctx<'_>, p: &Payload<'_>) -> Result<(), String> {
+    let inst = ctx.instruments.intern(symbol(p)?);
+    let (Some(price), Some(qty), Some(time)) = (p.price, p.quantity, p.trade_time) else {
+        return Err("binance trade without p/q/T".to_owned());
+    };
+    // `m`: the buyer was the maker, so the seller was the aggressor.
+    let aggressor = match p.buyer_is_maker {
+        Some(true) => Aggressor::Sell,
+        Some(false) => Aggressor::Buy,
+        None => Aggressor::Unknown,
+    };
+    let trade = Trade {
+        instrument: inst,
+        ts_event: time * MS,
+        ts_recv: ctx.ts_recv,
+        price: ctx.price(inst, price)?,
+        size: ctx.size(inst, qty)?,
+        aggressor,
+        // aggTrade's id is `a`, the field depth updates use for asks.
+        trade_id: p
+            .trade_id
+            .or_else(|| p.asks.and_then(|r| r.get().parse().ok()))
+            .unwrap_or(0),
+    };
+    ctx.out.trades.push(trade);
+    Ok(())
+}
+
+fn book_ticker(ctx: &mut Ctx<'_>, p: &Payload<'_>, ts_event: i64) -> Result<(), String> {
+    let inst = ctx.instruments.intern(symbol(p)?);
+    let bid: Option<&str> = p.bids.and_then(|r| serde_json::from_str(r.get()).ok());
+    let ask: Option<&str> = p.asks.and_then(|r| serde_json::from_str(r.get()).ok());
+    let (Some(bid), Some(ask), Some(bid_qty), Some(ask_qty)) = (bid, ask, p.bid_qty, p.ask_qty)
+    else {
+        return Err("binance bookTicker without b/a/B/A".to_owned());
+    };
+    let quote = Quote {
+        instrument: inst,
+        ts_event,
+        ts_recv: ctx.ts_recv,
+        bid_price: ctx.price(inst, bid)?,
+        bid_size: ctx.size(inst, bid_qty)?,
+        ask_price: ctx.price(inst, ask)?,
+        ask_size: ctx.size(inst, ask_qty)?,
+    };
+    ctx.out.quotes.push(quote);
+    Ok(())
+}
+
+fn kline(ctx: &mut Ctx<'_>, p: &Payload<'_>, _ts_event: i64) -> Result<(), String> {
+    let inst = ctx.instruments.intern(symbol(p)?);
+    let Some(k) = &p.kline else {
+        return Err("binance kline without k".to_owned());
+    };
+    let bar = Bar {
+        instrument: inst,
+        ts_event: k.start * MS,
+        ts_recv: ctx.ts_recv,
+        interval_ns: (k.close_time + 1 - k.start) * MS,
+        open: ctx.price(inst, k.open)?,
+        high: ctx.price(inst, k.high)?,
+        low: ctx.price(inst, k.low)?,
+        close: ctx.price(inst, k.close)?,
+        volume: ctx.size(inst, k.volume)?,
+        closed: k.closed,
+    };
+    ctx.out.bars.push(bar);
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! Kraken WebSocket v2 (`wss://ws.kraken.com/v2`).
+//!
+//! ```json
+//! {"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":[{"price":0.5657,
+//!  "qty":1098.3947558}],"asks":[],"checksum":2114181697,"timestamp":"2023-10-06T17:35:55.440295Z"}]}
+//! ```
+//!
+//! Prices and quantities are JSON numbers. We read their text exactly (never as floats) at
+//! the pair's `price_precision` / `qty_precision`, which the `instrument` channel announces;
+//! the checksum is computed over those digits. Without the instrument channel, a book
+//! snapshot's widest value fixes the precision. The book keeps the subscribed depth
+//! (10 unless the subscription said otherwise) and is trimmed after every update.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{field_error, snippet, Ctx, Normalizer};
+use crate::event::{
+    Bar, BookAction, BookCheck, BookDelta, InstrumentIdx, Quote, StatusKind, Trade, FLAG_LAST,
+    FLAG_SNAPSHOT, NO_INSTRUMENT,
+};
+use crate::instruments::PrecisionPolicy;
+use crate::time::parse_rfc3339_ns;
+use crate::types::{parse_json_decimal, significant_decimals, Aggressor, RawDecimal, Side};
+
+/// Kraken's default book depth for a v2 subscription.
+pub const DEFAULT_DEPTH: usize = 10;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    channel: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    method: Option<&'a str>,
+    success: Option<bool>,
+    error: Option<String>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct WireLevel<'a> {
+    #[serde(borrow)]
+    price: &'a RawValue,
+    #[serde(borrow)]
+    qty: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct WireBook<'a> {
+    symbol: &'a str,
+    #[serde(borrow, default)]
+    bids: Vec<WireLevel<'a>>,
+    #[serde(borrow, default)]
+    asks: Vec<WireLevel<'a>>,
+    checksum: Option<u32>,
+    timestamp: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct WireTrade<'a> {
+    symbol: &'a str,
+    side: &'a str,
+    #[serde(borrow)]
+    price: &'a RawValue,
+    #[serde(borrow)]
+    qty: &'a RawValue,
+    trade_id: Option<u64>,
+    timestamp: &'a str,
+}
+
+#[derive(Deserialize)]
+struct WireTicker<'a> {
+    symbol: &'a str,
+    #[serde(borrow)]
+    bid: &'a RawValue,
+    #[serde(borrow)]
+    bid_qty: &'a RawValue,
+    #[serde(borrow)]
+    ask: &'a RawValue,
+    #[serde(borrow)]
+    ask_qty: &'a RawValue,
+    timestamp: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct WireOhlc<'a> {
+    symbol: &'a str,
+    #[serde(borrow)]
+    open: &'a RawValue,
+    #[serde(borrow)]
+    high: &'a RawValue,
+    #[serde(borrow)]
+    low: &'a RawValue,
+    #[serde(borrow)]
+    close: &'a RawValue,
+    #[serde(borrow)]
+    volume: &'a RawValue,
+    interval_begin: &'a str,
+    interval: i64,
+}
+
+#[derive(Deserialize)]
+struct WireInstruments<'a> {
+    #[serde(borrow, default)]
+    pairs: Vec<WirePair<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WirePair<'a> {
+    symbol: &'a str,
+    base: Option<&'a str>,
+    quote: Option<&'a str>,
+    price_precision: Option<u8>,
+    qty_precision: Option<u8>,
+}
+
+#[derive(Deserialize)]
+struct SubscribeResult<'a> {
+    channel: Option<&'a str>,
+    symbol: Option<&'a str>,
+    depth: Option<usize>,
+}
+
+#[derive(Default)]
+pub struct KrakenV2;
+
+impl Normalizer for KrakenV2 {
+    fn venue(&self) -> &'static str {
+        "kraken"
+    }
+
+    fn precision_policy(&self) -> PrecisionPolicy {
+        PrecisionPolicy::FirstValue
+    }
+
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
+        let mark = ctx.out.mark();
+        if let Err(reason) = frame(ctx, data) {
+            ctx.out.rollback(mark);
+            ctx.reject(reason, data);
+        }
+    }
+}
+
+fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+    let env: Envelope =
+        serde_json::from_slice(data).map_err(|e| format!("kraken v2: not a message: {e}"))?;
+    if let Some(method) = env.method {
+        return method_response(ctx, method, &env);
+    }
+    let channel = env
+        .channel
+        .ok_or_else(|| format!("kraken v2: message without channel: {}", snippet(data)))?;
+    let payload = || {
+        env.data
+            .map(RawValue::get)
+            .ok_or_else(|| format!("kraken v2 {channel}: no data"))
+    };
+    match channel {
+        "book" => book(ctx, payload()?, env.kind == Some("snapshot")),
+        "trade" => trades(ctx, payload()?),
+        "ticker" => ticker(ctx, payload()?),
+        "ohlc" => ohlc(ctx, payload()?),
+        "instrument" => instruments(ctx, payload()?),
+        "heartbeat" => {
+            ctx.out
+                .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::Heartbeat, "");
+            Ok(())
+        }
+        "status" => {
+            ctx.out
+                .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::Venue, payload()?);
+            Ok(())
+        }
+        other => Err(format!("kraken v2: unknown channel {other:?}")),
+    }
+}
+
+fn method_response(ctx: &mut Ctx<'_>, method: &str, env: &Envelope<'_>) -> Result<(), String> {
+    if env.success == Some(false) {
+        let msg = format!("{method}: {}", env.error.as_deref().unwrap_or("failed"));
+        ctx.out
+            .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, msg);
+        return Ok(());
+    }
+    let result: Option<SubscribeResult> = env.result.and_then(|r| serde_json::from_str(r.get()).ok());
+    let mut inst = NO_INSTRUMENT;
+    let mut message = method.to_owned();
+    if let Some(r) = result {
+        if let Some(symbol) = r.symbol {
+            inst = ctx.instruments.intern(symbol);
+            if r.channel == Some("book") {
+                if let (Some(depth), Some(i)) = (r.depth, ctx.instruments.get_mut(inst)) {
+                    i.book_depth = Some(depth);
+                }
+            }
+        }
+        if let Some(channel) = r.channel {
+            message = format!("{method} {channel}");
+        }
+    }
+    let kind = if method == "subscribe" {
+        StatusKind::Subscribed
+    } else {
+        StatusKind::Venue
+    };
+    ctx.out.status(inst, 0, ctx.ts_recv, kind, message);
+    Ok(())
+}
+
+fn number(raw: &RawValue, field: &str) -> Result<RawDecimal, String> {
+    parse_json_decimal(raw.get().as_bytes()).map_err(|e| field_error(field, raw.get(), e))
+}
+
+fn price(ctx: &mut Ctx<'_>, inst: InstrumentIdx, raw: &RawValue) -> Result<i64, String> {
+    let d = number(raw, "price")?;
+    ctx.instruments
+        .price_dec(inst, d)
+        .map_err(|e| field_error("price", raw.get(), e))
+}
+
+fn qty(ctx: &mut Ctx<'_>, inst: InstrumentIdx, raw: &RawValue) -> Result<i64, String> {
+    let d = number(raw, "qty")?;
+    ctx.instruments
+        .size_dec(inst, d)
+        .map_err(|e| field_error("qty", raw.get(), e))
+}
+
+/// Without reference data, the widest value of a snapshot fixes the precision.
+fn infer_precision(ctx: &mut Ctx<'_>, inst: InstrumentIdx, b: &WireBook<'_>) -> Result<(), String> {
+    let Some(i) = ctx.instruments.get(inst) else {
+        return Ok(());
+    };
+    if i.price_precision.is_some() && i.size_precision.is_some() {
+        return Ok(());
+    }
+    let (mut price_dp, mut qty_dp) = (0u8, 0u8);
+    for l in b.bids.iter().chain(&b.asks) {
+        price_dp = price_dp.max(significant_decimals(number(l.price, "price")?));
+        qty_dp = qty_dp.max(significant_decimals(number(l.qty, "qty")?));
+    }
+    if let Some(i) = ctx.instruments.get_mut(inst) {
+        i.price_precision.get_or_insert(price_dp);
+        i.size_precision.get_or_insert(qty_dp);
+    }
+    Ok(())
+}
+
+fn book(ctx: &mut Ctx<'_>, data: &str, snapshot: bool) -> Result<(), String> {
+    let books: Vec<WireBook> =
+        serde_json::from_str(data).map_err(|e| format!("kraken v2 book: {e}"))?;
+    for b in books {
+        let inst = ctx.instruments.intern(b.symbol);
+        if let Some(i) = ctx.instruments.get_mut(inst) {
+            i.book_depth.get_or_insert(DEFAULT_DEPTH);
+        }
+        let ts_event = b
+            .timestamp
+            .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
+            .unwrap_or(0);
+        let flags = if snapshot { FLAG_SNAPSHOT } else { 0 };
+        if snapshot {
+            infer_precision(ctx, inst, &b)?;
+            ctx.out.deltas.push(BookDelta {
+                instrument: inst,
+                ts_event,
+                ts_recv: ctx.ts_recv,
+                action: BookAction::Clear,
+                side: Side::Bid,
+                price: 0,
+                size: 0,
+                sequence: 0,
+                flags,
+            });
+        }
+        for (side, levels) in [(Side::Bid, &b.bids), (Side::Ask, &b.asks)] {
+            for l in levels {
+                let delta = BookDelta {
+                    instrument: inst,
+                    ts_event,
+                    ts_recv: ctx.ts_recv,
+                    action: BookAction::Set,
+                    side,
+                    price: price(ctx, inst, l.price)?,
+                    size: qty(ctx, inst, l.qty)?,
+                    sequence: 0,
+                    flags,
+                };
+                ctx.out.deltas.push(delta);
+            }
+        }
+        if let Some(d) = ctx.out.deltas.last_mut() {
+            d.flags |= FLAG_LAST;
+        }
+        if let Some(crc) = b.checksum {
+            ctx.out.check(BookCheck::KrakenCrc {
+                instrument: inst,
+                crc,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn trades(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
+    let list: Vec<WireTrade> =
+        serde_json::from_str(data).map_err(|e| format!("kraken v2 trade: {e}"))?;
+    for t in list {
+        let inst = ctx.instruments.intern(t.symbol);
+        // v2 `side` is the taker's side.
+        let aggressor = match t.side {
+            "buy" => Aggressor::Buy,
+            "sell" => Aggressor::Sell,
+            _ => Aggressor::Unknown,
+        };
+        let trade = Trade {
+            instrument: inst,
+            ts_event: parse_rfc3339_ns(t.timestamp.as_bytes())
+                .ok_or_else(|| format!("kraken v2 trade: bad timestamp {:?}", t.timestamp))?,
+            ts_recv: ctx.ts_recv,
+            price: price(ctx, inst, t.price)?,
+            size: qty(ctx, inst, t.qty)?,
+            aggressor,
+            trade_id: t.trade_id.unwrap_or(0),
+        };
+        ctx.out.trades.push(trade);
+    }
+    Ok(())
+}
+
+fn ticker(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
+    let list: Vec<WireTicker> =
+        serde_json::from_str(data).map_err(|e| format!("kraken v2 ticker: {e}"))?;
+    for t in list {
+        let inst = ctx.instruments.intern(t.symbol);
+        let quote = Quote {
+            instrument: inst,
+            ts_event: t
+                .timestamp
+                .and_then(|s| parse_rfc3339_ns(s.as_bytes()))
+                .unwrap_or(0),
+            ts_recv: ctx.ts_recv,
+            bid_price: price(ctx, inst, t.bid)?,
+            bid_size: qty(ctx, inst, t.bid_qty)?,
+            ask_price: price(ctx, inst, t.ask)?,
+            ask_size: qty(ctx, inst, t.ask_qty)?,
+        };
+        ctx.out.quotes.push(quote);
+    }
+    Ok(())
+}
+
+fn ohlc(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
+    let list: Vec<WireOhlc> =
+        serde_json::from_str(data).map_err(|e| format!("kraken v2 ohlc: {e}"))?;
+    for o in list {
+        let inst = ctx.instruments.intern(o.symbol);
+        let bar = Bar {
+            instrument: inst,
+            ts_event: parse_rfc3339_ns(o.interval_begin.as_bytes())
+                .ok_or_else(|| format!("kraken v2 ohlc: bad interval_begin {:?}", o.interval_begin))?,
+            ts_recv: ctx.ts_recv,
+            interval_ns: o.interval * 60_000_000_000,
+            open: price(ctx, inst, o.open)?,
+            high: price(ctx, inst, o.high)?,
+            low: price(ctx, inst, o.low)?,
+            close: price(ctx, inst, o.close)?,
+            volume: qty(ctx, inst, o.volume)?,
+            closed: false,
+        };
+        ctx.out.bars.push(bar);
+    }
+    Ok(())
+}
+
+fn instruments(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
+    let info: WireInstruments =
+        serde_json::from_str(data).map_err(|e| format!("kraken v2 instrument: {e}"))?;
+    for p in info.pairs {
+        ctx.instruments.define(
+            p.symbol,
+            p.base.zip(p.quote),
+            p.price_precision,
+            p.qty_precision,
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Venue normalizers: raw frames in, [`Events`] out. One module per venue, each split into
+//! wire structs (what the venue sends, borrowed from the frame) and parse functions.
+//!
+//! A normalizer never panics on input and never drops a frame silently: whatever it cannot
+//! understand becomes a [`crate::event::Reject`] carrying the reason and the bytes.
+
+pub mod alpaca;
+pub mod binance;
+pub mod coinbase;
+pub mod kraken_v1;
+pub mod kraken_v2;
+
+use crate::event::{Events, InstrumentIdx};
+use crate::instruments::{Instruments, PrecisionPolicy};
+use crate::types::{DecimalError, UnixNanos};
+
+/// What a normalizer works on for one frame.
+pub struct Ctx<'a> {
+    pub instruments: &'a mut Instruments,
+    pub out: &'a mut Events,
+    pub ts_recv: UnixNanos,
+    /// The connection the frame arrived on; per-connection counters are kept by it.
+    pub conn: u32,
+}
+
+impl Ctx<'_> {
+    pub fn reject(&mut self, reason: impl Into<String>, raw: &[u8]) {
+        self.out.reject(self.ts_recv, reason, raw);
+    }
+
+    #[inline]
+    pub fn price(&mut self, idx: InstrumentIdx, s: &str) -> Result<i64, String> {
+        self.instruments.price(idx, s.as_bytes()).map_err(|e| field_error("price", s, e))
+    }
+
+    #[inline]
+    pub fn size(&mut self, idx: InstrumentIdx, s: &str) -> Result<i64, String> {
+        self.instruments.size(idx, s.as_bytes()).map_err(|e| field_error("size", s, e))
+    }
+}
+
+pub fn field_error(field: &str, value: &str, e: DecimalError) -> String {
+    format!("bad {field} {value:?}: {e}")
+}
+
+pub trait Normalizer: Send {
+    /// The venue's name as used in instrument ids (`kraken`, `binance`...).
+    fn venue(&self) -> &'static str;
+
+    /// How instruments of this venue get their precision when reference data is absent.
+    fn precision_policy(&self) -> PrecisionPolicy;
+
+    /// One WebSocket frame.
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]);
+
+    /// A REST response: book snapshots and reference data. Others are ignored.
+    fn http(&mut self, _ctx: &mut Ctx<'_>, _url: &str, _body: &[u8]) {}
+
+    /// A connection was (re)opened: per-connection sequence state starts over.
+    fn connected(&mut self, _conn: u32) {}
+}
+
+/// The protocols we speak, by the names the Python side uses.
+pub const PROTOCOLS: [&str; 7] = [
+    "coinbase",
+    "kraken",
+    "kraken_v1",
+    "binance",
+    "binance_us",
+    "alpaca",
+    "alpaca_news",
+];
+
+/// A normalizer for `protocol` (one of [`PROTOCOLS`]).
+pub fn new_normalizer(protocol: &str) -> Result<Box<dyn Normalizer>, String> {
+    Ok(match protocol {
+        "coinbase" => Box::new(coinbase::Coinbase::default()),
+        "kraken" | "kraken_v2" => Box::new(kraken_v2::KrakenV2::default()),
+        "kraken_v1" => Box::new(kraken_v1::KrakenV1::default()),
+        "binance" => Box::new(binance::Binance::new("binance")),
+        "binance_us" => Box::new(binance::Binance::new("binance_us")),
+        "alpaca" | "alpaca_news" => Box::new(alpaca::Alpaca::default()),
+        other => {
+            return Err(format!(
+                "unknown protocol {other:?}; expected one of {}",
+                PROTOCOLS.join(", ")
+            ))
+        }
+    })
+}
+
+/// The first `n` bytes of a frame, for reject reasons.
+pub fn snippet(data: &[u8]) -> String {
+    let end = data.len().min(80);
+    String::from_utf8_lossy(&data[..end]).into_owned()
+}
+
+/// Expects `next` to follow `last` (if any); returns the number of values skipped.
+#[inline]
+pub fn sequence_gap(last: Option<u64>, next: u64) -> Option<(u64, u64)> {
+    match last {
+        Some(prev) if next != prev.wrapping_add(1) => Some((prev.wrapping_add(1), next)),
+        _ => None,
+    }
+}
