@@ -68,6 +68,7 @@ pub struct Engine {
     counted_quotes: usize,
     frames: u64,
     rejects: u64,
+    connection_gaps: u64,
 }
 
 impl Engine {
@@ -85,6 +86,7 @@ impl Engine {
             counted_quotes: 0,
             frames: 0,
             rejects: 0,
+            connection_gaps: 0,
         })
     }
 
@@ -106,6 +108,11 @@ impl Engine {
 
     pub fn rejects(&self) -> u64 {
         self.rejects
+    }
+
+    /// Sequence gaps that concern a whole connection (Coinbase `sequence_num`).
+    pub fn connection_gaps(&self) -> u64 {
+        self.connection_gaps
     }
 
     /// Events normalized since the last [`Engine::take`].
@@ -271,9 +278,11 @@ impl Engine {
                 end
             }
             BookCheck::ConnectionGap => {
-                let ts = self.events.deltas.get(di).map_or(0, |d| d.ts_recv);
+                self.connection_gaps += 1;
+                let ts = self.events.statuses.last().map_or(0, |s| s.ts_recv);
                 for inst in 0..self.books.len() as InstrumentIdx {
                     if self.books[inst as usize].synced {
+                        self.books[inst as usize].stats.gaps += 1;
                         self.mark_out_of_sync(inst, ts, "connection sequence gap".to_owned());
                     }
                 }

@@ -43,7 +43,7 @@ pub fn field_error(field: &str, value: &str, e: DecimalError) -> String {
     format!("bad {field} {value:?}: {e}")
 }
 
-pub trait Normalizer: Send {
+pub trait Normalizer: Send + Sync {
     /// The venue's name as used in instrument ids (`kraken`, `binance`...).
     fn venue(&self) -> &'static str;
 
