@@ -184,6 +184,14 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Whether any market data (book, trade or quote) arrived for `inst`.
+    pub fn has_data(&self, inst: InstrumentIdx) -> bool {
+        self.books.get(inst as usize).is_some_and(|b| {
+            let s = &b.stats;
+            s.trades + s.quotes + s.book_updates + s.snapshots > 0
+        })
+    }
+
     pub fn is_synced(&self, inst: InstrumentIdx) -> bool {
         self.books.get(inst as usize).is_some_and(|b| b.synced)
     }

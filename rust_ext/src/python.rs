@@ -475,11 +475,14 @@ impl Engine {
         self.inner.discard();
     }
 
-    /// Per-instrument counters keyed `<venue>:<venue symbol>`.
+    /// Per-instrument counters keyed `<venue>:<venue symbol>`, for instruments with data.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         let venue = self.inner.venue();
         for (idx, inst) in self.inner.instruments().iter() {
+            if !self.inner.has_data(idx) {
+                continue;
+            }
             let key = format!("{venue}:{}", inst.venue_symbol);
             out.set_item(key, stats_dict(py, &self.inner.stats(idx))?)?;
         }

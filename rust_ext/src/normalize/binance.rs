@@ -19,7 +19,7 @@ use crate::event::{
     FLAG_SNAPSHOT, NO_INSTRUMENT,
 };
 use crate::instruments::PrecisionPolicy;
-use crate::types::{parse_decimal, significant_decimals, Aggressor, Side};
+use crate::types::{Aggressor, Side};
 
 const MS: i64 = 1_000_000;
 
@@ -117,18 +117,6 @@ struct SymbolInfo<'a> {
     base_asset: &'a str,
     #[serde(rename = "quoteAsset")]
     quote_asset: &'a str,
-    #[serde(borrow, default)]
-    filters: Vec<Filter<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Filter<'a> {
-    #[serde(rename = "filterType")]
-    filter_type: &'a str,
-    #[serde(rename = "tickSize")]
-    tick_size: Option<&'a str>,
-    #[serde(rename = "stepSize")]
-    step_size: Option<&'a str>,
 }
 
 pub struct Binance {
@@ -310,22 +298,16 @@ fn depth_snapshot(ctx: &mut Ctx<'_>, symbol: &str, body: &[u8]) -> Result<(), St
     Ok(())
 }
 
+/// exchangeInfo gives each symbol's base and quote asset. Its tick and step sizes are not
+/// used as precisions: book levels can be finer than today's `stepSize` (the 2021-10-12
+/// recording has NKNUSDT quantities of 0.3 under a step of 1), while every wire decimal has
+/// exactly 8 places.
 fn exchange_info(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<(), String> {
     let info: ExchangeInfo =
         serde_json::from_slice(body).map_err(|e| format!("binance exchangeInfo: {e}"))?;
-    let decimals = |s: Option<&str>| {
-        s.and_then(|s| parse_decimal(s.as_bytes()).ok())
-            .map(significant_decimals)
-    };
     for s in info.symbols {
-        let tick = s.filters.iter().find(|f| f.filter_type == "PRICE_FILTER");
-        let lot = s.filters.iter().find(|f| f.filter_type == "LOT_SIZE");
-        ctx.instruments.define(
-            s.symbol,
-            Some((s.base_asset, s.quote_asset)),
-            decimals(tick.and_then(|f| f.tick_size)),
-            decimals(lot.and_then(|f| f.step_size)),
-        );
+        ctx.instruments
+            .define(s.symbol, Some((s.base_asset, s.quote_asset)), None, None);
     }
     Ok(())
 }

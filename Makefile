@@ -1,0 +1,63 @@
+# The one task runner: CI, hooks and the README call these targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+DATA ?= data
+CARGO := cargo --manifest-path rust_ext/Cargo.toml
+
+.PHONY: help setup build run demo test lint typecheck rust-test python-test stubtest bench clean
+
+help:
+	@echo "make run    - set up, generate a demo capture in the venues' wire formats and replay it"
+	@echo "make test   - set up, then run every check: ruff, mypy, cargo fmt/clippy/test, stubtest, pytest"
+	@echo "make bench  - benchmarks with their peers (not part of the tests)"
+
+$(VENV)/.deps: pyproject.toml
+	@command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "maturin>=1.7,<2" "pytest>=8" "hypothesis>=6.100" "polars>=1.0" "duckdb>=1.1" \
+		"mypy>=1.10" "ruff>=0.5" "pyarrow>=15" "orjson>=3.9" "zstandard>=0.22" typing_extensions
+	touch $@
+
+setup: $(VENV)/.deps
+
+# Release build: the core is what gets measured, and tests on it are fast either way.
+build: setup
+	$(VENV)/bin/maturin develop --release --quiet
+
+run: build
+	$(PY) -m alphapulse demo --out $(DATA)/demo.capture.zst
+	$(PY) -m alphapulse replay --verify $(DATA)/demo.capture.zst
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features python -- -D warnings
+
+typecheck: build
+	$(VENV)/bin/mypy
+
+stubtest: build
+	$(VENV)/bin/python -m mypy.stubtest alphapulse._core --allowlist rust_ext/stubtest-allowlist.txt
+
+rust-test:
+	$(CARGO) test
+
+python-test: build
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck stubtest rust-test python-test
+
+bench: build
+	$(PIP) install -q "msgspec>=0.18" "order-book>=0.6"
+	$(PY) tests/benchmarks/run.py
+	$(CARGO) bench --bench core -- --quick
+
+clean:
+	rm -rf $(VENV) rust_ext/target $(DATA)

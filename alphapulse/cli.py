@@ -1,0 +1,160 @@
+"""The ``alphapulse`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from alphapulse import _core
+from alphapulse.capture import CaptureError
+from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
+
+_HEADERS = {
+    "trades": "trades",
+    "quotes": "quotes",
+    "book_updates": "book upd",
+    "snapshots": "snaps",
+    "checksums_verified": "crc ok",
+    "checksums_failed": "crc FAIL",
+    "gaps": "gaps",
+    "crossed": "crossed",
+}
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent elsewhere."""
+
+    def __init__(self, stream: TextIO, label: str, min_bytes: int = 4 << 20) -> None:
+        self.stream = stream
+        self.label = label
+        self.min_bytes = min_bytes
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.stream.isatty() or total < self.min_bytes:
+            return
+        frac = min(done / total, 1.0) if total else 1.0
+        width = 30
+        filled = int(frac * width)
+        elapsed = time.monotonic() - self.started
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {frac:6.1%} {elapsed:5.1f}s"
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+
+
+def format_report(report: ReplayReport) -> str:
+    lines = [
+        f"{report.path} ({report.format}): {report.records:,} records, "
+        f"{report.frames:,} frames, {report.rejects:,} rejects",
+    ]
+    if report.malformed_records or report.truncated_bytes:
+        lines.append(
+            f"  malformed records: {report.malformed_records:,}; "
+            f"truncated tail: {report.truncated_bytes:,} bytes"
+        )
+    if report.connection_gaps:
+        lines.append(f"  connection sequence gaps: {report.connection_gaps:,}")
+    name_width = max([len("instrument"), *map(len, report.instruments)])
+    header = "  ".join(f"{_HEADERS[c]:>9}" for c in INSTRUMENT_COUNTERS)
+    lines.append(f"{'instrument':<{name_width}}  {header}")
+    for name in sorted(report.instruments):
+        counts = report.instruments[name]
+        row = "  ".join(f"{counts[c]:>9,}" for c in INSTRUMENT_COUNTERS)
+        lines.append(f"{name:<{name_width}}  {row}")
+    verdict = "OK" if report.ok else "FAILED"
+    lines.append(
+        f"{verdict}: {report.checksums_failed} checksum failures, {report.gaps} sequence gaps"
+        + (f"; out of sync: {', '.join(report.out_of_sync)}" if report.out_of_sync else "")
+    )
+    return "\n".join(lines)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    bar = ProgressBar(sys.stderr, "replay") if not args.json else None
+    try:
+        report = replay(args.path, progress=bar)
+    except (CaptureError, FileNotFoundError) as e:
+        print(f"alphapulse replay: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+    else:
+        print(format_report(report))
+    return 1 if args.verify and not report.ok else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from alphapulse.simulator.demo import write_demo_capture
+
+    out = Path(args.out)
+    if out.exists():
+        out.unlink()
+    stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
+    print(
+        f"wrote {out}: {stats.frames:,} frames from {', '.join(stats.venues)} "
+        f"({out.stat().st_size:,} bytes)"
+    )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    names = [args.table] if args.table else _core.TABLES
+    for name in names:
+        try:
+            schema = pa.schema(_core.event_schema(name))
+        except KeyError as e:
+            print(f"alphapulse schema: {e.args[0]}", file=sys.stderr)
+            return 2
+        print(f"{name}:")
+        for f in schema:
+            print(f"  {f.name:<16} {f.type}{'' if f.nullable else ' not null'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alphapulse", description=__doc__)
+    parser.add_argument("--version", action="version", version=_core.__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("replay", help="replay a capture through the normalizers and books")
+    p.add_argument("path", help="an AlphaPulse capture or a shared recording (gzip/zstd)")
+    p.add_argument("--verify", action="store_true",
+                   help="exit non-zero when any checksum fails or any sequence gap is found")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("demo", help="write a demo capture in the venues' real wire formats")
+    p.add_argument("--out", default="data/demo.capture.zst")
+    p.add_argument("--seconds", type=float, default=30.0, help="simulated market time")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
+    p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
