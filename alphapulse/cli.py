@@ -108,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out.unlink()
     stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
     print(
-        f"wrote {out}: {stats.frames:,} frames from {', '.join(stats.venues)} "
+        f"wrote {out}: {stats.frames:,} records from {', '.join(stats.venues)} "
         f"({out.stat().st_size:,} bytes)"
     )
     return 0
