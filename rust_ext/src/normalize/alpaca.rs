@@ -328,7 +328,12 @@ fn price(
         .map_err(|e| field_error(field, text, e))
 }
 
-fn size(ctx: &mut Ctx<'_>, inst: InstrumentIdx, field: &str, raw: &RawValue) -> Result<i64, String> {
+fn size(
+    ctx: &mut Ctx<'_>,
+    inst: InstrumentIdx,
+    field: &str,
+    raw: &RawValue,
+) -> Result<i64, String> {
     let text = raw.get();
     parse_json_decimal(text.as_bytes())
         .and_then(|d| ctx.instruments.size_dec(inst, d))
@@ -347,8 +352,13 @@ fn control(ctx: &mut Ctx<'_>, raw: &RawValue, error: bool) -> Result<(), String>
         Some(code) => format!("error {code}: {msg}"),
         None => format!("error: {msg}"),
     };
-    ctx.out
-        .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, message);
+    ctx.out.status(
+        NO_INSTRUMENT,
+        0,
+        ctx.ts_recv,
+        StatusKind::VenueError,
+        message,
+    );
     Ok(())
 }
 
@@ -668,7 +678,12 @@ mod tests {
         let counts = fx.expect["counts"].as_object().expect("expect.counts");
         for (kind, count) in counts {
             let got = actual(&inst, &out, kind);
-            assert_eq!(Some(got.len() as u64), count.as_u64(), "{kind}: {got:?} {:?}", out.rejects);
+            assert_eq!(
+                Some(got.len() as u64),
+                count.as_u64(),
+                "{kind}: {got:?} {:?}",
+                out.rejects
+            );
             for (i, want) in fx.expect[kind].as_array().into_iter().flatten().enumerate() {
                 for (field, value) in want.as_object().expect("expected event") {
                     if field == "reason_contains" {
@@ -743,10 +758,26 @@ mod tests {
         assert_eq!(reasons.len(), 6, "{reasons:?}");
         assert!(reasons[0].starts_with("alpaca: not a message frame"));
         assert_eq!(reasons[1], "alpaca: empty message array");
-        assert!(reasons[2].contains("without a type \"T\""), "{}", reasons[2]);
-        assert!(reasons[3].contains("without a type \"T\""), "{}", reasons[3]);
-        assert!(reasons[4].contains("trade (\"T\":\"t\"): missing field `t`"), "{}", reasons[4]);
-        assert!(reasons[5].contains("quote (\"T\":\"q\"): bad t \"yesterday\""), "{}", reasons[5]);
+        assert!(
+            reasons[2].contains("without a type \"T\""),
+            "{}",
+            reasons[2]
+        );
+        assert!(
+            reasons[3].contains("without a type \"T\""),
+            "{}",
+            reasons[3]
+        );
+        assert!(
+            reasons[4].contains("trade (\"T\":\"t\"): missing field `t`"),
+            "{}",
+            reasons[4]
+        );
+        assert!(
+            reasons[5].contains("quote (\"T\":\"q\"): bad t \"yesterday\""),
+            "{}",
+            reasons[5]
+        );
         assert_eq!(out.len(), 6);
     }
 
@@ -772,7 +803,12 @@ mod tests {
                 r#"[{{"T":"t","S":"BTC/USD","p":71857.1,"s":0.001,"t":"2024-03-12T10:27:48Z","i":9{tks}}}]"#
             )
         };
-        let frames = [trade(r#","tks":"B""#), trade(r#","tks":"S""#), trade(r#","tks":"-""#), trade("")];
+        let frames = [
+            trade(r#","tks":"B""#),
+            trade(r#","tks":"S""#),
+            trade(r#","tks":"-""#),
+            trade(""),
+        ];
         let (_, out) = run(&frames.iter().map(String::as_str).collect::<Vec<_>>());
         let sides: Vec<_> = out.trades.iter().map(|t| t.aggressor).collect();
         use Aggressor::{Buy, Sell, Unknown};
@@ -787,9 +823,15 @@ mod tests {
         ]);
         let q = &out.quotes[0];
         let i = q.instrument;
-        assert_eq!(inst.get(i).map(|x| x.canonical.as_str()), Some("SHIB-USD@alpaca"));
+        assert_eq!(
+            inst.get(i).map(|x| x.canonical.as_str()),
+            Some("SHIB-USD@alpaca")
+        );
         assert_eq!((q.bid_price, q.ask_price), (12_345, 12_346));
-        assert_eq!((q.bid_size, q.ask_size), (100_000_000_000_000_000, 12_000_000_500_000_000));
+        assert_eq!(
+            (q.bid_size, q.ask_size),
+            (100_000_000_000_000_000, 12_000_000_500_000_000)
+        );
         assert_eq!(out.quotes.len(), 1);
         assert!(reasons(&out)[0].contains("bad bp \"0.0000123451\": decimal has 10"));
     }
@@ -800,11 +842,16 @@ mod tests {
             r#"[{"T":"t","S":"ETH\/USD","p":3990.5,"s":0.1,"t":"2024-03-12T10:27:48Z","i":1,"tks":"B"}]"#,
             r#"[{"T":"n","id":7,"headline":"Caf\u00e9 \"quotes\"","created_at":"2024-03-12T10:00:00Z","updated_at":"2024-03-12T10:05:00.5Z","url":null}]"#,
         ]);
-        let name = inst.get(out.trades[0].instrument).map(|x| x.canonical.as_str());
+        let name = inst
+            .get(out.trades[0].instrument)
+            .map(|x| x.canonical.as_str());
         assert_eq!(name, Some("ETH-USD@alpaca"));
         let n = &out.news[0];
         assert_eq!(n.headline, "Café \"quotes\"");
-        assert_eq!((n.url.as_str(), n.summary.as_str(), n.symbols.len()), ("", "", 0));
+        assert_eq!(
+            (n.url.as_str(), n.summary.as_str(), n.symbols.len()),
+            ("", "", 0)
+        );
         assert_eq!(n.updated_at - n.ts_event, 300_500_000_000);
     }
 
