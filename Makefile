@@ -44,7 +44,7 @@ typecheck: build
 	$(VENV)/bin/mypy
 
 stubtest: build
-	$(VENV)/bin/python -m mypy.stubtest alphapulse._core --allowlist rust_ext/stubtest-allowlist.txt
+	$(VENV)/bin/python -m mypy.stubtest alphapulse._core
 
 rust-test:
 	$(CARGO) test

@@ -12,9 +12,25 @@ True
 (5000, 500)
 """
 
-from typing import Any, Final
+from typing import Any, Final, TypeAlias, final
 
 from typing_extensions import CapsuleType
+
+__all__ = [
+    "ASK",
+    "BID",
+    "PROTOCOLS",
+    "TABLES",
+    "Engine",
+    "EventBatch",
+    "EventSchema",
+    "OrderBook",
+    "__version__",
+    "event_schema",
+    "format_fixed",
+    "kraken_checksum",
+    "parse_fixed",
+]
 
 BID: Final[int]
 ASK: Final[int]
@@ -22,8 +38,9 @@ TABLES: Final[list[str]]
 PROTOCOLS: Final[list[str]]
 __version__: Final[str]
 
-Level = tuple[int, int]
+_Level: TypeAlias = tuple[int, int]
 
+@final
 class EventBatch:
     """One table of events; pyarrow, polars and DuckDB read it without a copy."""
 
@@ -38,6 +55,7 @@ class EventBatch:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> CapsuleType: ...
     def __arrow_c_schema__(self) -> CapsuleType: ...
 
+@final
 class EventSchema:
     """The Arrow schema of one event table."""
 
@@ -48,6 +66,7 @@ class EventSchema:
 def event_schema(name: str) -> EventSchema:
     """The Arrow schema of table ``name`` (one of ``TABLES``); KeyError otherwise."""
 
+@final
 class OrderBook:
     """An L2 book of fixed-point levels, best level first on every read.
 
@@ -55,7 +74,7 @@ class OrderBook:
     requires after every update.
     """
 
-    def __init__(self, depth: int | None = None) -> None: ...
+    def __new__(cls, depth: int | None = None) -> OrderBook: ...
     @property
     def depth(self) -> int | None: ...
     @property
@@ -66,7 +85,7 @@ class OrderBook:
 
         Returns False for a delete of a level that was not there.
         """
-    def apply_bbo(self, side: int, price: int, size: int) -> tuple[Level | None, Level | None]:
+    def apply_bbo(self, side: int, price: int, size: int) -> tuple[_Level | None, _Level | None]:
         """``apply`` then return ``(best_bid, best_ask)``."""
     def apply_arrow(self, batch: Any) -> int:
         """Apply every row of an Arrow record batch / struct array.
@@ -76,19 +95,20 @@ class OrderBook:
         book). Returns the number of rows.
         """
     def clear(self) -> None: ...
-    def best_bid(self) -> Level | None: ...
-    def best_ask(self) -> Level | None: ...
-    def bbo(self) -> tuple[Level | None, Level | None]: ...
-    def top(self, n: int = 10) -> tuple[list[Level], list[Level]]:
+    def best_bid(self) -> _Level | None: ...
+    def best_ask(self) -> _Level | None: ...
+    def bbo(self) -> tuple[_Level | None, _Level | None]: ...
+    def top(self, n: int = 10) -> tuple[list[_Level], list[_Level]]:
         """The best ``n`` levels a side: ``(bids, asks)``."""
-    def bids(self) -> list[Level]: ...
-    def asks(self) -> list[Level]: ...
+    def bids(self) -> list[_Level]: ...
+    def asks(self) -> list[_Level]: ...
     def is_crossed(self) -> bool: ...
     def kraken_checksum(self) -> int:
         """Kraken's CRC32 over the top 10 levels a side."""
     def shrink_to_fit(self) -> None: ...
     def __len__(self) -> int: ...
 
+@final
 class Engine:
     """One venue protocol: normalizer, instruments, books and integrity checks.
 
@@ -96,7 +116,7 @@ class Engine:
     binance_us, alpaca, alpaca_news.
     """
 
-    def __init__(self, protocol: str) -> None: ...
+    def __new__(cls, protocol: str) -> Engine: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -140,7 +160,7 @@ class Engine:
     def invalidate(self, symbol: str, ts_recv: int, reason: str) -> None: ...
     def book(self, symbol: str) -> OrderBook:
         """A copy of ``symbol``'s book."""
-    def top(self, symbol: str, n: int = 10) -> tuple[list[Level], list[Level]]: ...
+    def top(self, symbol: str, n: int = 10) -> tuple[list[_Level], list[_Level]]: ...
 
 def kraken_checksum(asks: list[tuple[str, str]], bids: list[tuple[str, str]]) -> int:
     """Kraken's CRC32 from decimal strings ``[(price, qty)]``, best first."""

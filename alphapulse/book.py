@@ -18,8 +18,8 @@ True
 
 from __future__ import annotations
 
-import bisect
 import binascii
+import bisect
 import os
 from collections.abc import Iterable
 

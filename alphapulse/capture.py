@@ -95,8 +95,13 @@ class CaptureWriter:
         self.records = 0
         if self._file.tell() == 0:
             self._append(
-                {"t": "header", "format": FORMAT, "version": VERSION, "created": now_ns(),
-                 "meta": meta or {}}
+                {
+                    "t": "header",
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "created": now_ns(),
+                    "meta": meta or {},
+                }
             )
             self.flush()
 
@@ -110,8 +115,9 @@ class CaptureWriter:
             self.flush()
 
     def connect(self, conn: str, protocol: str, url: str, ts: int | None = None) -> None:
-        self._append({"t": "connect", "conn": conn, "ts": ts or now_ns(), "protocol": protocol,
-                      "url": url})
+        self._append(
+            {"t": "connect", "conn": conn, "ts": ts or now_ns(), "protocol": protocol, "url": url}
+        )
 
     def disconnect(self, conn: str, reason: str = "", ts: int | None = None) -> None:
         self._append({"t": "disconnect", "conn": conn, "ts": ts or now_ns(), "reason": reason})
@@ -137,8 +143,16 @@ class CaptureWriter:
         self, conn: str, protocol: str, url: str, body: bytes | str, ts: int | None = None
     ) -> None:
         text = body if isinstance(body, str) else body.decode()
-        self._append({"t": "http", "conn": conn, "ts": ts or now_ns(), "protocol": protocol,
-                      "url": url, "data": text})
+        self._append(
+            {
+                "t": "http",
+                "conn": conn,
+                "ts": ts or now_ns(),
+                "protocol": protocol,
+                "url": url,
+                "data": text,
+            }
+        )
 
     def flush(self) -> None:
         """Write buffered records as one complete zstd frame."""
@@ -324,16 +338,25 @@ class CaptureReader:
                     protocols[conn] = r["protocol"]
                     yield Record("connect", ts, conn, protocol=r["protocol"], url=r.get("url"))
                 elif kind in ("recv", "send"):
-                    data = (
-                        base64.b64decode(r["b64"]) if "b64" in r else r["data"].encode()
-                    )
+                    data = base64.b64decode(r["b64"]) if "b64" in r else r["data"].encode()
                     yield Record(kind, ts, conn, data, protocol=protocols.get(conn))
                 elif kind == "http":
-                    yield Record("http", ts, conn, r["data"].encode(), protocol=r.get("protocol"),
-                                 url=r.get("url"))
+                    yield Record(
+                        "http",
+                        ts,
+                        conn,
+                        r["data"].encode(),
+                        protocol=r.get("protocol"),
+                        url=r.get("url"),
+                    )
                 elif kind == "disconnect":
-                    yield Record("disconnect", ts, conn, protocol=protocols.get(conn),
-                                 meta={"reason": r.get("reason", "")})
+                    yield Record(
+                        "disconnect",
+                        ts,
+                        conn,
+                        protocol=protocols.get(conn),
+                        meta={"reason": r.get("reason", "")},
+                    )
                 else:
                     self.malformed += 1
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

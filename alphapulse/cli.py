@@ -137,8 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="replay a capture through the normalizers and books")
     p.add_argument("path", help="an AlphaPulse capture or a shared recording (gzip/zstd)")
-    p.add_argument("--verify", action="store_true",
-                   help="exit non-zero when any checksum fails or any sequence gap is found")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="exit non-zero when any checksum fails or any sequence gap is found",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_replay)
 

@@ -62,13 +62,14 @@ def test_polars_reads_book_deltas() -> None:
 
 def test_duckdb_queries_batches() -> None:
     taken = batches()
-    deltas = taken["book_deltas"]
-    rejects = taken["rejects"]
     con = duckdb.connect()
-    total = con.execute("select sum(size) from deltas where action = 'set'").fetchall()
+    con.register("deltas", taken["book_deltas"])
+    con.register("rejects", taken["rejects"])
+    total = con.sql("select sum(size) from deltas where action = 'set'").fetchall()
     assert total == [(3.5,)]
-    [(reason, raw)] = con.execute("select reason, raw from rejects").fetchall()
+    [(reason, raw)] = con.sql("select reason, raw from rejects").fetchall()
     assert "kraken v1" in reason and raw == b"not json"
+    assert con.from_arrow(taken["trades"]).aggregate("count(*)").fetchall() == [(1,)]
 
 
 def test_empty_tables_are_valid() -> None:

@@ -117,9 +117,7 @@ def test_apply_arrow_equals_one_by_one(stream: list[tuple[int, int, int]]) -> No
 
 def test_apply_arrow_reads_the_book_deltas_table() -> None:
     engine = _core.Engine("kraken_v1")
-    engine.feed(
-        b'[1,{"as":[["5.0","1.0","1.0"]],"bs":[["4.0","2.0","1.0"]]},"book-10","A/B"]', 1
-    )
+    engine.feed(b'[1,{"as":[["5.0","1.0","1.0"]],"bs":[["4.0","2.0","1.0"]]},"book-10","A/B"]', 1)
     engine.feed(b'[1,{"b":[["4.5","3.0","2.0"]]},"book-10","A/B"]', 2)
     book = _core.OrderBook()
     book.apply_arrow(engine.take()["book_deltas"])

@@ -75,16 +75,37 @@ def test_appending_keeps_one_header(tmp_path: Path) -> None:
 
 def _shared_lines() -> list[str]:
     return [
-        json.dumps({"t": "header", "format": 2, "exchange": "KRAKEN", "config": {},
-                    "recorded": 1618678132.358447}),
-        json.dumps({"t": "connect", "conn": "K.ws.1", "ts": 1618678132.368463,
-                    "addr": "wss://ws.kraken.com"}),
-        json.dumps({"t": "recv", "conn": "K.ws.1", "ts": 1618678133.000001,
-                    "data": '{"event":"heartbeat"}'}),
-        json.dumps({"t": "connect", "conn": "K.ws.2", "ts": 1618678134.0,
-                    "addr": "wss://ws.kraken.com/v2"}),
-        json.dumps({"t": "recv", "conn": "K.ws.2", "ts": 1618678134.5,
-                    "data": '{"channel":"heartbeat"}'}),
+        json.dumps(
+            {
+                "t": "header",
+                "format": 2,
+                "exchange": "KRAKEN",
+                "config": {},
+                "recorded": 1618678132.358447,
+            }
+        ),
+        json.dumps(
+            {
+                "t": "connect",
+                "conn": "K.ws.1",
+                "ts": 1618678132.368463,
+                "addr": "wss://ws.kraken.com",
+            }
+        ),
+        json.dumps(
+            {
+                "t": "recv",
+                "conn": "K.ws.1",
+                "ts": 1618678133.000001,
+                "data": '{"event":"heartbeat"}',
+            }
+        ),
+        json.dumps(
+            {"t": "connect", "conn": "K.ws.2", "ts": 1618678134.0, "addr": "wss://ws.kraken.com/v2"}
+        ),
+        json.dumps(
+            {"t": "recv", "conn": "K.ws.2", "ts": 1618678134.5, "data": '{"channel":"heartbeat"}'}
+        ),
     ]
 
 

@@ -44,7 +44,12 @@ def test_replay_json(demo: Path) -> None:
     assert report["frames"] > 1000 and report["rejects"] == 0
     kraken = report["instruments"]["kraken:XBT/USD"]
     assert set(kraken) >= {
-        "trades", "book_updates", "checksums_verified", "checksums_failed", "gaps", "crossed",
+        "trades",
+        "book_updates",
+        "checksums_verified",
+        "checksums_failed",
+        "gaps",
+        "crossed",
     }
     assert kraken["checksums_verified"] == kraken["book_updates"] > 100
     assert all(isinstance(v, int) for i in report["instruments"].values() for v in i.values())
@@ -53,17 +58,21 @@ def test_replay_json(demo: Path) -> None:
 def test_verify_fails_on_a_damaged_capture(demo: Path, tmp_path: Path) -> None:
     """Drop one Kraken book update and one Binance diff: --verify must exit non-zero."""
     damaged = tmp_path / "damaged.capture.zst"
-    dropped = {"kraken": False, "binance": False}
+    dropped = {"kraken_v1": False, "binance": False}
+    marker = {"kraken_v1": b'"c":', "binance": b"depthUpdate"}
+    late = 5_000_000_000 + min_ts(demo)
     with CaptureWriter(damaged) as w:
         for r in read_capture(demo):
-            if r.kind == "recv" and r.protocol == "kraken_v1" and b'"c":' in r.data:
-                if not dropped["kraken"] and r.ts > 5_000_000_000 + min_ts(demo):
-                    dropped["kraken"] = True
-                    continue
-            if r.kind == "recv" and r.protocol == "binance" and b"depthUpdate" in r.data:
-                if not dropped["binance"] and r.ts > 5_000_000_000 + min_ts(demo):
-                    dropped["binance"] = True
-                    continue
+            venue = r.protocol or ""
+            if (
+                r.kind == "recv"
+                and venue in marker
+                and marker[venue] in r.data
+                and not dropped[venue]
+                and r.ts > late
+            ):
+                dropped[venue] = True
+                continue
             if r.kind == "connect":
                 w.connect(r.conn, r.protocol or "", r.url or "", r.ts)
             elif r.kind == "recv":

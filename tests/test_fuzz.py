@@ -61,8 +61,22 @@ def _mutate(rng: random.Random, frame: bytes, corpus: list[bytes]) -> bytes:
         elif op == 1:  # truncate
             del data[pos:]
         elif op == 2:  # insert a structural character
-            data[pos:pos] = rng.choice([b"{", b"}", b"[", b"]", b",", b'"', b":", b"-", b"1e999",
-                                        b"null", b"\\u0000", b"9" * 30])
+            data[pos:pos] = rng.choice(
+                [
+                    b"{",
+                    b"}",
+                    b"[",
+                    b"]",
+                    b",",
+                    b'"',
+                    b":",
+                    b"-",
+                    b"1e999",
+                    b"null",
+                    b"\\u0000",
+                    b"9" * 30,
+                ]
+            )
         elif op == 3:  # delete a run
             del data[pos : pos + rng.randint(1, 20)]
         elif op == 4:  # splice another frame in

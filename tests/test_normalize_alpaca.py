@@ -35,7 +35,8 @@ def rows(batch: _core.EventBatch) -> list[dict[str, Any]]:
     for i, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
             table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
-    return table.to_pylist()
+    out: list[dict[str, Any]] = table.to_pylist()
+    return out
 
 
 def check_row(row: dict[str, Any], expected: dict[str, Any], where: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 
@@ -120,15 +121,11 @@ def test_coinbase_book_never_crosses_and_side_is_maker() -> None:
         engine.feed(r.data, r.ts)
         if msg["channel"] == "l2_data":
             for product in ("BTC-USD", "ETH-USD"):
-                try:
+                with contextlib.suppress(KeyError):
                     assert not engine.book(product).is_crossed()
-                except KeyError:
-                    pass
     assert agree >= 20 and agree >= 9 * disagree, (agree, disagree)
     taken = engine.take()
-    sides = {
-        (t["trade_id"], t["aggressor"]) for t in pa.table(taken["trades"]).to_pylist()
-    }
+    sides = {(t["trade_id"], t["aggressor"]) for t in pa.table(taken["trades"]).to_pylist()}
     assert all(a in ("buy", "sell") for _, a in sides)
     assert all(s["crossed"] == 0 for s in engine.stats().values())
 
@@ -169,7 +166,7 @@ def test_binance_books_synchronise() -> None:
 def test_binance_removed_diff_is_a_gap() -> None:
     records = load_records(BINANCE)
     snapshots, diffs = _binance_depth(records)
-    index, symbol, _, _ = next(
+    index, _symbol, _, _ = next(
         d for d in diffs[10:] if d[1] == "NKNUSDT" and d[3] > snapshots["NKNUSDT"]
     )
     engine = feed(records[:index] + records[index + 1 :]).engines["binance"]

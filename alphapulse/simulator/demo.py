@@ -17,10 +17,12 @@ from alphapulse.simulator.wire import BinanceFeed, CoinbaseFeed, KrakenV1Feed
 
 #: Instruments every demo venue lists.
 DEMO_INSTRUMENTS = (
-    InstrumentSpec("BTC", "USD", price_decimals=1, size_decimals=8, mid=65000.0, tick=0.1,
-                   lot=0.0001),
-    InstrumentSpec("ETH", "USD", price_decimals=2, size_decimals=8, mid=1900.0, tick=0.01,
-                   lot=0.001),
+    InstrumentSpec(
+        "BTC", "USD", price_decimals=1, size_decimals=8, mid=65000.0, tick=0.1, lot=0.0001
+    ),
+    InstrumentSpec(
+        "ETH", "USD", price_decimals=2, size_decimals=8, mid=1900.0, tick=0.01, lot=0.001
+    ),
 )
 
 #: Simulated start: 2026-01-02T00:00:00Z, so that demo captures are reproducible.
@@ -47,8 +49,10 @@ def write_demo_capture(
     rng = random.Random(seed)
     feeds: list[tuple[Feed, list[MarketModel]]] = []
     for make in (KrakenV1Feed, CoinbaseFeed, BinanceFeed):
-        models = {f"{s.base}-{s.quote}": MarketModel(s, random.Random(rng.random()))
-                  for s in DEMO_INSTRUMENTS}
+        models = {
+            f"{s.base}-{s.quote}": MarketModel(s, random.Random(rng.random()))
+            for s in DEMO_INSTRUMENTS
+        }
         feeds.append((make(models), list(models.values())))
     stats = DemoStats(venues=["kraken_v1", "coinbase", "binance"])
     with CaptureWriter(path, meta={"source": "alphapulse demo", "seed": seed}) as w:
@@ -63,8 +67,8 @@ def write_demo_capture(
                 for feed, _ in feeds:
                     feed.heartbeat(w, next_heartbeat)
                 next_heartbeat += 1_000_000_000
-            feed, models = feeds[rng.randrange(len(feeds))]
-            model = models[rng.randrange(len(models))]
+            feed, venue_models = feeds[rng.randrange(len(feeds))]
+            model = venue_models[rng.randrange(len(venue_models))]
             feed.on_step(w, ts, model, model.step())
             stats.steps += 1
         stats.frames = w.records

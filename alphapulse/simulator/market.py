@@ -26,10 +26,10 @@ class InstrumentSpec:
     lot: float
 
     def price(self, value: float) -> int:
-        return round(value * 10**self.price_decimals)
+        return round(value * 10.0**self.price_decimals)
 
     def size(self, value: float) -> int:
-        return round(value * 10**self.size_decimals)
+        return round(value * 10.0**self.size_decimals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,9 @@ class MarketModel:
             price = best_bid + inside * self.tick if side == BID else best_ask - inside * self.tick
         else:
             distance = int(self.rng.expovariate(1 / 4))
-            price = best_bid - distance * self.tick if side == BID else best_ask + distance * self.tick
+            price = (
+                best_bid - distance * self.tick if side == BID else best_ask + distance * self.tick
+            )
         self._set(step, side, price, self.book[side].get(price, 0) + self._order_size())
 
     def _cancel(self, step: Step) -> None:

@@ -69,17 +69,33 @@ class KrakenV1Feed:
     def open(self, w: CaptureWriter, ts: int) -> None:
         w.connect(self.conn, self.protocol, self.url, ts)
         pairs = list(self.models)
-        w.recv(self.conn, dumps({"connectionID": 1, "event": "systemStatus", "status": "online",
-                                 "version": "1.9.0"}), ts)
+        w.recv(
+            self.conn,
+            dumps(
+                {"connectionID": 1, "event": "systemStatus", "status": "online", "version": "1.9.0"}
+            ),
+            ts,
+        )
         for name in ("trade", f"book-{self.depth}"):
             sub: dict[str, Any] = {"name": name.split("-")[0]}
             if name.startswith("book"):
                 sub["depth"] = self.depth
             w.send(self.conn, dumps({"event": "subscribe", "pair": pairs, "subscription": sub}), ts)
             for pair in pairs:
-                w.recv(self.conn, dumps({"channelID": self.channel[pair], "channelName": name,
-                                         "event": "subscriptionStatus", "pair": pair,
-                                         "status": "subscribed", "subscription": sub}), ts)
+                w.recv(
+                    self.conn,
+                    dumps(
+                        {
+                            "channelID": self.channel[pair],
+                            "channelName": name,
+                            "event": "subscriptionStatus",
+                            "pair": pair,
+                            "status": "subscribed",
+                            "subscription": sub,
+                        }
+                    ),
+                    ts,
+                )
         for pair, model in self.models.items():
             bids, asks = self._window(model)
             self.published[pair] = (bids, asks)
@@ -97,8 +113,14 @@ class KrakenV1Feed:
         spec = model.spec
         if step.trades:
             trades = [
-                [fixed(t.price, spec.price_decimals), fixed(t.size, spec.size_decimals),
-                 fixed(ts // 1000, 6), "b" if t.aggressor == BID else "s", "m", ""]
+                [
+                    fixed(t.price, spec.price_decimals),
+                    fixed(t.size, spec.size_decimals),
+                    fixed(ts // 1000, 6),
+                    "b" if t.aggressor == BID else "s",
+                    "m",
+                    "",
+                ]
                 for t in step.trades
             ]
             w.recv(self.conn, dumps([self.channel[pair], trades, "trade", pair]), ts)
@@ -116,10 +138,14 @@ class KrakenV1Feed:
         if not updates[BID] and not updates[ASK]:
             return
         checksum = kraken_checksum(
-            [(fixed(p, spec.price_decimals), fixed(s, spec.size_decimals))
-             for p, s in sorted(new[ASK].items())[:10]],
-            [(fixed(p, spec.price_decimals), fixed(s, spec.size_decimals))
-             for p, s in sorted(new[BID].items(), reverse=True)[:10]],
+            [
+                (fixed(p, spec.price_decimals), fixed(s, spec.size_decimals))
+                for p, s in sorted(new[ASK].items())[:10]
+            ],
+            [
+                (fixed(p, spec.price_decimals), fixed(s, spec.size_decimals))
+                for p, s in sorted(new[BID].items(), reverse=True)[:10]
+            ],
         )
         parts: list[dict[str, Any]] = []
         if updates[ASK]:
@@ -145,41 +171,69 @@ class CoinbaseFeed:
         self.conn = "coinbase-1"
 
     def _send(self, w: CaptureWriter, ts: int, channel: str, events: list[Any]) -> None:
-        message = {"channel": channel, "client_id": "", "timestamp": rfc3339(ts),
-                   "sequence_num": self.sequence, "events": events}
+        message = {
+            "channel": channel,
+            "client_id": "",
+            "timestamp": rfc3339(ts),
+            "sequence_num": self.sequence,
+            "events": events,
+        }
         self.sequence += 1
         w.recv(self.conn, dumps(message), ts)
 
     def open(self, w: CaptureWriter, ts: int) -> None:
-        products = {"products": [
-            {"product_id": p, "base_currency_id": m.spec.base, "quote_currency_id": m.spec.quote,
-             "price_increment": trimmed(1, m.spec.price_decimals),
-             "base_increment": trimmed(1, m.spec.size_decimals)}
-            for p, m in self.models.items()
-        ]}
-        w.http("coinbase-rest", self.protocol,
-               "https://api.coinbase.com/api/v3/brokerage/market/products", dumps(products), ts)
+        products = {
+            "products": [
+                {
+                    "product_id": p,
+                    "base_currency_id": m.spec.base,
+                    "quote_currency_id": m.spec.quote,
+                    "price_increment": trimmed(1, m.spec.price_decimals),
+                    "base_increment": trimmed(1, m.spec.size_decimals),
+                }
+                for p, m in self.models.items()
+            ]
+        }
+        w.http(
+            "coinbase-rest",
+            self.protocol,
+            "https://api.coinbase.com/api/v3/brokerage/market/products",
+            dumps(products),
+            ts,
+        )
         w.connect(self.conn, self.protocol, self.url, ts)
         ids = list(self.models)
         for channel in ("level2", "market_trades", "heartbeats"):
-            w.send(self.conn, dumps({"type": "subscribe", "product_ids": ids, "channel": channel}),
-                   ts)
+            w.send(
+                self.conn, dumps({"type": "subscribe", "product_ids": ids, "channel": channel}), ts
+            )
             self._send(w, ts, "subscriptions", [{"subscriptions": {channel: ids}}])
         for product, model in self.models.items():
-            updates = [self._level(model, side, p, s, ts)
-                       for side in (BID, ASK) for p, s in model.levels(side)]
-            self._send(w, ts, "l2_data",
-                       [{"type": "snapshot", "product_id": product, "updates": updates}])
+            updates = [
+                self._level(model, side, p, s, ts)
+                for side in (BID, ASK)
+                for p, s in model.levels(side)
+            ]
+            self._send(
+                w, ts, "l2_data", [{"type": "snapshot", "product_id": product, "updates": updates}]
+            )
 
     def _level(self, model: MarketModel, side: int, price: int, size: int, ts: int) -> Any:
-        return {"side": "bid" if side == BID else "offer", "event_time": rfc3339(ts),
-                "price_level": trimmed(price, model.spec.price_decimals),
-                "new_quantity": trimmed(size, model.spec.size_decimals)}
+        return {
+            "side": "bid" if side == BID else "offer",
+            "event_time": rfc3339(ts),
+            "price_level": trimmed(price, model.spec.price_decimals),
+            "new_quantity": trimmed(size, model.spec.size_decimals),
+        }
 
     def heartbeat(self, w: CaptureWriter, ts: int) -> None:
         self.heartbeat_counter += 1
-        self._send(w, ts, "heartbeats", [{"current_time": rfc3339(ts),
-                                          "heartbeat_counter": self.heartbeat_counter}])
+        self._send(
+            w,
+            ts,
+            "heartbeats",
+            [{"current_time": rfc3339(ts), "heartbeat_counter": self.heartbeat_counter}],
+        )
 
     def on_step(self, w: CaptureWriter, ts: int, model: MarketModel, step: Step) -> None:
         product = self.by_model[id(model)]
@@ -189,15 +243,22 @@ class CoinbaseFeed:
             for t in step.trades:
                 self.trade_id[product] += 1
                 # Coinbase reports the maker's side: a buyer lifting the ask prints "SELL".
-                trades.append({"product_id": product, "trade_id": str(self.trade_id[product]),
-                               "price": trimmed(t.price, spec.price_decimals),
-                               "size": trimmed(t.size, spec.size_decimals),
-                               "time": rfc3339(ts), "side": "SELL" if t.aggressor == BID else "BUY"})
+                trades.append(
+                    {
+                        "product_id": product,
+                        "trade_id": str(self.trade_id[product]),
+                        "price": trimmed(t.price, spec.price_decimals),
+                        "size": trimmed(t.size, spec.size_decimals),
+                        "time": rfc3339(ts),
+                        "side": "SELL" if t.aggressor == BID else "BUY",
+                    }
+                )
             self._send(w, ts, "market_trades", [{"type": "update", "trades": trades}])
         if step.changes:
             updates = [self._level(model, side, p, s, ts) for side, p, s in step.changes]
-            self._send(w, ts, "l2_data",
-                       [{"type": "update", "product_id": product, "updates": updates}])
+            self._send(
+                w, ts, "l2_data", [{"type": "update", "product_id": product, "updates": updates}]
+            )
 
 
 class BinanceFeed:
@@ -207,7 +268,9 @@ class BinanceFeed:
 
     def __init__(self, models: dict[str, MarketModel]) -> None:
         self.models = {
-            f"{m.spec.base}{m.spec.quote}T" if m.spec.quote == "USD" else f"{m.spec.base}{m.spec.quote}": m
+            f"{m.spec.base}{m.spec.quote}T"
+            if m.spec.quote == "USD"
+            else f"{m.spec.base}{m.spec.quote}": m
             for m in models.values()
         }
         self.by_model = {id(m): s for s, m in self.models.items()}
@@ -247,17 +310,32 @@ class BinanceFeed:
         ms = ts // 1_000_000
         for t in step.trades:
             self.trade_id[symbol] += 1
-            data = {"e": "trade", "E": ms, "s": symbol, "t": self.trade_id[symbol],
-                    "p": fixed(t.price, d[0]), "q": fixed(t.size, d[1]), "T": ms,
-                    "m": t.aggressor == ASK, "M": True}
+            data = {
+                "e": "trade",
+                "E": ms,
+                "s": symbol,
+                "t": self.trade_id[symbol],
+                "p": fixed(t.price, d[0]),
+                "q": fixed(t.size, d[1]),
+                "T": ms,
+                "m": t.aggressor == ASK,
+                "M": True,
+            }
             w.recv(self.conn, dumps({"stream": f"{stream}@trade", "data": data}), ts)
         if step.changes:
             first = self.update_id[symbol] + 1
             self.update_id[symbol] += len(step.changes)
             bids = [[fixed(p, d[0]), fixed(s, d[1])] for side, p, s in step.changes if side == BID]
             asks = [[fixed(p, d[0]), fixed(s, d[1])] for side, p, s in step.changes if side == ASK]
-            data = {"e": "depthUpdate", "E": ms, "s": symbol, "U": first,
-                    "u": self.update_id[symbol], "b": bids, "a": asks}
+            data = {
+                "e": "depthUpdate",
+                "E": ms,
+                "s": symbol,
+                "U": first,
+                "u": self.update_id[symbol],
+                "b": bids,
+                "a": asks,
+            }
             w.recv(self.conn, dumps({"stream": f"{stream}@depth@100ms", "data": data}), ts)
 
 

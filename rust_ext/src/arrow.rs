@@ -176,7 +176,11 @@ struct Names<'a> {
 }
 
 impl Names<'_> {
-    fn columns(&self, n: usize, insts: impl Iterator<Item = InstrumentIdx> + Clone) -> Vec<ArrayRef> {
+    fn columns(
+        &self,
+        n: usize,
+        insts: impl Iterator<Item = InstrumentIdx> + Clone,
+    ) -> Vec<ArrayRef> {
         let venue: StringArray = std::iter::repeat_n(Some(self.venue), n).collect();
         let canonical: StringArray = insts
             .clone()
@@ -189,7 +193,10 @@ impl Names<'_> {
     }
 
     fn precisions(&self, insts: impl Iterator<Item = InstrumentIdx> + Clone) -> (Vec<u8>, Vec<u8>) {
-        let price = insts.clone().map(|i| self.instruments.price_precision(i)).collect();
+        let price = insts
+            .clone()
+            .map(|i| self.instruments.price_precision(i))
+            .collect();
         let size = insts.map(|i| self.instruments.size_precision(i)).collect();
         (price, size)
     }
@@ -301,8 +308,12 @@ fn book_deltas(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError>
     cols.push(strings(d.iter().map(|x| x.side.as_str())));
     cols.push(floats(&price, &pp));
     cols.push(floats(&size, &sp));
-    cols.push(Arc::new(UInt64Array::from_iter_values(d.iter().map(|x| x.sequence))));
-    cols.push(Arc::new(UInt8Array::from_iter_values(d.iter().map(|x| x.flags))));
+    cols.push(Arc::new(UInt64Array::from_iter_values(
+        d.iter().map(|x| x.sequence),
+    )));
+    cols.push(Arc::new(UInt8Array::from_iter_values(
+        d.iter().map(|x| x.flags),
+    )));
     cols.push(ints(price));
     cols.push(ints(size));
     cols.push(Arc::new(UInt8Array::from(pp)));
@@ -405,11 +416,12 @@ fn rejects(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
         ts_array(r.iter().map(|x| x.ts_recv), false),
         Arc::new(venue),
         strings(r.iter().map(|x| x.reason.as_str())),
-        Arc::new(BinaryArray::from_iter_values(r.iter().map(|x| x.raw.as_slice()))),
+        Arc::new(BinaryArray::from_iter_values(
+            r.iter().map(|x| x.raw.as_slice()),
+        )),
     ];
     batch("rejects", cols)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -164,8 +164,14 @@ mod tests {
         b.apply(Side::Ask, 104, 3);
         assert_eq!(b.best_bid(), Some((102, 2)));
         assert_eq!(b.best_ask(), Some((103, 2)));
-        assert_eq!(b.bids_iter().map(|l| l.0).collect::<Vec<_>>(), [102, 101, 100]);
-        assert_eq!(b.asks_iter().map(|l| l.0).collect::<Vec<_>>(), [103, 104, 105]);
+        assert_eq!(
+            b.bids_iter().map(|l| l.0).collect::<Vec<_>>(),
+            [102, 101, 100]
+        );
+        assert_eq!(
+            b.asks_iter().map(|l| l.0).collect::<Vec<_>>(),
+            [103, 104, 105]
+        );
         assert!(!b.is_crossed());
         b.apply(Side::Bid, 103, 1);
         assert!(b.is_crossed());

@@ -344,8 +344,13 @@ impl Engine {
                 state.book.best_bid().map(|l| l.0),
                 state.book.best_ask().map(|l| l.0)
             );
-            self.events
-                .status(d.instrument, d.ts_event, d.ts_recv, StatusKind::Crossed, msg);
+            self.events.status(
+                d.instrument,
+                d.ts_event,
+                d.ts_recv,
+                StatusKind::Crossed,
+                msg,
+            );
         }
         self.books[d.instrument as usize].crossed = crossed;
     }
@@ -369,7 +374,11 @@ impl Engine {
                 StatusKind::ChecksumFailed,
                 format!("expected {expected}, computed {got}"),
             );
-            self.mark_out_of_sync(inst, ts, format!("checksum failed: expected {expected}, computed {got}"));
+            self.mark_out_of_sync(
+                inst,
+                ts,
+                format!("checksum failed: expected {expected}, computed {got}"),
+            );
         }
     }
 
@@ -381,7 +390,12 @@ impl Engine {
             .status(inst, 0, ts_recv, StatusKind::ResyncNeeded, why);
     }
 
-    fn sequenced_snapshot(&mut self, inst: InstrumentIdx, last_update_id: u64, deltas: &[BookDelta]) {
+    fn sequenced_snapshot(
+        &mut self,
+        inst: InstrumentIdx,
+        last_update_id: u64,
+        deltas: &[BookDelta],
+    ) {
         self.ensure_book(inst);
         for d in deltas {
             self.apply_delta(d);
@@ -395,7 +409,13 @@ impl Engine {
         }
     }
 
-    fn sequenced_diff(&mut self, inst: InstrumentIdx, first: u64, last: u64, deltas: Vec<BookDelta>) {
+    fn sequenced_diff(
+        &mut self,
+        inst: InstrumentIdx,
+        first: u64,
+        last: u64,
+        deltas: Vec<BookDelta>,
+    ) {
         self.ensure_book(inst);
         let state = &mut self.books[inst as usize];
         let Some(applied) = state.last_update_id else {
@@ -477,7 +497,10 @@ mod tests {
         );
         let inst = e.instruments().find("BTCUSDT").unwrap();
         assert!(e.is_synced(inst));
-        assert_eq!(e.book(inst).unwrap().best_bid(), Some((10_000_000_000, 100_000_000)));
+        assert_eq!(
+            e.book(inst).unwrap().best_bid(),
+            Some((10_000_000_000, 100_000_000))
+        );
         e.feed(diff(12, 12, "100.50000000").as_bytes(), 3, 0);
         assert_eq!(e.stats(inst).gaps, 0);
         e.feed(diff(14, 15, "100.60000000").as_bytes(), 4, 0);

@@ -246,7 +246,10 @@ mod tests {
     #[test]
     fn canonical_ids() {
         assert_eq!(canonical_id("kraken", "XBT/USD", None), "BTC-USD@kraken");
-        assert_eq!(canonical_id("coinbase", "BTC-USD", None), "BTC-USD@coinbase");
+        assert_eq!(
+            canonical_id("coinbase", "BTC-USD", None),
+            "BTC-USD@coinbase"
+        );
         assert_eq!(canonical_id("binance", "NKNUSDT", None), "NKN-USDT@binance");
         assert_eq!(canonical_id("binance", "lrcbtc", None), "LRC-BTC@binance");
         assert_eq!(canonical_id("alpaca", "AAPL", None), "AAPL@alpaca");

@@ -68,7 +68,11 @@ impl EventBatch {
     }
 
     fn __repr__(&self) -> String {
-        format!("EventBatch({:?}, rows={})", self.name, self.batch.num_rows())
+        format!(
+            "EventBatch({:?}, rows={})",
+            self.name,
+            self.batch.num_rows()
+        )
     }
 
     #[pyo3(signature = (requested_schema=None))]
@@ -150,6 +154,8 @@ pub struct OrderBook {
 }
 
 type Levels = Vec<(i64, i64)>;
+/// `(best_bid, best_ask)`, each `(price, size)` or None.
+type Bbo = (Option<(i64, i64)>, Option<(i64, i64)>);
 
 #[pymethods]
 impl OrderBook {
@@ -172,12 +178,7 @@ impl OrderBook {
     }
 
     /// Apply then return `(best_bid, best_ask)`.
-    fn apply_bbo(
-        &mut self,
-        side: u8,
-        price: i64,
-        size: i64,
-    ) -> PyResult<(Option<(i64, i64)>, Option<(i64, i64)>)> {
+    fn apply_bbo(&mut self, side: u8, price: i64, size: i64) -> PyResult<Bbo> {
         self.inner.apply(side_from(side)?, price, size);
         Ok((self.inner.best_bid(), self.inner.best_ask()))
     }
@@ -203,7 +204,7 @@ impl OrderBook {
         self.inner.best_ask()
     }
 
-    fn bbo(&self) -> (Option<(i64, i64)>, Option<(i64, i64)>) {
+    fn bbo(&self) -> Bbo {
         (self.inner.best_bid(), self.inner.best_ask())
     }
 
@@ -291,7 +292,8 @@ fn int64<'a>(array: &'a StructArray, names: &[&str]) -> PyResult<&'a Int64Array>
 fn apply_struct(book: &mut CoreBook, array: &StructArray) -> PyResult<usize> {
     let price = int64(array, &["price_raw", "price"])?;
     let size = int64(array, &["size_raw", "size"])?;
-    let side = column(array, &["side"]).ok_or_else(|| PyValueError::new_err("needs a side column"))?;
+    let side =
+        column(array, &["side"]).ok_or_else(|| PyValueError::new_err("needs a side column"))?;
     let action = column(array, &["action"]).and_then(|a| a.as_any().downcast_ref::<StringArray>());
     let n = array.len();
     let (prices, sizes) = (price.values(), size.values());
@@ -307,7 +309,11 @@ fn apply_struct(book: &mut CoreBook, array: &StructArray) -> PyResult<usize> {
         }
     } else if let Some(s) = side.as_any().downcast_ref::<Int8Array>() {
         for i in 0..n {
-            let side = if s.value(i) == 0 { Side::Bid } else { Side::Ask };
+            let side = if s.value(i) == 0 {
+                Side::Bid
+            } else {
+                Side::Ask
+            };
             book.apply(side, prices[i], sizes[i]);
         }
     } else if let Some(s) = side.as_any().downcast_ref::<BooleanArray>() {
@@ -325,7 +331,9 @@ fn apply_struct(book: &mut CoreBook, array: &StructArray) -> PyResult<usize> {
                 "bid" => Side::Bid,
                 "ask" => Side::Ask,
                 other => {
-                    return Err(PyValueError::new_err(format!("row {i}: bad side {other:?}")))
+                    return Err(PyValueError::new_err(format!(
+                        "row {i}: bad side {other:?}"
+                    )))
                 }
             };
             book.apply(side, prices[i], sizes[i]);

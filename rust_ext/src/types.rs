@@ -274,7 +274,13 @@ mod tests {
     #[test]
     fn parse_keeps_written_digits() {
         let d = parse_decimal(b"0.000022900").unwrap();
-        assert_eq!(d, RawDecimal { mantissa: 22900, decimals: 9 });
+        assert_eq!(
+            d,
+            RawDecimal {
+                mantissa: 22900,
+                decimals: 9
+            }
+        );
         assert_eq!(format_fixed(d.mantissa, d.decimals), "0.000022900");
         assert_eq!(parse_fixed(b"354.15000000", 8).unwrap(), 35_415_000_000);
         assert_eq!(format_fixed(35_415_000_000, 8), "354.15000000");
@@ -287,13 +293,24 @@ mod tests {
         assert_eq!(parse_fixed(b"1.2300", 2).unwrap(), 123);
         assert!(matches!(
             parse_fixed(b"1.234", 2),
-            Err(DecimalError::TooPrecise { decimals: 3, precision: 2 })
+            Err(DecimalError::TooPrecise {
+                decimals: 3,
+                precision: 2
+            })
         ));
     }
 
     #[test]
     fn bad_input_is_an_error() {
-        for bad in [&b""[..], b"-", b".", b"1.2.3", b"1e5", b"abc", b"99999999999999999999"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b".",
+            b"1.2.3",
+            b"1e5",
+            b"abc",
+            b"99999999999999999999",
+        ] {
             assert!(parse_decimal(bad).is_err(), "{bad:?}");
         }
     }
@@ -302,8 +319,14 @@ mod tests {
     fn json_numbers_with_exponents() {
         let d = parse_json_decimal(b"1e-05").unwrap();
         assert_eq!(rescale(d, 8).unwrap(), 1000);
-        assert_eq!(rescale(parse_json_decimal(b"2.5E3").unwrap(), 0).unwrap(), 2500);
-        assert_eq!(rescale(parse_json_decimal(b"65000.1").unwrap(), 1).unwrap(), 650_001);
+        assert_eq!(
+            rescale(parse_json_decimal(b"2.5E3").unwrap(), 0).unwrap(),
+            2500
+        );
+        assert_eq!(
+            rescale(parse_json_decimal(b"65000.1").unwrap(), 1).unwrap(),
+            650_001
+        );
         assert!(parse_json_decimal(b"1e").is_err());
     }
 

@@ -175,7 +175,8 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 }
 
 fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
-    let raw: &str = std::str::from_utf8(data).map_err(|_| "binance: frame is not UTF-8".to_owned())?;
+    let raw: &str =
+        std::str::from_utf8(data).map_err(|_| "binance: frame is not UTF-8".to_owned())?;
     // Combined streams wrap the payload; raw streams send it bare.
     let payload_text = if raw.trim_start().starts_with("{\"stream\"") {
         let c: Combined =
@@ -200,7 +201,9 @@ fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
             Ok(())
         }
         None if p.id.is_some() && p.result.is_some() => {
-            let msg = p.id.map(|id| format!("id {}", id.get())).unwrap_or_default();
+            let msg =
+                p.id.map(|id| format!("id {}", id.get()))
+                    .unwrap_or_default();
             ctx.out
                 .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::Subscribed, msg);
             Ok(())
@@ -210,7 +213,8 @@ fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
 }
 
 fn symbol<'a>(p: &Payload<'a>) -> Result<&'a str, String> {
-    p.symbol.ok_or_else(|| "binance: payload without symbol".to_owned())
+    p.symbol
+        .ok_or_else(|| "binance: payload without symbol".to_owned())
 }
 
 fn push_levels(
@@ -239,7 +243,7 @@ fn push_levels(
     Ok(())
 }
 
-fn levels<'a>(raw: Option<&'a RawValue>) -> Result<Vec<(&'a str, &'a str)>, String> {
+fn levels(raw: Option<&RawValue>) -> Result<Vec<(&str, &str)>, String> {
     match raw {
         None => Ok(Vec::new()),
         Some(r) => serde_json::from_str(r.get()).map_err(|e| format!("binance depth: {e}")),

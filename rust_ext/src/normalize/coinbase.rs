@@ -167,11 +167,17 @@ impl Normalizer for Coinbase {
         let (Some(channel), Some(seq), Some(events)) = (env.channel, env.sequence_num, env.events)
         else {
             return ctx.reject(
-                format!("coinbase: message without channel/sequence_num/events: {}", snippet(data)),
+                format!(
+                    "coinbase: message without channel/sequence_num/events: {}",
+                    snippet(data)
+                ),
                 data,
             );
         };
-        let ts_event = env.timestamp.and_then(|t| parse_rfc3339_ns(t.as_bytes())).unwrap_or(0);
+        let ts_event = env
+            .timestamp
+            .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
+            .unwrap_or(0);
         let conn = self.connections.entry(ctx.conn).or_default();
         if let Some((expected, got)) = sequence_gap(conn.last_sequence, seq) {
             ctx.out.status(
@@ -202,8 +208,13 @@ impl Normalizer for Coinbase {
                 Ok(())
             }
             "status" => {
-                ctx.out
-                    .status(NO_INSTRUMENT, ts_event, ctx.ts_recv, StatusKind::Venue, events.get());
+                ctx.out.status(
+                    NO_INSTRUMENT,
+                    ts_event,
+                    ctx.ts_recv,
+                    StatusKind::Venue,
+                    events.get(),
+                );
                 Ok(())
             }
             other => Err(format!("coinbase: unknown channel {other:?}")),
@@ -237,7 +248,9 @@ impl Normalizer for Coinbase {
 
 /// `"0.01"` → 2.
 fn increment_decimals(increment: &str) -> Option<u8> {
-    parse_decimal(increment.as_bytes()).ok().map(significant_decimals)
+    parse_decimal(increment.as_bytes())
+        .ok()
+        .map(significant_decimals)
 }
 
 fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {

@@ -38,9 +38,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Level<'a> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 use serde::de::Error;
-                let price = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
-                let volume = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
-                let time = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(2, &self))?;
+                let price = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let volume = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let time = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(2, &self))?;
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Level {
                     price,
@@ -86,7 +92,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireTrade<'a> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 use serde::de::Error;
                 let mut next = |i| -> Result<&'de str, A::Error> {
-                    seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &"4 fields"))
+                    seq.next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &"4 fields"))
                 };
                 let price = next(0)?;
                 let volume = next(1)?;
@@ -187,7 +194,10 @@ fn event_message(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
             msg.error_message.unwrap_or_default(),
         ),
         ("subscriptionStatus", s) => (StatusKind::Subscribed, s.unwrap_or("").to_owned()),
-        ("error", _) => (StatusKind::VenueError, msg.error_message.unwrap_or_default()),
+        ("error", _) => (
+            StatusKind::VenueError,
+            msg.error_message.unwrap_or_default(),
+        ),
         (other, _) => return Err(format!("kraken v1: unknown event {other:?}")),
     };
     ctx.out.status(inst, 0, ctx.ts_recv, kind, text);

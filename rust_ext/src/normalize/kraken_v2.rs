@@ -186,7 +186,8 @@ fn method_response(ctx: &mut Ctx<'_>, method: &str, env: &Envelope<'_>) -> Resul
             .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, msg);
         return Ok(());
     }
-    let result: Option<SubscribeResult> = env.result.and_then(|r| serde_json::from_str(r.get()).ok());
+    let result: Option<SubscribeResult> =
+        env.result.and_then(|r| serde_json::from_str(r.get()).ok());
     let mut inst = NO_INSTRUMENT;
     let mut message = method.to_owned();
     if let Some(r) = result {
@@ -360,8 +361,9 @@ fn ohlc(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
         let inst = ctx.instruments.intern(o.symbol);
         let bar = Bar {
             instrument: inst,
-            ts_event: parse_rfc3339_ns(o.interval_begin.as_bytes())
-                .ok_or_else(|| format!("kraken v2 ohlc: bad interval_begin {:?}", o.interval_begin))?,
+            ts_event: parse_rfc3339_ns(o.interval_begin.as_bytes()).ok_or_else(|| {
+                format!("kraken v2 ohlc: bad interval_begin {:?}", o.interval_begin)
+            })?,
             ts_recv: ctx.ts_recv,
             interval_ns: o.interval * 60_000_000_000,
             open: price(ctx, inst, o.open)?,

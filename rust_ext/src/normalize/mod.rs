@@ -30,12 +30,16 @@ impl Ctx<'_> {
 
     #[inline]
     pub fn price(&mut self, idx: InstrumentIdx, s: &str) -> Result<i64, String> {
-        self.instruments.price(idx, s.as_bytes()).map_err(|e| field_error("price", s, e))
+        self.instruments
+            .price(idx, s.as_bytes())
+            .map_err(|e| field_error("price", s, e))
     }
 
     #[inline]
     pub fn size(&mut self, idx: InstrumentIdx, s: &str) -> Result<i64, String> {
-        self.instruments.size(idx, s.as_bytes()).map_err(|e| field_error("size", s, e))
+        self.instruments
+            .size(idx, s.as_bytes())
+            .map_err(|e| field_error("size", s, e))
     }
 }
 
@@ -75,11 +79,11 @@ pub const PROTOCOLS: [&str; 7] = [
 pub fn new_normalizer(protocol: &str) -> Result<Box<dyn Normalizer>, String> {
     Ok(match protocol {
         "coinbase" => Box::new(coinbase::Coinbase::default()),
-        "kraken" | "kraken_v2" => Box::new(kraken_v2::KrakenV2::default()),
-        "kraken_v1" => Box::new(kraken_v1::KrakenV1::default()),
+        "kraken" | "kraken_v2" => Box::new(kraken_v2::KrakenV2),
+        "kraken_v1" => Box::new(kraken_v1::KrakenV1),
         "binance" => Box::new(binance::Binance::new("binance")),
         "binance_us" => Box::new(binance::Binance::new("binance_us")),
-        "alpaca" | "alpaca_news" => Box::new(alpaca::Alpaca::default()),
+        "alpaca" | "alpaca_news" => Box::new(alpaca::Alpaca),
         other => {
             return Err(format!(
                 "unknown protocol {other:?}; expected one of {}",
