@@ -1,8 +1,9 @@
 """Replay a capture through the normalizers and books, and report what it holds.
 
->>> report = replay("data/demo.capture.zst")          # doctest: +SKIP
->>> report.ok, report.frames                           # doctest: +SKIP
-(True, 12034)
+Usage::
+
+    report = replay("data/demo.capture.zst", on_events=lambda protocol, batches: ...)
+    report.ok, report.frames, report.instruments["kraken:XBT/USD"]["checksums_verified"]
 """
 
 from __future__ import annotations
