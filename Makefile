@@ -34,8 +34,8 @@ run: build
 	$(PY) -m alphapulse replay --verify $(DATA)/demo.capture.zst
 
 lint: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check alphapulse tests
+	$(VENV)/bin/ruff format --check alphapulse tests
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features python -- -D warnings
