@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DATA ?= data
-CARGO := cargo --manifest-path rust_ext/Cargo.toml
+CARGO := cd rust_ext && cargo
 
 .PHONY: help setup build run demo test lint typecheck rust-test python-test stubtest bench clean
 
@@ -55,9 +55,9 @@ python-test: build
 test: lint typecheck stubtest rust-test python-test
 
 bench: build
-	$(PIP) install -q "msgspec>=0.18" "order-book>=0.6"
-	$(PY) tests/benchmarks/run.py
+	$(PIP) install -q "msgspec>=0.18" "order-book>=0.6" nautilus_trader
 	$(CARGO) bench --bench core -- --quick
+	$(PY) -m tests.benchmarks.run
 
 clean:
 	rm -rf $(VENV) rust_ext/target $(DATA)

@@ -1,0 +1,1 @@
+"""The benchmark suite behind ``make bench`` (run.py); not collected by pytest."""
