@@ -20,7 +20,8 @@ $(VENV)/.deps: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.7,<2" "pytest>=8" "hypothesis>=6.100" "polars>=1.0" "duckdb>=1.1" \
-		"mypy>=1.10" "ruff>=0.5" "pyarrow>=15" "orjson>=3.9" "zstandard>=0.22" typing_extensions
+		"mypy>=1.10" "ruff>=0.5" "pyarrow>=15" "orjson>=3.9" "zstandard>=0.22" typing_extensions \
+		"msgspec>=0.18" "order-book>=0.6"
 	touch $@
 
 setup: $(VENV)/.deps
@@ -55,7 +56,7 @@ python-test: build
 test: lint typecheck stubtest rust-test python-test
 
 bench: build
-	$(PIP) install -q "msgspec>=0.18" "order-book>=0.6" nautilus_trader
+	$(PIP) install -q nautilus_trader
 	$(CARGO) bench --bench core -- --quick
 	$(PY) -m tests.benchmarks.run
 

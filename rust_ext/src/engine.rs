@@ -271,8 +271,7 @@ impl Engine {
                 count,
             } => {
                 let end = di + count as usize;
-                let deltas = self.events.deltas[di..end].to_vec();
-                self.sequenced_diff(instrument, first, last, deltas);
+                self.sequenced_range(instrument, first, last, di..end);
                 end
             }
             BookCheck::SnapshotId {
@@ -301,13 +300,13 @@ impl Engine {
 
     fn apply_delta(&mut self, d: &BookDelta) {
         self.ensure_book(d.instrument);
-        let depth = self
-            .instruments
-            .get(d.instrument)
-            .and_then(|i| i.book_depth);
         let state = &mut self.books[d.instrument as usize];
         match d.action {
             BookAction::Clear => {
+                let depth = self
+                    .instruments
+                    .get(d.instrument)
+                    .and_then(|i| i.book_depth);
                 state.book.clear();
                 state.book.set_depth(depth);
                 state.stats.snapshots += 1;
@@ -407,6 +406,37 @@ impl Engine {
         for p in pending {
             self.sequenced_diff(inst, p.first, p.last, p.deltas);
         }
+    }
+
+    /// A diff whose deltas sit in `events.deltas[range]`: applied in place in the common
+    /// case (a book in sync, the next update id), copied only to buffer or report it.
+    fn sequenced_range(
+        &mut self,
+        inst: InstrumentIdx,
+        first: u64,
+        last: u64,
+        range: std::ops::Range<usize>,
+    ) {
+        self.ensure_book(inst);
+        if let Some(applied) = self.books[inst as usize].last_update_id {
+            if last <= applied {
+                return; // Older than the book: Binance says drop it.
+            }
+            if first <= applied + 1 {
+                for i in range.clone() {
+                    let d = self.events.deltas[i];
+                    self.apply_delta(&d);
+                }
+                let state = &mut self.books[inst as usize];
+                if range.is_empty() {
+                    state.stats.book_updates += 1;
+                }
+                state.last_update_id = Some(last);
+                return;
+            }
+        }
+        let deltas = self.events.deltas[range].to_vec();
+        self.sequenced_diff(inst, first, last, deltas);
     }
 
     fn sequenced_diff(

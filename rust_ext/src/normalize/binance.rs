@@ -26,12 +26,71 @@ const MS: i64 = 1_000_000;
 #[derive(Deserialize)]
 struct Combined<'a> {
     #[serde(borrow)]
-    data: &'a RawValue,
+    data: Payload<'a>,
+}
+
+/// `b` and `a` mean levels in a depth update, prices in a bookTicker and the id in an
+/// aggTrade: one pass reads whichever it is.
+#[derive(Default)]
+enum Flex<'a> {
+    Levels(Vec<(&'a str, &'a str)>),
+    Str(&'a str),
+    Num(u64),
+    #[default]
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Flex<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Flex<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("levels, a decimal string or an id")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Flex::Str(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Flex::Num(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut levels = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+                while let Some(level) = seq.next_element::<(&'de str, &'de str)>()? {
+                    levels.push(level);
+                }
+                Ok(Flex::Levels(levels))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'a> Flex<'a> {
+    fn levels(&self) -> Result<&[(&'a str, &'a str)], String> {
+        match self {
+            Flex::Levels(l) => Ok(l),
+            Flex::Other => Ok(&[]),
+            _ => Err("binance depthUpdate: b/a are not level arrays".to_owned()),
+        }
+    }
+
+    fn text(&self) -> Option<&'a str> {
+        match self {
+            Flex::Str(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// Every payload shape, by its fields; which are present tells the kind.
 #[derive(Deserialize)]
 struct Payload<'a> {
+    /// Only set when a combined-stream envelope did not lead with `stream`.
+    stream: Option<&'a str>,
     #[serde(rename = "e")]
     event: Option<&'a str>,
     #[serde(rename = "E")]
@@ -43,10 +102,10 @@ struct Payload<'a> {
     first_update: Option<u64>,
     #[serde(rename = "u")]
     last_update: Option<u64>,
-    #[serde(rename = "b", borrow)]
-    bids: Option<&'a RawValue>,
-    #[serde(rename = "a", borrow)]
-    asks: Option<&'a RawValue>,
+    #[serde(rename = "b", borrow, default)]
+    bids: Flex<'a>,
+    #[serde(rename = "a", borrow, default)]
+    asks: Flex<'a>,
     // trade / aggTrade
     #[serde(rename = "t")]
     trade_id: Option<u64>,
@@ -175,18 +234,26 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 }
 
 fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
-    let raw: &str =
-        std::str::from_utf8(data).map_err(|_| "binance: frame is not UTF-8".to_owned())?;
     // Combined streams wrap the payload; raw streams send it bare.
-    let payload_text = if raw.trim_start().starts_with("{\"stream\"") {
-        let c: Combined =
-            serde_json::from_str(raw).map_err(|e| format!("binance: bad envelope: {e}"))?;
-        c.data.get()
+    let start = data
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(0);
+    let p: Payload = if data[start..].starts_with(b"{\"stream\"") {
+        serde_json::from_slice::<Combined>(data)
+            .map_err(|e| format!("binance: bad message: {e}"))?
+            .data
     } else {
-        raw
+        let p: Payload =
+            serde_json::from_slice(data).map_err(|e| format!("binance: bad payload: {e}"))?;
+        if p.stream.is_some() {
+            serde_json::from_slice::<Combined>(data)
+                .map_err(|e| format!("binance: bad message: {e}"))?
+                .data
+        } else {
+            p
+        }
     };
-    let p: Payload =
-        serde_json::from_str(payload_text).map_err(|e| format!("binance: bad payload: {e}"))?;
     let ts_event = p.event_time.map(|ms| ms * MS).unwrap_or(0);
     match p.event {
         Some("depthUpdate") => depth_update(ctx, &p, ts_event),
@@ -243,28 +310,21 @@ fn push_levels(
     Ok(())
 }
 
-fn levels(raw: Option<&RawValue>) -> Result<Vec<(&str, &str)>, String> {
-    match raw {
-        None => Ok(Vec::new()),
-        Some(r) => serde_json::from_str(r.get()).map_err(|e| format!("binance depth: {e}")),
-    }
-}
-
 fn depth_update(ctx: &mut Ctx<'_>, p: &Payload<'_>, ts_event: i64) -> Result<(), String> {
     let inst = ctx.instruments.intern(symbol(p)?);
     let (Some(first), Some(last)) = (p.first_update, p.last_update) else {
         return Err("binance depthUpdate without U/u".to_owned());
     };
-    let bids = levels(p.bids)?;
-    let asks = levels(p.asks)?;
+    let bids = p.bids.levels()?;
+    let asks = p.asks.levels()?;
     ctx.out.check(BookCheck::UpdateRange {
         instrument: inst,
         first,
         last,
         count: (bids.len() + asks.len()) as u32,
     });
-    push_levels(ctx, inst, Side::Bid, &bids, ts_event, last, 0)?;
-    push_levels(ctx, inst, Side::Ask, &asks, ts_event, last, 0)?;
+    push_levels(ctx, inst, Side::Bid, bids, ts_event, last, 0)?;
+    push_levels(ctx, inst, Side::Ask, asks, ts_event, last, 0)?;
     if let Some(d) = ctx.out.deltas.last_mut() {
         if d.instrument == inst && d.sequence == last {
             d.flags |= FLAG_LAST;
@@ -337,7 +397,10 @@ fn trade(ctx: &mut Ctx<'_>, p: &Payload<'_>) -> Result<(), String> {
         // aggTrade's id is `a`, the field depth updates use for asks.
         trade_id: p
             .trade_id
-            .or_else(|| p.asks.and_then(|r| r.get().parse().ok()))
+            .or(match p.asks {
+                Flex::Num(id) => Some(id),
+                _ => None,
+            })
             .unwrap_or(0),
     };
     ctx.out.trades.push(trade);
@@ -346,8 +409,7 @@ fn trade(ctx: &mut Ctx<'_>, p: &Payload<'_>) -> Result<(), String> {
 
 fn book_ticker(ctx: &mut Ctx<'_>, p: &Payload<'_>, ts_event: i64) -> Result<(), String> {
     let inst = ctx.instruments.intern(symbol(p)?);
-    let bid: Option<&str> = p.bids.and_then(|r| serde_json::from_str(r.get()).ok());
-    let ask: Option<&str> = p.asks.and_then(|r| serde_json::from_str(r.get()).ok());
+    let (bid, ask) = (p.bids.text(), p.asks.text());
     let (Some(bid), Some(ask), Some(bid_qty), Some(ask_qty)) = (bid, ask, p.bid_qty, p.ask_qty)
     else {
         return Err("binance bookTicker without b/a/B/A".to_owned());

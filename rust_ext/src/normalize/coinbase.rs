@@ -281,6 +281,8 @@ fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {
                 flags: FLAG_SNAPSHOT,
             });
         }
+        // Updates of one message mostly share their event_time: parse each distinct one once.
+        let mut last_time: (&str, i64) = ("", 0);
         for u in &ev.updates {
             let side = match u.side {
                 "bid" => Side::Bid,
@@ -289,9 +291,15 @@ fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {
             };
             let price = ctx.price(inst, u.price_level)?;
             let size = ctx.size(inst, u.new_quantity)?;
+            if u.event_time != last_time.0 {
+                last_time = (
+                    u.event_time,
+                    parse_rfc3339_ns(u.event_time.as_bytes()).unwrap_or(0),
+                );
+            }
             ctx.out.deltas.push(BookDelta {
                 instrument: inst,
-                ts_event: parse_rfc3339_ns(u.event_time.as_bytes()).unwrap_or(0),
+                ts_event: last_time.1,
                 ts_recv: ctx.ts_recv,
                 action: BookAction::Set,
                 side,
