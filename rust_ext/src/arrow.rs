@@ -38,7 +38,7 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::event::{Events, InstrumentIdx, NO_INSTRUMENT};
+use crate::event::{Events, InstrumentIdx, Precision, NO_INSTRUMENT};
 use crate::instruments::Instruments;
 use crate::types::to_f64;
 
@@ -191,15 +191,14 @@ impl Names<'_> {
             .collect();
         vec![Arc::new(venue), Arc::new(canonical), Arc::new(symbol)]
     }
+}
 
-    fn precisions(&self, insts: impl Iterator<Item = InstrumentIdx> + Clone) -> (Vec<u8>, Vec<u8>) {
-        let price = insts
-            .clone()
-            .map(|i| self.instruments.price_precision(i))
-            .collect();
-        let size = insts.map(|i| self.instruments.size_precision(i)).collect();
-        (price, size)
-    }
+/// Per-row price and size precisions.
+fn precisions(rows: impl Iterator<Item = Precision> + Clone) -> (Vec<u8>, Vec<u8>) {
+    (
+        rows.clone().map(|p| p.price).collect(),
+        rows.map(|p| p.size).collect(),
+    )
 }
 
 fn floats(raw: &[i64], precision: &[u8]) -> ArrayRef {
@@ -244,7 +243,7 @@ fn batch(name: &str, columns: Vec<ArrayRef>) -> Result<RecordBatch, ArrowError> 
 fn trades(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
     let t = &e.trades;
     let insts = t.iter().map(|x| x.instrument);
-    let (pp, sp) = names.precisions(insts.clone());
+    let (pp, sp) = precisions(t.iter().map(|x| x.precision));
     let price: Vec<i64> = t.iter().map(|x| x.price).collect();
     let size: Vec<i64> = t.iter().map(|x| x.size).collect();
     let mut cols = vec![
@@ -270,7 +269,7 @@ fn trades(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
 fn quotes(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
     let q = &e.quotes;
     let insts = q.iter().map(|x| x.instrument);
-    let (pp, sp) = names.precisions(insts.clone());
+    let (pp, sp) = precisions(q.iter().map(|x| x.precision));
     let bp: Vec<i64> = q.iter().map(|x| x.bid_price).collect();
     let bs: Vec<i64> = q.iter().map(|x| x.bid_size).collect();
     let ap: Vec<i64> = q.iter().map(|x| x.ask_price).collect();
@@ -293,7 +292,7 @@ fn quotes(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
 fn book_deltas(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
     let d = &e.deltas;
     let insts = d.iter().map(|x| x.instrument);
-    let (pp, sp) = names.precisions(insts.clone());
+    let (pp, sp) = precisions(d.iter().map(|x| x.precision));
     let price: Vec<i64> = d.iter().map(|x| x.price).collect();
     let size: Vec<i64> = d.iter().map(|x| x.size).collect();
     let mut cols = vec![
@@ -324,7 +323,7 @@ fn book_deltas(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError>
 fn bars(e: &Events, names: &Names<'_>) -> Result<RecordBatch, ArrowError> {
     let b = &e.bars;
     let insts = b.iter().map(|x| x.instrument);
-    let (pp, sp) = names.precisions(insts.clone());
+    let (pp, sp) = precisions(b.iter().map(|x| x.precision));
     let o: Vec<i64> = b.iter().map(|x| x.open).collect();
     let h: Vec<i64> = b.iter().map(|x| x.high).collect();
     let l: Vec<i64> = b.iter().map(|x| x.low).collect();

@@ -4,7 +4,8 @@
 //! a short binary search plus a short `memmove`, and reading the top of book O(1). Levels are
 //! fixed-point mantissas (see [`crate::types`]).
 
-use crate::types::Side;
+use crate::event::Precision;
+use crate::types::{pow10, Side};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Level {
@@ -115,6 +116,33 @@ impl OrderBook {
 
     pub fn ask_levels(&self) -> usize {
         self.asks.len()
+    }
+
+    /// Re-express every level at another precision. False (and the book unchanged) when a
+    /// value would lose digits or overflow.
+    pub fn rescale(&mut self, from: Precision, to: Precision) -> bool {
+        let convert = |v: i64, from: u8, to: u8| -> Option<i64> {
+            if to >= from {
+                v.checked_mul(pow10(to - from))
+            } else {
+                let div = pow10(from - to);
+                (v % div == 0).then_some(v / div)
+            }
+        };
+        let mut bids = self.bids.clone();
+        let mut asks = self.asks.clone();
+        for l in bids.iter_mut().chain(asks.iter_mut()) {
+            match (
+                convert(l.price, from.price, to.price),
+                convert(l.size, from.size, to.size),
+            ) {
+                (Some(p), Some(s)) => *l = Level { price: p, size: s },
+                _ => return false,
+            }
+        }
+        self.bids = bids;
+        self.asks = asks;
+        true
     }
 
     /// Bytes held by the level vectors (capacity, not length).

@@ -61,6 +61,10 @@ pub struct Engine {
     instruments: Instruments,
     books: Vec<BookState>,
     events: Events,
+    /// Book deltas in the order the books applied them: what `take` hands out, so that the
+    /// `book_deltas` table rebuilds every book exactly (stale Binance diffs are left out,
+    /// buffered ones appear after the snapshot they were applied on).
+    applied: Vec<BookDelta>,
     /// How far `events.deltas` / `events.checks` have been applied to the books.
     applied_deltas: usize,
     applied_checks: usize,
@@ -80,6 +84,7 @@ impl Engine {
             instruments,
             books: Vec::new(),
             events: Events::new(),
+            applied: Vec::new(),
             applied_deltas: 0,
             applied_checks: 0,
             counted_trades: 0,
@@ -132,6 +137,7 @@ impl Engine {
         };
         self.normalizer.frame(&mut ctx, data);
         self.rejects += (self.events.rejects.len() - rejects_before) as u64;
+        self.rescale_changed(ts_recv);
         self.apply_new();
     }
 
@@ -146,6 +152,7 @@ impl Engine {
         };
         self.normalizer.http(&mut ctx, url, body);
         self.rejects += (self.events.rejects.len() - rejects_before) as u64;
+        self.rescale_changed(ts_recv);
         self.apply_new();
     }
 
@@ -154,16 +161,41 @@ impl Engine {
         self.normalizer.connected(conn);
     }
 
-    /// Everything normalized since the last call.
+    /// Everything normalized since the last call; `deltas` in the order they were applied.
     pub fn take(&mut self) -> Events {
         self.reset_cursors();
-        std::mem::take(&mut self.events)
+        let mut events = std::mem::take(&mut self.events);
+        events.deltas = std::mem::take(&mut self.applied);
+        events.checks.clear();
+        events
     }
 
     /// Drop accumulated events (books and counters are kept).
     pub fn discard(&mut self) {
         self.events.clear();
+        self.applied.clear();
         self.reset_cursors();
+    }
+
+    /// Reference data changed the precision of instruments already in use: bring their books
+    /// to the new precision, or, where that would lose digits, resync them.
+    fn rescale_changed(&mut self, ts_recv: UnixNanos) {
+        if self.instruments.changed.is_empty() {
+            return;
+        }
+        for (inst, from, to) in std::mem::take(&mut self.instruments.changed) {
+            let Some(state) = self.books.get_mut(inst as usize) else {
+                continue;
+            };
+            if !state.book.rescale(from, to) {
+                state.book.clear();
+                self.mark_out_of_sync(
+                    inst,
+                    ts_recv,
+                    format!("precision changed from {from:?} to {to:?}"),
+                );
+            }
+        }
     }
 
     fn reset_cursors(&mut self) {
@@ -301,8 +333,11 @@ impl Engine {
     fn apply_delta(&mut self, d: &BookDelta) {
         self.ensure_book(d.instrument);
         let state = &mut self.books[d.instrument as usize];
+        let mut out = *d;
         match d.action {
             BookAction::Clear => {
+                // The normalizer pushed the clear before the values that fixed the precision.
+                out.precision = self.instruments.precision(d.instrument);
                 let depth = self
                     .instruments
                     .get(d.instrument)
@@ -325,6 +360,7 @@ impl Engine {
                 state.book.apply(d.side, d.price, d.size);
             }
         }
+        self.applied.push(out);
         if d.flags & FLAG_LAST != 0 {
             self.end_of_message(d);
         }

@@ -9,6 +9,15 @@ use crate::types::{Aggressor, Side, UnixNanos};
 /// Index of an instrument in its [`crate::instruments::Instruments`] table.
 pub type InstrumentIdx = u32;
 
+/// The number of decimals of an event's price and size mantissas. Carried by every event, so
+/// an instrument whose precision becomes known later (a Kraken v2 `instrument` message, a
+/// book snapshot) never reinterprets what was already normalized.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Precision {
+    pub price: u8,
+    pub size: u8,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trade {
     pub instrument: InstrumentIdx,
@@ -20,6 +29,7 @@ pub struct Trade {
     pub aggressor: Aggressor,
     /// The venue's numeric trade id, or 0 where the venue has none (Kraken v1).
     pub trade_id: u64,
+    pub precision: Precision,
 }
 
 /// Best bid and offer.
@@ -32,6 +42,7 @@ pub struct Quote {
     pub bid_size: i64,
     pub ask_price: i64,
     pub ask_size: i64,
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +73,7 @@ pub struct BookDelta {
     /// Venue sequence: Binance final update id `u`, Coinbase `sequence_num`, else 0.
     pub sequence: u64,
     pub flags: u8,
+    pub precision: Precision,
 }
 
 /// An OHLCV bar.
@@ -80,6 +92,7 @@ pub struct Bar {
     pub volume: i64,
     /// Whether the venue marked the bar final.
     pub closed: bool,
+    pub precision: Precision,
 }
 
 /// A news item (Alpaca news stream).

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::event::InstrumentIdx;
+use crate::event::{InstrumentIdx, Precision};
 use crate::types::{parse_decimal, rescale, DecimalError, RawDecimal, MAX_PRECISION};
 
 /// How to pick a precision that reference data did not give.
@@ -29,6 +29,8 @@ pub struct Instrument {
     pub size_precision: Option<u8>,
     /// Book depth the venue maintains for this instrument (Kraken trims to it).
     pub book_depth: Option<usize>,
+    /// The precisions came from reference data, not from a policy's guess.
+    pub defined: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +39,9 @@ pub struct Instruments {
     policy: PrecisionPolicy,
     list: Vec<Instrument>,
     by_symbol: HashMap<String, InstrumentIdx>,
+    /// Instruments whose precision in use was changed by reference data: `(idx, from, to)`.
+    /// The engine drains it to rescale their books.
+    pub changed: Vec<(InstrumentIdx, Precision, Precision)>,
 }
 
 /// Quote assets tried, longest first, to split a concatenated symbol such as `NKNUSDT`.
@@ -52,6 +57,7 @@ impl Instruments {
             policy,
             list: Vec::new(),
             by_symbol: HashMap::new(),
+            changed: Vec::new(),
         }
     }
 
@@ -100,6 +106,7 @@ impl Instruments {
             price_precision: None,
             size_precision: None,
             book_depth: None,
+            defined: false,
         });
         self.by_symbol.insert(venue_symbol.to_owned(), idx);
         idx
@@ -120,6 +127,10 @@ impl Instruments {
                 self.insert(venue_symbol, canonical)
             }
         };
+        let before = (
+            self.list[idx as usize].price_precision,
+            self.list[idx as usize].size_precision,
+        );
         let inst = &mut self.list[idx as usize];
         if let Some((base, quote)) = base_quote {
             inst.canonical = format!(
@@ -135,11 +146,32 @@ impl Instruments {
         if size_precision.is_some() {
             inst.size_precision = size_precision.map(|p| p.min(MAX_PRECISION));
         }
+        inst.defined |= price_precision.is_some() && size_precision.is_some();
+        if let (Some(p0), Some(s0)) = before {
+            let from = Precision {
+                price: p0,
+                size: s0,
+            };
+            let to = self.precision(idx);
+            if from != to {
+                self.changed.push((idx, from, to));
+            }
+        }
         idx
     }
 
     pub fn get_mut(&mut self, idx: InstrumentIdx) -> Option<&mut Instrument> {
         self.list.get_mut(idx as usize)
+    }
+
+    /// The instrument's precisions now (0 where not yet known).
+    #[inline]
+    pub fn precision(&self, idx: InstrumentIdx) -> Precision {
+        let i = &self.list[idx as usize];
+        Precision {
+            price: i.price_precision.unwrap_or(0),
+            size: i.size_precision.unwrap_or(0),
+        }
     }
 
     pub fn price_precision(&self, idx: InstrumentIdx) -> u8 {

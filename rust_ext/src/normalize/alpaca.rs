@@ -404,6 +404,7 @@ fn trade(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
         size: size(ctx, inst, "s", t.size)?,
         aggressor,
         trade_id: t.id.unwrap_or(0),
+        precision: ctx.instruments.precision(inst),
     };
     ctx.out.trades.push(trade);
     Ok(())
@@ -420,6 +421,7 @@ fn quote(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
         bid_size: size(ctx, inst, "bs", q.bid_size)?,
         ask_price: price(ctx, inst, "ap", q.ask_price)?,
         ask_size: size(ctx, inst, "as", q.ask_size)?,
+        precision: ctx.instruments.precision(inst),
     };
     ctx.out.quotes.push(quote);
     Ok(())
@@ -439,6 +441,7 @@ fn bar(ctx: &mut Ctx<'_>, raw: &RawValue, interval_ns: i64, closed: bool) -> Res
         close: price(ctx, inst, "c", b.close)?,
         volume: size(ctx, inst, "v", b.volume)?,
         closed,
+        precision: ctx.instruments.precision(inst),
     };
     ctx.out.bars.push(bar);
     Ok(())
@@ -532,6 +535,7 @@ fn orderbook(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
             size: 0,
             sequence: 0,
             flags,
+            precision: ctx.instruments.precision(inst),
         });
     }
     for (side, levels, price_field, size_field) in [
@@ -549,6 +553,7 @@ fn orderbook(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
                 size: size(ctx, inst, size_field, level.size)?,
                 sequence: 0,
                 flags,
+                precision: ctx.instruments.precision(inst),
             };
             ctx.out.deltas.push(delta);
         }

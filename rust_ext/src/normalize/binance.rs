@@ -125,12 +125,19 @@ struct Payload<'a> {
     // kline
     #[serde(rename = "k", borrow)]
     kline: Option<Kline<'a>>,
-    // subscription responses
+    // Subscription responses: `{"result":null,"id":1}`, `{"error":{…},"id":null}`. A null
+    // here still means the field is present.
+    #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     error: Option<&'a RawValue>,
+}
+
+/// A field that is there, even as `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -304,6 +311,7 @@ fn push_levels(
             size: ctx.size(inst, qty)?,
             sequence,
             flags,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.deltas.push(delta);
     }
@@ -353,6 +361,7 @@ fn depth_snapshot(ctx: &mut Ctx<'_>, symbol: &str, body: &[u8]) -> Result<(), St
         size: 0,
         sequence: seq,
         flags: FLAG_SNAPSHOT,
+        precision: ctx.instruments.precision(inst),
     });
     push_levels(ctx, inst, Side::Bid, &snap.bids, 0, seq, FLAG_SNAPSHOT)?;
     push_levels(ctx, inst, Side::Ask, &snap.asks, 0, seq, FLAG_SNAPSHOT)?;
@@ -402,6 +411,7 @@ fn trade(ctx: &mut Ctx<'_>, p: &Payload<'_>) -> Result<(), String> {
                 _ => None,
             })
             .unwrap_or(0),
+        precision: ctx.instruments.precision(inst),
     };
     ctx.out.trades.push(trade);
     Ok(())
@@ -422,6 +432,7 @@ fn book_ticker(ctx: &mut Ctx<'_>, p: &Payload<'_>, ts_event: i64) -> Result<(), 
         bid_size: ctx.size(inst, bid_qty)?,
         ask_price: ctx.price(inst, ask)?,
         ask_size: ctx.size(inst, ask_qty)?,
+        precision: ctx.instruments.precision(inst),
     };
     ctx.out.quotes.push(quote);
     Ok(())
@@ -443,6 +454,7 @@ fn kline(ctx: &mut Ctx<'_>, p: &Payload<'_>, _ts_event: i64) -> Result<(), Strin
         close: ctx.price(inst, k.close)?,
         volume: ctx.size(inst, k.volume)?,
         closed: k.closed,
+        precision: ctx.instruments.precision(inst),
     };
     ctx.out.bars.push(bar);
     Ok(())

@@ -110,7 +110,26 @@ struct WireCandle<'a> {
 
 #[derive(Deserialize)]
 struct HeartbeatEvent {
+    /// A number on the wire (2026 recording), a string in Coinbase's docs example.
+    #[serde(deserialize_with = "number_or_string")]
     heartbeat_counter: u64,
+}
+
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an unsigned integer, or one as a string")
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 #[derive(Deserialize)]
@@ -279,6 +298,7 @@ fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {
                 size: 0,
                 sequence: seq,
                 flags: FLAG_SNAPSHOT,
+                precision: ctx.instruments.precision(inst),
             });
         }
         // Updates of one message mostly share their event_time: parse each distinct one once.
@@ -307,6 +327,7 @@ fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {
                 size,
                 sequence: seq,
                 flags: if snapshot { FLAG_SNAPSHOT } else { 0 },
+                precision: ctx.instruments.precision(inst),
             });
         }
         if let Some(last) = ctx.out.deltas[start..].last_mut() {
@@ -337,6 +358,7 @@ fn market_trades(ctx: &mut Ctx<'_>, events: &str) -> Result<(), String> {
                 size: ctx.size(inst, t.size)?,
                 aggressor,
                 trade_id: t.trade_id.parse().unwrap_or(0),
+                precision: ctx.instruments.precision(inst),
             };
             ctx.out.trades.push(trade);
         }
@@ -361,6 +383,7 @@ fn ticker(ctx: &mut Ctx<'_>, events: &str, ts_event: i64) -> Result<(), String> 
                 bid_size: ctx.size(inst, field(t.best_bid_quantity))?,
                 ask_price: ctx.price(inst, field(t.best_ask))?,
                 ask_size: ctx.size(inst, field(t.best_ask_quantity))?,
+                precision: ctx.instruments.precision(inst),
             };
             ctx.out.quotes.push(quote);
         }
@@ -389,6 +412,7 @@ fn candles(ctx: &mut Ctx<'_>, events: &str) -> Result<(), String> {
                 close: ctx.price(inst, c.close)?,
                 volume: ctx.size(inst, c.volume)?,
                 closed: false,
+                precision: ctx.instruments.precision(inst),
             };
             ctx.out.bars.push(bar);
         }

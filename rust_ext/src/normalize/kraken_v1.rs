@@ -253,6 +253,7 @@ fn push_levels(
             size: ctx.size(inst, l.volume)?,
             sequence: 0,
             flags,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.deltas.push(delta);
     }
@@ -283,6 +284,7 @@ fn book(ctx: &mut Ctx<'_>, inst: InstrumentIdx, payloads: &[&RawValue]) -> Resul
                 size: 0,
                 sequence: 0,
                 flags: FLAG_SNAPSHOT,
+                precision: ctx.instruments.precision(inst),
             });
             push_levels(ctx, inst, Side::Ask, &p.snapshot_asks, FLAG_SNAPSHOT)?;
             push_levels(ctx, inst, Side::Bid, &p.snapshot_bids, FLAG_SNAPSHOT)?;
@@ -331,6 +333,7 @@ fn trades(ctx: &mut Ctx<'_>, inst: InstrumentIdx, payloads: &[&RawValue]) -> Res
                 size: ctx.size(inst, t.volume)?,
                 aggressor,
                 trade_id: 0,
+                precision: ctx.instruments.precision(inst),
             };
             ctx.out.trades.push(trade);
         }
@@ -350,6 +353,7 @@ fn ticker(ctx: &mut Ctx<'_>, inst: InstrumentIdx, payloads: &[&RawValue]) -> Res
             bid_size: ctx.size(inst, t.b.2)?,
             ask_price: ctx.price(inst, t.a.0)?,
             ask_size: ctx.size(inst, t.a.2)?,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.quotes.push(quote);
     }
@@ -369,6 +373,7 @@ fn spread(ctx: &mut Ctx<'_>, inst: InstrumentIdx, payloads: &[&RawValue]) -> Res
             bid_size: ctx.size(inst, s.3)?,
             ask_price: ctx.price(inst, s.1)?,
             ask_size: ctx.size(inst, s.4)?,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.quotes.push(quote);
     }
@@ -402,6 +407,7 @@ fn ohlc(
             close: ctx.price(inst, o.5)?,
             volume: ctx.size(inst, o.7)?,
             closed: false,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.bars.push(bar);
     }

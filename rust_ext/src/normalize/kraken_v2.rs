@@ -21,7 +21,7 @@ use crate::event::{
 };
 use crate::instruments::PrecisionPolicy;
 use crate::time::parse_rfc3339_ns;
-use crate::types::{parse_json_decimal, significant_decimals, Aggressor, RawDecimal, Side};
+use crate::types::{parse_json_decimal, Aggressor, RawDecimal, Side};
 
 /// Kraken's default book depth for a v2 subscription.
 pub const DEFAULT_DEPTH: usize = 10;
@@ -132,8 +132,11 @@ impl Normalizer for KrakenV2 {
         "kraken"
     }
 
+    /// v2 trims trailing zeros, so a first value says nothing about the precision. Until the
+    /// `instrument` channel or a book snapshot tells, values are read at 8 decimals (each
+    /// event carries the precision it was read at).
     fn precision_policy(&self) -> PrecisionPolicy {
-        PrecisionPolicy::FirstValue
+        PrecisionPolicy::Default { price: 8, size: 8 }
     }
 
     fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
@@ -230,22 +233,24 @@ fn qty(ctx: &mut Ctx<'_>, inst: InstrumentIdx, raw: &RawValue) -> Result<i64, St
         .map_err(|e| field_error("qty", raw.get(), e))
 }
 
-/// Without reference data, the widest value of a snapshot fixes the precision.
+/// Without reference data, the widest value of a snapshot fixes the precision (replacing the
+/// provisional default), so that the checksum is computed over the right digits. Written
+/// decimals count, trailing zeros included: Kraken sends full precision on the wire.
 fn infer_precision(ctx: &mut Ctx<'_>, inst: InstrumentIdx, b: &WireBook<'_>) -> Result<(), String> {
     let Some(i) = ctx.instruments.get(inst) else {
         return Ok(());
     };
-    if i.price_precision.is_some() && i.size_precision.is_some() {
+    if i.defined {
         return Ok(());
     }
     let (mut price_dp, mut qty_dp) = (0u8, 0u8);
     for l in b.bids.iter().chain(&b.asks) {
-        price_dp = price_dp.max(significant_decimals(number(l.price, "price")?));
-        qty_dp = qty_dp.max(significant_decimals(number(l.qty, "qty")?));
+        price_dp = price_dp.max(number(l.price, "price")?.decimals);
+        qty_dp = qty_dp.max(number(l.qty, "qty")?.decimals);
     }
     if let Some(i) = ctx.instruments.get_mut(inst) {
-        i.price_precision.get_or_insert(price_dp);
-        i.size_precision.get_or_insert(qty_dp);
+        i.price_precision = Some(price_dp);
+        i.size_precision = Some(qty_dp);
     }
     Ok(())
 }
@@ -275,6 +280,7 @@ fn book(ctx: &mut Ctx<'_>, data: &str, snapshot: bool) -> Result<(), String> {
                 size: 0,
                 sequence: 0,
                 flags,
+                precision: ctx.instruments.precision(inst),
             });
         }
         for (side, levels) in [(Side::Bid, &b.bids), (Side::Ask, &b.asks)] {
@@ -289,6 +295,7 @@ fn book(ctx: &mut Ctx<'_>, data: &str, snapshot: bool) -> Result<(), String> {
                     size: qty(ctx, inst, l.qty)?,
                     sequence: 0,
                     flags,
+                    precision: ctx.instruments.precision(inst),
                 };
                 ctx.out.deltas.push(delta);
             }
@@ -326,6 +333,7 @@ fn trades(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
             size: qty(ctx, inst, t.qty)?,
             aggressor,
             trade_id: t.trade_id.unwrap_or(0),
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.trades.push(trade);
     }
@@ -348,6 +356,7 @@ fn ticker(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
             bid_size: qty(ctx, inst, t.bid_qty)?,
             ask_price: price(ctx, inst, t.ask)?,
             ask_size: qty(ctx, inst, t.ask_qty)?,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.quotes.push(quote);
     }
@@ -372,6 +381,7 @@ fn ohlc(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
             close: price(ctx, inst, o.close)?,
             volume: qty(ctx, inst, o.volume)?,
             closed: false,
+            precision: ctx.instruments.precision(inst),
         };
         ctx.out.bars.push(bar);
     }
