@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from alphapulse import _core
 from alphapulse.capture import Record, read_capture
 from alphapulse.replay import Replayer
 
@@ -42,3 +45,22 @@ def feed(records: list[Record]) -> Replayer:
         elif r.kind == "connect":
             replayer.connect(r.protocol, r.conn)
     return replayer
+
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+def take_rows(engine: _core.Engine) -> Rows:
+    """Every table as rows; timestamps and durations as int64 nanoseconds."""
+    out: Rows = {}
+    for name, batch in engine.take().items():
+        table = pa.table(batch)
+        for i, field in enumerate(table.schema):
+            if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
+                table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
+        out[name] = table.to_pylist()
+    return out
+
+
+def statuses(rows: Rows, kind: str) -> list[dict[str, Any]]:
+    return [s for s in rows["statuses"] if s["kind"] == kind]

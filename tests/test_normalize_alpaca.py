@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from alphapulse import _core
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, take_rows
 
 CASES = sorted((FIXTURES / "alpaca").glob("*.json"))
 TABLE = {"deltas": "book_deltas"}
@@ -28,15 +28,6 @@ DECIMAL_FIELDS = {
     "close": ("close_raw", "price_precision"),
     "volume": ("volume_raw", "size_precision"),
 }
-
-
-def rows(batch: _core.EventBatch) -> list[dict[str, Any]]:
-    table = pa.table(batch)
-    for i, field in enumerate(table.schema):
-        if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
-            table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
-    out: list[dict[str, Any]] = table.to_pylist()
-    return out
 
 
 def check_row(row: dict[str, Any], expected: dict[str, Any], where: str) -> None:
@@ -60,9 +51,8 @@ def test_documented_message(case: Path) -> None:
     fixture = json.loads(case.read_text())
     engine = _core.Engine("alpaca")
     engine.feed(json.dumps(fixture["frame"]).encode(), 1_700_000_000_000_000_000)
-    batches = engine.take()
     expect = fixture["expect"]
-    tables = {kind: rows(batch) for kind, batch in batches.items()}
+    tables = take_rows(engine)
     # The engine's own book statuses (a snapshot syncing a book) are not the venue's messages.
     tables["statuses"] = [r for r in tables["statuses"] if r["kind"] != "synced"]
     for kind, count in expect["counts"].items():

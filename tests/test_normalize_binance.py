@@ -11,33 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from alphapulse import _core
+from tests.conftest import statuses, take_rows
 
 TS = 1_700_000_000_000_000_000
 DEPTH_URL = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"
 E_MS = 1_672_515_782_136
 
-Rows = dict[str, list[dict[str, Any]]]
 Levels = list[list[str]]
-
-
-def take_rows(engine: _core.Engine) -> Rows:
-    """Every table as rows; timestamps and durations as int64 nanoseconds."""
-    out: Rows = {}
-    for name, batch in engine.take().items():
-        table = pa.table(batch)
-        for i, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
-                table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
-        out[name] = table.to_pylist()
-    return out
-
-
-def statuses(rows: Rows, kind: str) -> list[dict[str, Any]]:
-    return [s for s in rows["statuses"] if s["kind"] == kind]
 
 
 def combined(stream: str, payload: dict[str, Any]) -> bytes:

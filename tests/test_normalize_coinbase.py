@@ -11,30 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from alphapulse import _core
+from tests.conftest import statuses, take_rows
 
 TS = 1_700_000_000_000_000_000
 PRODUCTS_URL = "https://api.coinbase.com/api/v3/brokerage/market/products"
 # 2023-02-09T20:32:50.714964855Z, the docs' l2_data envelope timestamp.
 L2_TS = "2023-02-09T20:32:50.714964855Z"
 L2_TS_NS = 1_675_974_770_714_964_855
-
-Rows = dict[str, list[dict[str, Any]]]
-
-
-def take_rows(engine: _core.Engine) -> Rows:
-    """Every table as rows; timestamps and durations as int64 nanoseconds."""
-    out: Rows = {}
-    for name, batch in engine.take().items():
-        table = pa.table(batch)
-        for i, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
-                table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
-        out[name] = table.to_pylist()
-    return out
 
 
 def frame(channel: str, seq: int, events: list[dict[str, Any]], ts: str = L2_TS) -> bytes:
@@ -99,10 +85,6 @@ BTC_USD_PRODUCT = {
     "status": "online",
     "product_type": "SPOT",
 }
-
-
-def statuses(rows: Rows, kind: str) -> list[dict[str, Any]]:
-    return [s for s in rows["statuses"] if s["kind"] == kind]
 
 
 # --- reference data -------------------------------------------------------------------

@@ -13,10 +13,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from alphapulse import _core
+from tests.conftest import statuses, take_rows
 
 TS = 1_700_000_000_000_000_000
 PAIR = "XBT/USD"
@@ -26,24 +26,7 @@ DOCS_ASKS = [f"0.{5005 + 5 * i:05d}" for i in range(10)]
 DOCS_BIDS = [f"0.0{p}" for p in (5000, 4995, 4990, 4980, 4975, 4970, 4965, 4960, 4955, 4950)]
 DOCS_CHECKSUM = 974_947_235
 
-Rows = dict[str, list[dict[str, Any]]]
 Side = dict[str, str]
-
-
-def take_rows(engine: _core.Engine) -> Rows:
-    """Every table as rows; timestamps and durations as int64 nanoseconds."""
-    out: Rows = {}
-    for name, batch in engine.take().items():
-        table = pa.table(batch)
-        for i, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
-                table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
-        out[name] = table.to_pylist()
-    return out
-
-
-def statuses(rows: Rows, kind: str) -> list[dict[str, Any]]:
-    return [s for s in rows["statuses"] if s["kind"] == kind]
 
 
 def checksum(asks: Side, bids: Side) -> int:

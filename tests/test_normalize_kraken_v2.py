@@ -12,12 +12,11 @@ from __future__ import annotations
 import binascii
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from alphapulse import _core
+from tests.conftest import statuses, take_rows
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kraken_v2"
 TS = 1_700_000_000_000_000_000
@@ -26,24 +25,7 @@ DOCS_CHECKSUM = 974_947_235
 # The book fixture's "timestamp": 2023-10-06T17:35:55.440295Z.
 BOOK_TS_NS = 1_696_613_755_440_295_000
 
-Rows = dict[str, list[dict[str, Any]]]
 Level = tuple[str, str]
-
-
-def take_rows(engine: _core.Engine) -> Rows:
-    """Every table as rows; timestamps and durations as int64 nanoseconds."""
-    out: Rows = {}
-    for name, batch in engine.take().items():
-        table = pa.table(batch)
-        for i, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type) or pa.types.is_duration(field.type):
-                table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
-        out[name] = table.to_pylist()
-    return out
-
-
-def statuses(rows: Rows, kind: str) -> list[dict[str, Any]]:
-    return [s for s in rows["statuses"] if s["kind"] == kind]
 
 
 def fixture(name: str) -> bytes:

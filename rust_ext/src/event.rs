@@ -76,6 +76,30 @@ pub struct BookDelta {
     pub precision: Precision,
 }
 
+impl BookDelta {
+    /// The `Clear` that starts a snapshot. Its precision is filled in by the engine, once the
+    /// snapshot's values have fixed it.
+    pub fn clear(
+        instrument: InstrumentIdx,
+        ts_event: UnixNanos,
+        ts_recv: UnixNanos,
+        sequence: u64,
+    ) -> Self {
+        BookDelta {
+            instrument,
+            ts_event,
+            ts_recv,
+            action: BookAction::Clear,
+            side: Side::Bid,
+            price: 0,
+            size: 0,
+            sequence,
+            flags: FLAG_SNAPSHOT,
+            precision: Precision::default(),
+        }
+    }
+}
+
 /// An OHLCV bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bar {

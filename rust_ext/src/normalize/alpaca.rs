@@ -525,18 +525,9 @@ fn orderbook(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
     let flags = if o.reset { FLAG_SNAPSHOT } else { 0 };
     let start = ctx.out.deltas.len();
     if o.reset {
-        ctx.out.deltas.push(BookDelta {
-            instrument: inst,
-            ts_event,
-            ts_recv: ctx.ts_recv,
-            action: BookAction::Clear,
-            side: Side::Bid,
-            price: 0,
-            size: 0,
-            sequence: 0,
-            flags,
-            precision: ctx.instruments.precision(inst),
-        });
+        ctx.out
+            .deltas
+            .push(BookDelta::clear(inst, ts_event, ctx.ts_recv, 0));
     }
     for (side, levels, price_field, size_field) in [
         (Side::Bid, &o.bids, "b.p", "b.s"),

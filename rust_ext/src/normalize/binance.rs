@@ -351,18 +351,9 @@ fn depth_snapshot(ctx: &mut Ctx<'_>, symbol: &str, body: &[u8]) -> Result<(), St
         last_update_id: seq,
         count: (snap.bids.len() + snap.asks.len() + 1) as u32,
     });
-    ctx.out.deltas.push(BookDelta {
-        instrument: inst,
-        ts_event: 0,
-        ts_recv: ctx.ts_recv,
-        action: BookAction::Clear,
-        side: Side::Bid,
-        price: 0,
-        size: 0,
-        sequence: seq,
-        flags: FLAG_SNAPSHOT,
-        precision: ctx.instruments.precision(inst),
-    });
+    ctx.out
+        .deltas
+        .push(BookDelta::clear(inst, 0, ctx.ts_recv, seq));
     push_levels(ctx, inst, Side::Bid, &snap.bids, 0, seq, FLAG_SNAPSHOT)?;
     push_levels(ctx, inst, Side::Ask, &snap.asks, 0, seq, FLAG_SNAPSHOT)?;
     if let Some(d) = ctx.out.deltas.last_mut() {

@@ -284,22 +284,15 @@ fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {
         };
         let start = ctx.out.deltas.len();
         if snapshot {
-            ctx.out.deltas.push(BookDelta {
-                instrument: inst,
-                ts_event: ev
-                    .updates
+            ctx.out.deltas.push(BookDelta::clear(
+                inst,
+                ev.updates
                     .first()
                     .and_then(|u| parse_rfc3339_ns(u.event_time.as_bytes()))
                     .unwrap_or(0),
-                ts_recv: ctx.ts_recv,
-                action: BookAction::Clear,
-                side: Side::Bid,
-                price: 0,
-                size: 0,
-                sequence: seq,
-                flags: FLAG_SNAPSHOT,
-                precision: ctx.instruments.precision(inst),
-            });
+                ctx.ts_recv,
+                seq,
+            ));
         }
         // Updates of one message mostly share their event_time: parse each distinct one once.
         let mut last_time: (&str, i64) = ("", 0);

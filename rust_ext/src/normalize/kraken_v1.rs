@@ -274,18 +274,9 @@ fn book(ctx: &mut Ctx<'_>, inst: InstrumentIdx, payloads: &[&RawValue]) -> Resul
                 .filter_map(|l| parse_seconds_ns(l.time.as_bytes()).ok())
                 .max()
                 .unwrap_or(0);
-            ctx.out.deltas.push(BookDelta {
-                instrument: inst,
-                ts_event,
-                ts_recv: ctx.ts_recv,
-                action: BookAction::Clear,
-                side: Side::Bid,
-                price: 0,
-                size: 0,
-                sequence: 0,
-                flags: FLAG_SNAPSHOT,
-                precision: ctx.instruments.precision(inst),
-            });
+            ctx.out
+                .deltas
+                .push(BookDelta::clear(inst, ts_event, ctx.ts_recv, 0));
             push_levels(ctx, inst, Side::Ask, &p.snapshot_asks, FLAG_SNAPSHOT)?;
             push_levels(ctx, inst, Side::Bid, &p.snapshot_bids, FLAG_SNAPSHOT)?;
         }

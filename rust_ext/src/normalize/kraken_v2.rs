@@ -270,18 +270,9 @@ fn book(ctx: &mut Ctx<'_>, data: &str, snapshot: bool) -> Result<(), String> {
         let flags = if snapshot { FLAG_SNAPSHOT } else { 0 };
         if snapshot {
             infer_precision(ctx, inst, &b)?;
-            ctx.out.deltas.push(BookDelta {
-                instrument: inst,
-                ts_event,
-                ts_recv: ctx.ts_recv,
-                action: BookAction::Clear,
-                side: Side::Bid,
-                price: 0,
-                size: 0,
-                sequence: 0,
-                flags,
-                precision: ctx.instruments.precision(inst),
-            });
+            ctx.out
+                .deltas
+                .push(BookDelta::clear(inst, ts_event, ctx.ts_recv, 0));
         }
         for (side, levels) in [(Side::Bid, &b.bids), (Side::Ask, &b.asks)] {
             for l in levels {
