@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from alphapulse import _core
@@ -81,8 +80,8 @@ def test_a_bad_message_rejects_the_frame_and_keeps_the_stream() -> None:
     engine.feed(good, 1)
     engine.feed(bad, 2)
     engine.feed(good, 3)
-    batches = engine.take()
-    assert len(batches["trades"]) == 2
-    rejects = pa.table(batches["rejects"]).to_pylist()
+    tables = take_rows(engine)
+    assert len(tables["trades"]) == 2
+    rejects = tables["rejects"]
     assert len(rejects) == 1 and rejects[0]["raw"] == bad
     assert "p" in rejects[0]["reason"]
