@@ -255,6 +255,14 @@ pub fn to_f64(mantissa: i64, precision: u8) -> f64 {
     mantissa as f64 / pow10(precision) as f64
 }
 
+/// `value` in units of `unit_ns` nanoseconds, as nanoseconds; an error where that overflows.
+#[inline]
+pub fn to_nanos(value: i64, unit_ns: i64) -> Result<UnixNanos, String> {
+    value
+        .checked_mul(unit_ns)
+        .ok_or_else(|| format!("time {value} x {unit_ns} ns is out of range"))
+}
+
 /// Parse decimal seconds (`"1618678133.365913"`) to nanoseconds, exactly.
 pub fn parse_seconds_ns(s: &[u8]) -> Result<UnixNanos, DecimalError> {
     let d = parse_decimal(s)?;

@@ -13,13 +13,14 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::scan::Cursor;
 use super::{snippet, Ctx, Normalizer};
 use crate::event::{
     Bar, BookAction, BookCheck, BookDelta, InstrumentIdx, Quote, StatusKind, Trade, FLAG_LAST,
     FLAG_SNAPSHOT, NO_INSTRUMENT,
 };
 use crate::instruments::PrecisionPolicy;
-use crate::types::{Aggressor, Side};
+use crate::types::{to_nanos, Aggressor, Side};
 
 const MS: i64 = 1_000_000;
 
@@ -87,7 +88,7 @@ impl<'a> Flex<'a> {
 }
 
 /// Every payload shape, by its fields; which are present tells the kind.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Payload<'a> {
     /// Only set when a combined-stream envelope did not lead with `stream`.
     stream: Option<&'a str>,
@@ -240,7 +241,115 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The fast path: trades and depth updates read with [`Cursor`]; `None` for anything else,
+/// which then takes the serde path.
+fn scan(data: &[u8]) -> Option<Payload<'_>> {
+    let mut c = Cursor::new(data);
+    c.eat(b'{')?;
+    let combined = {
+        let mut probe = Cursor::new(data);
+        probe.eat(b'{')?;
+        probe.key() == Some("stream")
+    };
+    if combined {
+        c.key()?;
+        c.str()?;
+        c.eat(b',')?;
+        if c.key()? != "data" {
+            return None;
+        }
+        c.eat(b'{')?;
+    }
+    let mut p = Payload::default();
+    let mut seen = 0u32;
+    if !c.eat_if(b'}') {
+        loop {
+            let key = c.key()?;
+            let bit = match key {
+                "e" => {
+                    p.event = Some(c.str()?);
+                    1
+                }
+                "E" => {
+                    p.event_time = Some(c.i64()?);
+                    2
+                }
+                "s" => {
+                    p.symbol = Some(c.str()?);
+                    4
+                }
+                "U" => {
+                    p.first_update = Some(c.u64()?);
+                    8
+                }
+                "u" => {
+                    p.last_update = Some(c.u64()?);
+                    16
+                }
+                "b" | "a" => {
+                    let mut levels = Vec::new();
+                    c.string_pairs(&mut levels)?;
+                    if key == "b" {
+                        p.bids = Flex::Levels(levels);
+                        32
+                    } else {
+                        p.asks = Flex::Levels(levels);
+                        64
+                    }
+                }
+                "t" => {
+                    p.trade_id = Some(c.u64()?);
+                    128
+                }
+                "p" => {
+                    p.price = Some(c.str()?);
+                    256
+                }
+                "q" => {
+                    p.quantity = Some(c.str()?);
+                    512
+                }
+                "T" => {
+                    p.trade_time = Some(c.i64()?);
+                    1024
+                }
+                "m" => {
+                    p.buyer_is_maker = Some(c.bool()?);
+                    2048
+                }
+                // Documented fields we do not use.
+                "M" | "f" | "l" => {
+                    c.skip()?;
+                    0
+                }
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None; // a duplicate key: serde's path reports it
+            }
+            seen |= bit;
+            if !c.eat_if(b',') {
+                break;
+            }
+        }
+        c.eat(b'}')?;
+    }
+    if combined {
+        c.eat(b'}')?;
+    }
+    c.end()?;
+    matches!(p.event, Some("trade" | "depthUpdate")).then_some(p)
+}
+
 fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+    match scan(data) {
+        Some(p) => dispatch(ctx, &p, data),
+        None => frame_serde(ctx, data),
+    }
+}
+
+/// The general path: any message, with serde's error messages for the reject reasons.
+fn frame_serde(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
     // Combined streams wrap the payload; raw streams send it bare.
     let start = data
         .iter()
@@ -261,13 +370,20 @@ fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
             p
         }
     };
-    let ts_event = p.event_time.map(|ms| ms * MS).unwrap_or(0);
+    dispatch(ctx, &p, data)
+}
+
+fn dispatch(ctx: &mut Ctx<'_>, p: &Payload<'_>, data: &[u8]) -> Result<(), String> {
+    let ts_event = match p.event_time {
+        Some(ms) => to_nanos(ms, MS)?,
+        None => 0,
+    };
     match p.event {
-        Some("depthUpdate") => depth_update(ctx, &p, ts_event),
-        Some("trade") | Some("aggTrade") => trade(ctx, &p),
-        Some("kline") => kline(ctx, &p, ts_event),
+        Some("depthUpdate") => depth_update(ctx, p, ts_event),
+        Some("trade") | Some("aggTrade") => trade(ctx, p),
+        Some("kline") => kline(ctx, p, ts_event),
         Some(other) => Err(format!("binance: unknown event {other:?}")),
-        None if p.bid_qty.is_some() && p.ask_qty.is_some() => book_ticker(ctx, &p, ts_event),
+        None if p.bid_qty.is_some() && p.ask_qty.is_some() => book_ticker(ctx, p, ts_event),
         None if p.id.is_some() && p.error.is_some() => {
             let msg = p.error.map(|e| e.get().to_owned()).unwrap_or_default();
             ctx.out
@@ -389,7 +505,7 @@ fn trade(ctx: &mut Ctx<'_>, p: &Payload<'_>) -> Result<(), String> {
     };
     let trade = Trade {
         instrument: inst,
-        ts_event: time * MS,
+        ts_event: to_nanos(time, MS)?,
         ts_recv: ctx.ts_recv,
         price: ctx.price(inst, price)?,
         size: ctx.size(inst, qty)?,
@@ -436,9 +552,9 @@ fn kline(ctx: &mut Ctx<'_>, p: &Payload<'_>, _ts_event: i64) -> Result<(), Strin
     };
     let bar = Bar {
         instrument: inst,
-        ts_event: k.start * MS,
+        ts_event: to_nanos(k.start, MS)?,
         ts_recv: ctx.ts_recv,
-        interval_ns: (k.close_time + 1 - k.start) * MS,
+        interval_ns: to_nanos(k.close_time.saturating_add(1).saturating_sub(k.start), MS)?,
         open: ctx.price(inst, k.open)?,
         high: ctx.price(inst, k.high)?,
         low: ctx.price(inst, k.low)?,
@@ -449,4 +565,87 @@ fn kline(ctx: &mut Ctx<'_>, p: &Payload<'_>, _ts_event: i64) -> Result<(), Strin
     };
     ctx.out.bars.push(bar);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Events;
+    use crate::instruments::Instruments;
+
+    /// One frame through one path, on a fresh instrument table.
+    fn run(path: fn(&mut Ctx<'_>, &[u8]) -> Result<(), String>, frame: &[u8]) -> Events {
+        let mut instruments = Instruments::new("binance", PrecisionPolicy::FirstValue);
+        let mut out = Events::new();
+        let mut ctx = Ctx {
+            instruments: &mut instruments,
+            out: &mut out,
+            ts_recv: 1,
+            conn: 0,
+        };
+        let mark = ctx.out.mark();
+        if path(&mut ctx, frame).is_err() {
+            ctx.out.rollback(mark);
+            ctx.reject("rejected", frame);
+        }
+        out
+    }
+
+    const SEEDS: [&str; 8] = [
+        r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1672515782136,"s":"BTCUSDT","t":12345,"p":"0.00100000","q":"100.00000000","T":1672515782136,"m":true,"M":true}}"#,
+        r#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":false,"M":true}"#,
+        r#"{"stream":"bnbbtc@depth","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10"]],"a":[["0.0026","100"],["0.0027","0"]]}}"#,
+        r#" { "e" : "depthUpdate" , "E" : 1 , "s" : "X" , "U" : 1 , "u" : 1 , "b" : [ ] , "a" : [ [ "1.0" , "2.0" ] ] } "#,
+        r#"{"e":"aggTrade","E":1,"s":"BNBBTC","a":12345,"p":"0.001","q":"100","f":100,"l":105,"T":1,"m":true,"M":true}"#,
+        r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#,
+        r#"{"e":"trade","E":1,"s":"A\u0042","t":1,"p":"1","q":"1","T":1,"m":true}"#,
+        r#"{"e":"trade","E":1,"E":2,"s":"AB","t":1,"p":"1","q":"1","T":1,"m":true}"#,
+    ];
+
+    const ALPHABET: &[u8] = b"\"{}[],:0123456789.-etrufalsn \\";
+
+    /// The cursor and serde must agree on every frame: same events, same rejects.
+    #[test]
+    fn fast_path_matches_serde() {
+        let mut frames: Vec<Vec<u8>> = SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..200_000 {
+            let mut f = SEEDS[rand(SEEDS.len())].as_bytes().to_vec();
+            for _ in 0..1 + rand(3) {
+                let at = rand(f.len() + 1);
+                match rand(4) {
+                    0 if at < f.len() => f[at] = ALPHABET[rand(ALPHABET.len())],
+                    1 => f.truncate(at),
+                    2 => f.insert(at.min(f.len()), ALPHABET[rand(ALPHABET.len())]),
+                    _ => {
+                        if at < f.len() {
+                            f.remove(at);
+                        }
+                    }
+                }
+            }
+            frames.push(f);
+        }
+        let (mut events, mut scanned) = (0, 0);
+        for f in &frames {
+            let fast = run(frame, f);
+            let slow = run(frame_serde, f);
+            let same = fast.trades == slow.trades
+                && fast.quotes == slow.quotes
+                && fast.deltas == slow.deltas
+                && fast.checks == slow.checks
+                && fast.rejects.len() == slow.rejects.len();
+            assert!(same, "paths differ on {:?}", String::from_utf8_lossy(f));
+            events += fast.trades.len() + fast.deltas.len();
+            scanned += usize::from(scan(f).is_some());
+        }
+        assert!(events > 10_000, "{events} events");
+        assert!(scanned > 10_000, "the fast path took only {scanned} frames");
+    }
 }

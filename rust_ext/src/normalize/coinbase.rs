@@ -24,7 +24,7 @@ use crate::event::{
 };
 use crate::instruments::PrecisionPolicy;
 use crate::time::parse_rfc3339_ns;
-use crate::types::{parse_decimal, significant_decimals, Aggressor, Side};
+use crate::types::{parse_decimal, significant_decimals, to_nanos, Aggressor, Side};
 
 /// Coinbase trims trailing zeros, so an unseen product gets a precision that holds any value
 /// it quotes; the products REST response, when fed, gives the real increments.
@@ -396,7 +396,7 @@ fn candles(ctx: &mut Ctx<'_>, events: &str) -> Result<(), String> {
                 .map_err(|_| format!("coinbase candles: bad start {:?}", c.start))?;
             let bar = Bar {
                 instrument: inst,
-                ts_event: start * 1_000_000_000,
+                ts_event: to_nanos(start, 1_000_000_000)?,
                 ts_recv: ctx.ts_recv,
                 interval_ns: CANDLE_NS,
                 open: ctx.price(inst, c.open)?,

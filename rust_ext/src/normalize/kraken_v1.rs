@@ -19,7 +19,7 @@ use crate::event::{
     FLAG_SNAPSHOT, NO_INSTRUMENT,
 };
 use crate::instruments::PrecisionPolicy;
-use crate::types::{parse_seconds_ns, Aggressor, Side};
+use crate::types::{parse_seconds_ns, to_nanos, Aggressor, Side};
 
 /// `[price, volume, timestamp, ("r")]`: the optional fourth field flags a republished level.
 struct Level<'a> {
@@ -381,7 +381,7 @@ fn ohlc(
         .strip_prefix("ohlc-")
         .and_then(|m| m.parse().ok())
         .unwrap_or(1);
-    let interval_ns = minutes * 60_000_000_000;
+    let interval_ns = to_nanos(minutes, 60_000_000_000)?;
     for raw in payloads {
         let o: WireOhlc =
             serde_json::from_str(raw.get()).map_err(|e| format!("kraken v1 ohlc: {e}"))?;
@@ -389,7 +389,7 @@ fn ohlc(
             .map_err(|e| format!("kraken v1 ohlc: bad end time: {e}"))?;
         let bar = Bar {
             instrument: inst,
-            ts_event: end - interval_ns,
+            ts_event: end.saturating_sub(interval_ns),
             ts_recv: ctx.ts_recv,
             interval_ns,
             open: ctx.price(inst, o.2)?,

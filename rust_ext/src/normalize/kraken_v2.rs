@@ -21,7 +21,7 @@ use crate::event::{
 };
 use crate::instruments::PrecisionPolicy;
 use crate::time::parse_rfc3339_ns;
-use crate::types::{parse_json_decimal, Aggressor, RawDecimal, Side};
+use crate::types::{parse_json_decimal, to_nanos, Aggressor, RawDecimal, Side};
 
 /// Kraken's default book depth for a v2 subscription.
 pub const DEFAULT_DEPTH: usize = 10;
@@ -365,7 +365,7 @@ fn ohlc(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
                 format!("kraken v2 ohlc: bad interval_begin {:?}", o.interval_begin)
             })?,
             ts_recv: ctx.ts_recv,
-            interval_ns: o.interval * 60_000_000_000,
+            interval_ns: to_nanos(o.interval, 60_000_000_000)?,
             open: price(ctx, inst, o.open)?,
             high: price(ctx, inst, o.high)?,
             low: price(ctx, inst, o.low)?,

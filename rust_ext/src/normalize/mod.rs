@@ -9,6 +9,7 @@ pub mod binance;
 pub mod coinbase;
 pub mod kraken_v1;
 pub mod kraken_v2;
+pub mod scan;
 
 use crate::event::{Events, InstrumentIdx};
 use crate::instruments::{Instruments, PrecisionPolicy};
