@@ -7,6 +7,16 @@
 //! serde path, which produces the reject reason. Both paths must yield the same events; the
 //! tests feed every frame through both.
 
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero when some byte of `word` equals `b` (exact for ASCII words, which is all we scan).
+#[inline]
+fn has_byte(word: u64, b: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(b));
+    x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS
+}
+
 pub struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -53,14 +63,25 @@ impl<'a> Cursor<'a> {
     pub fn str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.pos;
-        let len = memchr::memchr(b'"', &self.bytes[start..])?;
-        let raw = &self.bytes[start..start + len];
-        if raw.contains(&b'\\') || !raw.is_ascii() {
-            return None;
+        // Eight bytes at a time while none is a quote, a backslash or non-ASCII.
+        while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            if has_byte(word, b'"') | has_byte(word, b'\\') | (word & HIGH_BITS) != 0 {
+                break;
+            }
+            self.pos += 8;
         }
-        self.pos = start + len + 1;
-        // ASCII is UTF-8.
-        std::str::from_utf8(raw).ok()
+        loop {
+            match *self.bytes.get(self.pos)? {
+                b'"' => break,
+                b'\\' | 0x80..=0xff => return None,
+                _ => self.pos += 1,
+            }
+        }
+        let raw = &self.bytes[start..self.pos];
+        self.pos += 1;
+        // SAFETY: every byte of `raw` was just checked to be ASCII, which is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(raw) })
     }
 
     /// An object key and its colon.
@@ -227,6 +248,16 @@ mod tests {
     fn declines_what_it_does_not_expect() {
         assert_eq!(Cursor::new(br#""a\"b""#).str(), None);
         assert_eq!(Cursor::new("\"é\"".as_bytes()).str(), None);
+        assert_eq!(Cursor::new(br#""0123456789abcdefg\"""#).str(), None);
+        assert_eq!(
+            Cursor::new(br#""0123456789abcdefg""#).str(),
+            Some("0123456789abcdefg")
+        );
+        assert_eq!(Cursor::new("\"0123456789é\"".as_bytes()).str(), None);
+        assert_eq!(
+            Cursor::new(b"\"0123456789\x7f\"").str(),
+            Some("0123456789\x7f")
+        );
         assert_eq!(Cursor::new(b"1.5").u64(), None);
         assert_eq!(Cursor::new(b"01").u64(), None);
         assert_eq!(Cursor::new(b"99999999999999999999").u64(), None);
