@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::scan::Cursor;
 use super::{sequence_gap, snippet, Ctx, Normalizer};
 use crate::event::{
     Bar, BookAction, BookCheck, BookDelta, Quote, StatusKind, Trade, FLAG_LAST, FLAG_SNAPSHOT,
@@ -41,6 +42,15 @@ struct Envelope<'a> {
     #[serde(rename = "type")]
     kind: Option<&'a str>,
     message: Option<String>,
+}
+
+/// An `l2_data` message read in one pass (`channel` already known).
+#[derive(Deserialize)]
+struct L2Envelope<'a> {
+    timestamp: Option<&'a str>,
+    sequence_num: u64,
+    #[serde(borrow)]
+    events: Vec<L2Event<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +169,32 @@ pub struct Coinbase {
     connections: HashMap<u32, Connection>,
 }
 
+impl Coinbase {
+    /// Check `sequence_num` continuity on the frame's connection; a gap is reported and
+    /// puts every book on the connection out of sync.
+    fn track_sequence(&mut self, ctx: &mut Ctx<'_>, seq: u64, ts_event: i64) -> &mut Connection {
+        let conn = self.connections.entry(ctx.conn).or_default();
+        if let Some((expected, got)) = sequence_gap(conn.last_sequence, seq) {
+            ctx.out.status(
+                NO_INSTRUMENT,
+                ts_event,
+                ctx.ts_recv,
+                StatusKind::Gap,
+                format!("sequence_num: expected {expected}, got {got}"),
+            );
+            ctx.out.check(BookCheck::ConnectionGap);
+        }
+        conn.last_sequence = Some(seq);
+        conn
+    }
+}
+
+/// The frame's first key is `"channel"` with value `name`.
+fn leads_with_channel(data: &[u8], name: &str) -> bool {
+    let mut c = Cursor::new(data);
+    c.eat(b'{').is_some() && c.key() == Some("channel") && c.str() == Some(name)
+}
+
 impl Normalizer for Coinbase {
     fn venue(&self) -> &'static str {
         "coinbase"
@@ -173,6 +209,22 @@ impl Normalizer for Coinbase {
     }
 
     fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
+        // The hot channel in one pass; anything unusual takes the general path below.
+        if leads_with_channel(data, "l2_data") {
+            if let Ok(env) = serde_json::from_slice::<L2Envelope>(data) {
+                let ts_event = env
+                    .timestamp
+                    .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
+                    .unwrap_or(0);
+                self.track_sequence(ctx, env.sequence_num, ts_event);
+                let mark = ctx.out.mark();
+                if let Err(reason) = l2_events(ctx, env.events, env.sequence_num) {
+                    ctx.out.rollback(mark);
+                    ctx.reject(reason, data);
+                }
+                return;
+            }
+        }
         let env: Envelope = match serde_json::from_slice(data) {
             Ok(env) => env,
             Err(e) => return ctx.reject(format!("coinbase: not a message: {e}"), data),
@@ -197,18 +249,7 @@ impl Normalizer for Coinbase {
             .timestamp
             .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
             .unwrap_or(0);
-        let conn = self.connections.entry(ctx.conn).or_default();
-        if let Some((expected, got)) = sequence_gap(conn.last_sequence, seq) {
-            ctx.out.status(
-                NO_INSTRUMENT,
-                ts_event,
-                ctx.ts_recv,
-                StatusKind::Gap,
-                format!("sequence_num: expected {expected}, got {got}"),
-            );
-            ctx.out.check(BookCheck::ConnectionGap);
-        }
-        conn.last_sequence = Some(seq);
+        let conn = self.track_sequence(ctx, seq, ts_event);
         let mark = ctx.out.mark();
         let result = match channel {
             "l2_data" => l2_data(ctx, events.get(), seq),
@@ -275,6 +316,10 @@ fn increment_decimals(increment: &str) -> Option<u8> {
 fn l2_data(ctx: &mut Ctx<'_>, events: &str, seq: u64) -> Result<(), String> {
     let events: Vec<L2Event> =
         serde_json::from_str(events).map_err(|e| format!("coinbase l2_data: {e}"))?;
+    l2_events(ctx, events, seq)
+}
+
+fn l2_events(ctx: &mut Ctx<'_>, events: Vec<L2Event<'_>>, seq: u64) -> Result<(), String> {
     for ev in events {
         let inst = ctx.instruments.intern(ev.product_id);
         let snapshot = match ev.kind {
@@ -441,4 +486,45 @@ fn heartbeats(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Events;
+    use crate::instruments::Instruments;
+
+    fn run(frame: &[u8]) -> Events {
+        let mut instruments = Instruments::new("coinbase", DEFAULT_PRECISION);
+        let mut out = Events::new();
+        let mut ctx = Ctx {
+            instruments: &mut instruments,
+            out: &mut out,
+            ts_recv: 1,
+            conn: 0,
+        };
+        Coinbase::default().frame(&mut ctx, frame);
+        out
+    }
+
+    /// The one-pass `l2_data` path and the general path agree.
+    #[test]
+    fn l2_data_paths_agree() {
+        let events = r#"[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2026-08-09T21:05:48.210883Z","price_level":"65062.5","new_quantity":"0.00583"},{"side":"offer","event_time":"2026-08-09T21:05:48.210883Z","price_level":"65070","new_quantity":"0"}]}]"#;
+        let leading = format!(
+            r#"{{"channel":"l2_data","timestamp":"2026-08-09T21:05:48.505350477Z","sequence_num":14,"events":{events}}}"#
+        );
+        let trailing = format!(
+            r#"{{"sequence_num":14,"events":{events},"timestamp":"2026-08-09T21:05:48.505350477Z","channel":"l2_data"}}"#
+        );
+        assert!(leads_with_channel(leading.as_bytes(), "l2_data"));
+        assert!(!leads_with_channel(trailing.as_bytes(), "l2_data"));
+        let (a, b) = (run(leading.as_bytes()), run(trailing.as_bytes()));
+        assert_eq!(a.deltas.len(), 2);
+        assert_eq!(a.deltas, b.deltas);
+        assert!(a.rejects.is_empty() && b.rejects.is_empty());
+        // A malformed hot frame still gets the general path's reject.
+        let broken = leading.replace("65062.5", "65,062.5");
+        assert_eq!(run(broken.as_bytes()).rejects.len(), 1);
+    }
 }
