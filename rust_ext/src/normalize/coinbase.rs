@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::scan::Cursor;
+use super::scan::first_field_is;
 use super::{sequence_gap, snippet, Ctx, Normalizer};
 use crate::event::{
     Bar, BookAction, BookCheck, BookDelta, Quote, StatusKind, Trade, FLAG_LAST, FLAG_SNAPSHOT,
@@ -189,12 +189,6 @@ impl Coinbase {
     }
 }
 
-/// The frame's first key is `"channel"` with value `name`.
-fn leads_with_channel(data: &[u8], name: &str) -> bool {
-    let mut c = Cursor::new(data);
-    c.eat(b'{').is_some() && c.key() == Some("channel") && c.str() == Some(name)
-}
-
 impl Normalizer for Coinbase {
     fn venue(&self) -> &'static str {
         "coinbase"
@@ -210,7 +204,7 @@ impl Normalizer for Coinbase {
 
     fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
         // The hot channel in one pass; anything unusual takes the general path below.
-        if leads_with_channel(data, "l2_data") {
+        if first_field_is(data, "channel", "l2_data") {
             if let Ok(env) = serde_json::from_slice::<L2Envelope>(data) {
                 let ts_event = env
                     .timestamp
@@ -517,8 +511,8 @@ mod tests {
         let trailing = format!(
             r#"{{"sequence_num":14,"events":{events},"timestamp":"2026-08-09T21:05:48.505350477Z","channel":"l2_data"}}"#
         );
-        assert!(leads_with_channel(leading.as_bytes(), "l2_data"));
-        assert!(!leads_with_channel(trailing.as_bytes(), "l2_data"));
+        assert!(first_field_is(leading.as_bytes(), "channel", "l2_data"));
+        assert!(!first_field_is(trailing.as_bytes(), "channel", "l2_data"));
         let (a, b) = (run(leading.as_bytes()), run(trailing.as_bytes()));
         assert_eq!(a.deltas.len(), 2);
         assert_eq!(a.deltas, b.deltas);

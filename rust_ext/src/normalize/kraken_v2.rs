@@ -14,6 +14,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::scan::first_field_is;
 use super::{field_error, snippet, Ctx, Normalizer};
 use crate::event::{
     Bar, BookAction, BookCheck, BookDelta, InstrumentIdx, Quote, StatusKind, Trade, FLAG_LAST,
@@ -38,6 +39,15 @@ struct Envelope<'a> {
     error: Option<String>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
+}
+
+/// A `book` message read in one pass (`channel` already known).
+#[derive(Deserialize)]
+struct BookEnvelope<'a> {
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    data: Vec<WireBook<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +159,12 @@ impl Normalizer for KrakenV2 {
 }
 
 fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+    // The hot channel in one pass; anything unusual takes the general path below.
+    if first_field_is(data, "channel", "book") {
+        if let Ok(env) = serde_json::from_slice::<BookEnvelope>(data) {
+            return book_entries(ctx, env.data, env.kind == Some("snapshot"));
+        }
+    }
     let env: Envelope =
         serde_json::from_slice(data).map_err(|e| format!("kraken v2: not a message: {e}"))?;
     if let Some(method) = env.method {
@@ -258,6 +274,10 @@ fn infer_precision(ctx: &mut Ctx<'_>, inst: InstrumentIdx, b: &WireBook<'_>) -> 
 fn book(ctx: &mut Ctx<'_>, data: &str, snapshot: bool) -> Result<(), String> {
     let books: Vec<WireBook> =
         serde_json::from_str(data).map_err(|e| format!("kraken v2 book: {e}"))?;
+    book_entries(ctx, books, snapshot)
+}
+
+fn book_entries(ctx: &mut Ctx<'_>, books: Vec<WireBook<'_>>, snapshot: bool) -> Result<(), String> {
     for b in books {
         let inst = ctx.instruments.intern(b.symbol);
         if let Some(i) = ctx.instruments.get_mut(inst) {
@@ -391,4 +411,38 @@ fn instruments(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Events;
+    use crate::instruments::Instruments;
+
+    fn run(frame: &[u8]) -> Events {
+        let mut instruments = Instruments::new("kraken", KrakenV2.precision_policy());
+        let mut out = Events::new();
+        let mut ctx = Ctx {
+            instruments: &mut instruments,
+            out: &mut out,
+            ts_recv: 1,
+            conn: 0,
+        };
+        KrakenV2.frame(&mut ctx, frame);
+        out
+    }
+
+    /// The one-pass `book` path and the general path agree.
+    #[test]
+    fn book_paths_agree() {
+        let data = r#"[{"symbol":"MATIC/USD","bids":[{"price":0.5666,"qty":4831.75496356}],"asks":[{"price":0.5668,"qty":4410.79769741}],"checksum":2439117997}]"#;
+        let leading = format!(r#"{{"channel":"book","type":"snapshot","data":{data}}}"#);
+        let trailing = format!(r#"{{"data":{data},"type":"snapshot","channel":"book"}}"#);
+        let (a, b) = (run(leading.as_bytes()), run(trailing.as_bytes()));
+        assert_eq!(a.deltas.len(), 3);
+        assert_eq!(a.deltas, b.deltas);
+        assert_eq!(a.checks, b.checks);
+        let broken = leading.replace("0.5666", "0.5.666");
+        assert_eq!(run(broken.as_bytes()).rejects.len(), 1);
+    }
 }

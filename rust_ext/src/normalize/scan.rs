@@ -218,6 +218,13 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether a JSON object's first field is `key` with the string `value`: lets a normalizer
+/// pick a typed one-pass parse before reading the message.
+pub fn first_field_is(data: &[u8], key: &str, value: &str) -> bool {
+    let mut c = Cursor::new(data);
+    c.eat(b'{').is_some() && c.key() == Some(key) && c.str() == Some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
