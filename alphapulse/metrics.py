@@ -1,0 +1,37 @@
+"""Collector metrics in a prometheus_client registry of the service's own (no globals)."""
+
+from __future__ import annotations
+
+import resource
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.frames = Counter("alphapulse_frames", "Frames received", ["venue"], registry=r)
+        self.events = Counter(
+            "alphapulse_events", "Events normalized", ["venue", "table"], registry=r
+        )
+        self.wire_to_book = Histogram(
+            "alphapulse_wire_to_book_seconds",
+            "From frame receipt to book applied",
+            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1),
+            registry=r,
+        )
+        self.integrity = Counter(
+            "alphapulse_integrity",
+            "Gaps, checksum failures, resyncs needed…",
+            ["venue", "kind"],
+            registry=r,
+        )
+        self.resyncs = Counter("alphapulse_resyncs", "Resyncs started", ["venue"], registry=r)
+        self.rejects = Counter("alphapulse_rejects", "Frames rejected", ["venue"], registry=r)
+        self.connects = Counter("alphapulse_connects", "Connections opened", ["venue"], registry=r)
+        self.disconnects = Counter(
+            "alphapulse_disconnects", "Connections lost", ["venue"], registry=r
+        )
+        self.rss = Gauge("alphapulse_rss_bytes", "Peak resident set size", registry=r)
+        self.rss.set_function(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)

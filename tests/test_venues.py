@@ -1,0 +1,109 @@
+"""Venue modules: the subscribe, auth and resync messages each venue documents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alphapulse.config import CollectorConfig, ConfigError
+from alphapulse.venues import (
+    Alpaca,
+    Binance,
+    BinanceUS,
+    Coinbase,
+    Credentials,
+    Kraken,
+    venue_symbol,
+)
+
+
+def test_kraken_v2_subscriptions_and_resync() -> None:
+    (conn,) = Kraken(["BTC/USD", "ETH/USD"], depth=25).connections()
+    assert conn.url == "wss://ws.kraken.com/v2" and conn.protocol == "kraken"
+    messages = [json.loads(m) for m in conn.subscribe]
+    assert messages[0] == {
+        "method": "subscribe",
+        "params": {"channel": "instrument", "snapshot": True},
+    }
+    assert messages[1]["params"] == {
+        "channel": "book",
+        "symbol": ["BTC/USD", "ETH/USD"],
+        "depth": 25,
+        "snapshot": True,
+    }
+    assert messages[2]["params"]["channel"] == "trade"
+    unsub, sub = (json.loads(m) for m in Kraken(["BTC/USD"]).resync("ETH/USD").messages)
+    assert unsub == {
+        "method": "unsubscribe",
+        "params": {"channel": "book", "symbol": ["ETH/USD"], "depth": 10},
+    }
+    assert sub["method"] == "subscribe" and sub["params"]["symbol"] == ["ETH/USD"]
+
+
+def test_coinbase_subscriptions_and_resync() -> None:
+    (conn,) = Coinbase(["BTC-USD"], channels=("book", "trades", "ticker")).connections()
+    channels = [json.loads(m)["channel"] for m in conn.subscribe]
+    assert channels == ["heartbeats", "level2", "market_trades", "ticker"]
+    assert all(json.loads(m)["product_ids"] == ["BTC-USD"] for m in conn.subscribe)
+    plan = Coinbase(["BTC-USD"]).resync("BTC-USD")
+    assert [json.loads(m)["type"] for m in plan.messages] == ["unsubscribe", "subscribe"]
+
+
+def test_binance_streams_snapshots_and_weights() -> None:
+    venue = Binance(["BTCUSDT", "ETHUSDT"], urls={"ws": "ws://127.0.0.1:9", "rest": "http://h"})
+    (conn,) = venue.connections()
+    assert conn.url == (
+        "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/"
+        "ethusdt@depth@100ms/ethusdt@trade"
+    )
+    plan = venue.resync("BTCUSDT")
+    assert plan.snapshot_url == "http://h/api/v3/depth?symbol=BTCUSDT&limit=1000"
+    assert plan.weight == 50 and venue.weight_per_minute == 6000
+    us = BinanceUS(["BTCUSD"])
+    assert us.connections()[0].url.startswith("wss://stream.binance.us:9443/stream?")
+    assert us.protocol == "binance_us" and us.weight_per_minute == 1200
+
+
+def test_alpaca_needs_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALPACA_API_KEY", raising=False)
+    monkeypatch.delenv("ALPACA_API_SECRET", raising=False)
+    with pytest.raises(ValueError, match="ALPACA_API_KEY"):
+        Alpaca(["AAPL"]).connections()
+    monkeypatch.setenv("ALPACA_API_KEY", "key-id")
+    monkeypatch.setenv("ALPACA_API_SECRET", "s3cret")
+    monkeypatch.setenv("ALPACA_BASE_URL", "ws://127.0.0.1:7000/")
+    conns = Alpaca(["AAPL", "BTC/USD"], channels=("trades", "book", "news")).connections()
+    assert [c.name for c in conns] == ["alpaca-stocks", "alpaca-crypto", "alpaca-news"]
+    assert conns[0].url == "ws://127.0.0.1:7000/v2/iex"
+    assert json.loads(conns[0].auth[0]) == {"action": "auth", "key": "key-id", "secret": "s3cret"}
+    assert json.loads(conns[0].subscribe[0]) == {"action": "subscribe", "trades": ["AAPL"]}
+    assert json.loads(conns[1].subscribe[0]) == {
+        "action": "subscribe",
+        "trades": ["BTC/USD"],
+        "orderbooks": ["BTC/USD"],
+    }
+    # The secret is only ever in the auth message: not in subscriptions, not in reprs.
+    assert all("s3cret" not in m for c in conns for m in c.subscribe)
+    assert "s3cret" not in repr(Credentials("k", "s3cret"))
+
+
+def test_symbols_per_venue() -> None:
+    assert venue_symbol("kraken", "BTC", "USD") == "BTC/USD"
+    assert venue_symbol("coinbase", "BTC", "USD") == "BTC-USD"
+    assert venue_symbol("binance", "BTC", "USD") == "BTCUSDT"
+    assert venue_symbol("binance_us", "BTC", "USD") == "BTCUSD"
+    assert venue_symbol("alpaca", "AAPL", "") == "AAPL"
+
+
+def test_config_from_toml_and_errors(tmp_path: pytest.TempPathFactory) -> None:
+    config = CollectorConfig.from_dict(
+        {"lake": "x/lake", "venues": {"kraken": {"symbols": ["BTC/USD"], "depth": 25}}}
+    )
+    (venue,) = config.build_venues()
+    assert isinstance(venue, Kraken) and venue.depth == 25 and config.configured
+    with pytest.raises(ConfigError, match="unknown venue"):
+        CollectorConfig.from_dict({"venues": {"nasdaq": {"symbols": ["X"]}}})
+    with pytest.raises(ConfigError, match="no symbols"):
+        CollectorConfig.from_dict({"venues": {"kraken": {}}})
+    assert not CollectorConfig().configured
