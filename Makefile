@@ -11,7 +11,8 @@ CARGO := cd rust_ext && cargo
 .PHONY: help setup build run demo test lint typecheck rust-test python-test stubtest bench clean
 
 help:
-	@echo "make run    - set up, generate a demo capture in the venues' wire formats and replay it"
+	@echo "make run    - set up, then collect from the embedded simulator into data/lake (Ctrl-C stops)"
+	@echo "make demo   - write a capture in the venues' wire formats and replay it with --verify"
 	@echo "make test   - set up, then run every check: ruff, mypy, cargo fmt/clippy/test, stubtest, pytest"
 	@echo "make bench  - benchmarks with their peers (not part of the tests)"
 
@@ -30,7 +31,13 @@ setup: $(VENV)/.deps
 build: setup
 	$(VENV)/bin/maturin develop --release --quiet
 
+# The collector on the embedded simulator (Kraken, Coinbase, Binance) into $(DATA)/lake, with
+# a live status line; Ctrl-C (or DURATION=seconds) stops it cleanly.
 run: build
+	$(PY) -m alphapulse collect --simulated --lake $(DATA)/lake $(if $(DURATION),--duration $(DURATION))
+
+# A capture in the venues' wire formats, replayed with every check.
+demo: build
 	$(PY) -m alphapulse demo --out $(DATA)/demo.capture.zst
 	$(PY) -m alphapulse replay --verify $(DATA)/demo.capture.zst
 

@@ -133,6 +133,8 @@ class Engine:
         """A REST response: depth snapshots and reference data."""
     def connected(self, conn: int) -> None:
         """Connection ``conn`` was (re)opened: its sequence counters start over."""
+    def disconnected(self, ts_recv: int, reason: str = "") -> None:
+        """A connection closed: every synced book awaits its next snapshot."""
     def define(
         self,
         symbol: str,

@@ -24,6 +24,7 @@ _HEADERS = {
     "checksums_failed": "crc FAIL",
     "gaps": "gaps",
     "crossed": "crossed",
+    "duplicates": "dups",
 }
 
 
@@ -130,6 +131,57 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from alphapulse.collect import run_collector
+    from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = CollectorConfig.load(Path(args.config) if args.config else None)
+    except ConfigError as e:
+        print(f"alphapulse collect: {e}", file=sys.stderr)
+        return 2
+    if args.lake:
+        config.lake = Path(args.lake)
+    if args.capture:
+        config.capture = Path(args.capture)
+    if args.venue:
+        symbols = args.symbols.split(",") if args.symbols else []
+        if not symbols:
+            print("alphapulse collect: --venue needs --symbols", file=sys.stderr)
+            return 2
+        config.venues = {args.venue: VenueConfig(symbols)}
+    result = asyncio.run(
+        run_collector(
+            config,
+            simulated=args.simulated,
+            duration=args.duration,
+            out=sys.stderr,
+            rate=args.rate,
+        )
+    )
+    summary = result.summary
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    if not result.ok:
+        print(
+            f"alphapulse collect: rows lost {result.rows_lost}, out of sync {result.out_of_sync}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from alphapulse.collect import print_status
+    from alphapulse.config import CollectorConfig
+
+    lake = Path(args.lake) if args.lake else CollectorConfig.load().lake
+    return print_status(lake)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alphapulse", description=__doc__)
     parser.add_argument("--version", action="version", version=_core.__version__)
@@ -150,6 +202,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=30.0, help="simulated market time")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("collect", help="collect market data into the lake")
+    p.add_argument("--config", help="a TOML config (default: $ALPHAPULSE_CONFIG)")
+    p.add_argument("--lake", help="lake directory (default: data/lake or $ALPHAPULSE_LAKE)")
+    p.add_argument("--capture", help="also capture every raw frame to this file")
+    p.add_argument(
+        "--simulated",
+        action="store_true",
+        help="collect from the embedded simulator (the default with no config)",
+    )
+    p.add_argument("--venue", help="collect one venue (kraken, coinbase, binance, ...)")
+    p.add_argument("--symbols", help="comma-separated venue symbols for --venue")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--rate", type=float, default=200.0, help="simulator frames per second per venue"
+    )
+    p.set_defaults(func=cmd_collect)
+
+    from alphapulse.simulator.cli import add_arguments, cmd_simulate
+
+    p = sub.add_parser("simulate", help="serve a simulated venue on loopback")
+    add_arguments(p)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("status", help="the status of a running collector")
+    p.add_argument("--lake", help="the collector's lake directory")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
     p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")

@@ -20,10 +20,12 @@ log = logging.getLogger("alphapulse.events")
 
 SCHEMA = pa.schema(
     [
-        pa.field("ts", pa.timestamp("ns", tz="UTC"), nullable=False),
+        # Named like every table's receive time, so the lake partitions events the same way.
+        pa.field("ts_recv", pa.timestamp("ns", tz="UTC"), nullable=False),
         pa.field("seq", pa.uint64(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),
-        pa.field("venue", pa.string()),
+        # The venue concerned, or SERVICE for the collector's own events.
+        pa.field("venue", pa.string(), nullable=False),
         pa.field("instrument", pa.string()),
         pa.field("detail", pa.string(), nullable=False),
     ]
@@ -31,12 +33,15 @@ SCHEMA = pa.schema(
 
 EventSink = Callable[[pa.RecordBatch], None]
 
+#: The `venue` of events that concern the whole collector (start, stop, files).
+SERVICE = "service"
+
 
 class EventLog:
     """Append-only, ordered; ``drain()`` hands the buffered events out as one Arrow batch."""
 
     def __init__(self, sink: EventSink | None = None) -> None:
-        self._rows: list[tuple[int, int, str, str | None, str | None, str]] = []
+        self._rows: list[tuple[int, int, str, str, str | None, str]] = []
         self._seq = 0
         self._sink = sink
         self.counts: dict[str, int] = {}
@@ -46,7 +51,7 @@ class EventLog:
     ) -> None:
         ts = time.time_ns()
         text = orjson.dumps(detail, default=str).decode()
-        self._rows.append((ts, self._seq, kind, venue, instrument, text))
+        self._rows.append((ts, self._seq, kind, venue or SERVICE, instrument, text))
         self._seq += 1
         self.counts[kind] = self.counts.get(kind, 0) + 1
         log.info("%s %s %s %s", kind, venue or "-", instrument or "-", text)

@@ -26,6 +26,7 @@ INSTRUMENT_COUNTERS = (
     "checksums_failed",
     "gaps",
     "crossed",
+    "duplicates",
 )
 
 EventSink = Callable[[str, dict[str, _core.EventBatch]], None]
@@ -108,6 +109,9 @@ class Replayer:
         self.engine(protocol).feed(data, ts, self._conn(protocol, conn))
         self._tick()
 
+    def disconnect(self, protocol: str, ts: int, reason: str) -> None:
+        self.engine(protocol).disconnected(ts, reason)
+
     def http(self, protocol: str, url: str, body: bytes, ts: int) -> None:
         self.engine(protocol).feed_http(url, body, ts)
         self._tick()
@@ -152,6 +156,8 @@ def replay(
                 replayer.http(protocol, record.url, record.data, record.ts)
             elif record.kind == "connect":
                 replayer.connect(protocol, record.conn)
+            elif record.kind == "disconnect":
+                replayer.disconnect(protocol, record.ts, str(record.meta.get("reason", "")))
         if progress is not None and records % 2048 == 0:
             progress(reader.bytes_read, reader.size)
     replayer.drain()

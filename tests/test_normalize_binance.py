@@ -82,10 +82,11 @@ TRADE = {
 
 
 def test_trade_in_combined_and_raw_stream_forms() -> None:
-    engine = _core.Engine("binance")
+    engine, other = _core.Engine("binance"), _core.Engine("binance")
     engine.feed(combined("btcusdt@trade", TRADE), TS)
-    engine.feed(raw(TRADE), TS + 1)
-    first, second = take_rows(engine)["trades"]
+    other.feed(raw(TRADE), TS + 1)
+    (first,) = take_rows(engine)["trades"]
+    (second,) = take_rows(other)["trades"]
     assert first | {"ts_recv": 0} == second | {"ts_recv": 0}
     assert (first["ts_recv"], second["ts_recv"]) == (TS, TS + 1)
     assert first["trade_id"] == 12345
@@ -101,7 +102,11 @@ def test_trade_in_combined_and_raw_stream_forms() -> None:
         "BTC-USDT@binance",
         "BTCUSDT",
     )
-    assert engine.stats()["binance:BTCUSDT"]["trades"] == 2
+    assert engine.stats()["binance:BTCUSDT"]["trades"] == 1
+    # The same trade again is a duplicate, dropped and counted.
+    engine.feed(raw(TRADE), TS + 2)
+    assert take_rows(engine)["trades"] == []
+    assert engine.stats()["binance:BTCUSDT"]["duplicates"] == 1
 
 
 def test_agg_trade_id_comes_from_field_a() -> None:

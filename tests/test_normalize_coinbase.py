@@ -420,9 +420,14 @@ def test_connected_resets_the_expected_sequence() -> None:
     engine.feed(heartbeat(0, 5), TS + 10, conn=7)
     assert engine.connection_gaps == 0
     assert statuses(take_rows(engine), "gap") == []
-    # Without a reconnect, going back to 0 is a gap.
-    engine.feed(heartbeat(0, 6), TS + 11, conn=7)
+    # Without a reconnect, going back to 0 is a gap (a restarted counter)...
+    engine.feed(heartbeat(1, 6), TS + 11, conn=7)
+    engine.feed(heartbeat(0, 7), TS + 12, conn=7)
     assert engine.connection_gaps == 1
+    # ...while the same number twice is one message received twice: dropped.
+    engine.feed(heartbeat(0, 7), TS + 13, conn=7)
+    assert engine.connection_gaps == 1
+    assert len(statuses(take_rows(engine), "duplicate")) == 1
 
 
 def test_connections_keep_separate_sequences() -> None:

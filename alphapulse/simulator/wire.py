@@ -7,32 +7,16 @@ needs them), with the venue's own sequence numbers, checksums and heartbeats.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from alphapulse.book import kraken_checksum
 from alphapulse.capture import CaptureWriter
+from alphapulse.simulator.encoding import fixed, rfc3339, trimmed
 from alphapulse.simulator.market import ASK, BID, MarketModel, Step
 
-
-def fixed(mantissa: int, decimals: int) -> str:
-    """A mantissa as a decimal string with exactly ``decimals`` places (Kraken, Binance)."""
-    digits = str(abs(mantissa)).rjust(decimals + 1, "0")
-    sign = "-" if mantissa < 0 else ""
-    return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}" if decimals else sign + digits
-
-
-def trimmed(mantissa: int, decimals: int) -> str:
-    """A decimal string without trailing zeros (Coinbase)."""
-    text = fixed(mantissa, decimals)
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def rfc3339(ts_ns: int) -> str:
-    seconds, nanos = divmod(ts_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+__all__ = ["BinanceFeed", "CoinbaseFeed", "KrakenV1Feed", "fixed", "rfc3339", "trimmed"]
 
 
 def dumps(message: Any) -> str:

@@ -77,5 +77,9 @@ class Venue:
     def resync(self, venue_symbol: str) -> Resync:
         raise NotImplementedError
 
+    def initial_snapshots(self) -> list[Resync]:
+        """REST snapshots to fetch after each (re)connect (Binance); none by default."""
+        return []
+
     def url(self, key: str, default: str) -> str:
         return self.urls.get(key, default)

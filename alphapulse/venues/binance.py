@@ -37,6 +37,7 @@ class Binance(Venue):
         return f"{rest}/api/v3/depth?symbol={venue_symbol}&limit={SNAPSHOT_LIMIT}"
 
     def initial_snapshots(self) -> list[Resync]:
+        """One snapshot per book, fetched after the stream opened, as Binance documents."""
         if "book" not in self.channels:
             return []
         return [self.resync(s) for s in self.symbols]

@@ -25,7 +25,8 @@
 //! - `news`: `ts_event`, `ts_recv`, `venue`, `id`, `headline`, `summary`, `author`, `source`,
 //!   `url`, `content`, `symbols` (list<string>), `updated_at`.
 //! - `statuses`: + `kind` (`heartbeat`, `subscribed`, `venue`, `trading`, `venue_error`, `gap`,
-//!   `checksum_failed`, `crossed`, `resync_needed`, `synced`), `message`; `instrument` and
+//!   `checksum_failed`, `crossed`, `resync_needed`, `synced`, `duplicate`), `message`;
+//!   `instrument` and
 //!   `symbol` are null for connection-wide statuses.
 //! - `rejects`: `ts_recv`, `venue`, `reason`, `raw` (binary): frames we could not parse.
 

@@ -6,7 +6,7 @@
 //! verified, its diffs are buffered) until a snapshot arrives; [`Engine::out_of_sync`] names
 //! the instruments the collector must resync.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use crate::book::OrderBook;
 use crate::checksum::kraken_crc32;
@@ -34,6 +34,8 @@ pub struct InstrumentStats {
     pub gaps: u64,
     /// Times the book went from uncrossed to crossed.
     pub crossed: u64,
+    /// Trades and frames dropped because they had been received already.
+    pub duplicates: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,34 @@ struct BookState {
     pending: VecDeque<PendingDiff>,
     crossed: bool,
     stats: InstrumentStats,
+    /// Recent trade ids, to drop trades a venue (or a replayed frame) sends twice.
+    recent_trades: RecentIds,
+}
+
+/// The last [`RECENT_TRADE_IDS`] trade ids of an instrument.
+#[derive(Debug, Clone, Default)]
+struct RecentIds {
+    order: VecDeque<u64>,
+    set: HashSet<u64>,
+}
+
+/// How many trade ids per instrument are remembered to detect duplicates.
+pub const RECENT_TRADE_IDS: usize = 4096;
+
+impl RecentIds {
+    /// Remember `id`; false when it was already there.
+    fn insert(&mut self, id: u64) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > RECENT_TRADE_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 pub struct Engine {
@@ -238,6 +268,17 @@ impl Engine {
             .collect()
     }
 
+    /// A connection closed: until their next snapshot, the books it fed are not the venue's.
+    /// (Books are not tied to connections, so every book of this engine is marked; a venue
+    /// with several connections uses one engine per connection.)
+    pub fn disconnected(&mut self, ts_recv: UnixNanos, reason: &str) {
+        for inst in 0..self.books.len() as InstrumentIdx {
+            if self.books[inst as usize].synced {
+                self.mark_out_of_sync(inst, ts_recv, format!("disconnected: {reason}"));
+            }
+        }
+    }
+
     /// Mark an instrument out of sync from outside (e.g. the collector saw a stalled channel).
     pub fn invalidate(&mut self, inst: InstrumentIdx, ts_recv: UnixNanos, why: &str) {
         self.ensure_book(inst);
@@ -254,11 +295,27 @@ impl Engine {
     /// Count trades and quotes per instrument as they arrive, so stats do not depend on
     /// when events are taken.
     fn count_market_data(&mut self) {
+        // Count new trades, dropping any whose id this instrument already had.
+        let mut kept = self.counted_trades;
         for i in self.counted_trades..self.events.trades.len() {
-            let inst = self.events.trades[i].instrument;
+            let (inst, id) = (
+                self.events.trades[i].instrument,
+                self.events.trades[i].trade_id,
+            );
             self.ensure_book(inst);
-            self.books[inst as usize].stats.trades += 1;
+            let state = &mut self.books[inst as usize];
+            if id != 0 && !state.recent_trades.insert(id) {
+                state.stats.duplicates += 1;
+                let ts = self.events.trades[i].ts_recv;
+                self.events
+                    .status(inst, 0, ts, StatusKind::Duplicate, format!("trade {id}"));
+                continue;
+            }
+            state.stats.trades += 1;
+            self.events.trades.swap(kept, i);
+            kept += 1;
         }
+        self.events.trades.truncate(kept);
         for i in self.counted_quotes..self.events.quotes.len() {
             let inst = self.events.quotes[i].instrument;
             self.ensure_book(inst);

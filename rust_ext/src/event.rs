@@ -155,6 +155,8 @@ pub enum StatusKind {
     ResyncNeeded = 8,
     /// The book caught up with a snapshot and is in sync again.
     Synced = 9,
+    /// A message or trade received a second time, and dropped.
+    Duplicate = 10,
 }
 
 impl StatusKind {
@@ -170,6 +172,7 @@ impl StatusKind {
             StatusKind::Crossed => "crossed",
             StatusKind::ResyncNeeded => "resync_needed",
             StatusKind::Synced => "synced",
+            StatusKind::Duplicate => "duplicate",
         }
     }
 }

@@ -362,6 +362,7 @@ fn stats_dict<'py>(py: Python<'py>, s: &InstrumentStats) -> PyResult<Bound<'py, 
     d.set_item("checksums_failed", s.checksums_failed)?;
     d.set_item("gaps", s.gaps)?;
     d.set_item("crossed", s.crossed)?;
+    d.set_item("duplicates", s.duplicates)?;
     Ok(d)
 }
 
@@ -445,6 +446,12 @@ impl Engine {
     /// Connection `conn` was (re)opened: its sequence counters start over.
     fn connected(&mut self, conn: u32) {
         self.inner.connected(conn);
+    }
+
+    /// A connection closed: every synced book awaits its next snapshot.
+    #[pyo3(signature = (ts_recv, reason=""))]
+    fn disconnected(&mut self, ts_recv: i64, reason: &str) {
+        self.inner.disconnected(ts_recv, reason);
     }
 
     /// Register reference data for a symbol.

@@ -172,8 +172,25 @@ pub struct Coinbase {
 impl Coinbase {
     /// Check `sequence_num` continuity on the frame's connection; a gap is reported and
     /// puts every book on the connection out of sync.
-    fn track_sequence(&mut self, ctx: &mut Ctx<'_>, seq: u64, ts_event: i64) -> &mut Connection {
+    fn track_sequence(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: u64,
+        ts_event: i64,
+    ) -> Option<&mut Connection> {
         let conn = self.connections.entry(ctx.conn).or_default();
+        if conn.last_sequence == Some(seq) {
+            // The same message again: drop it whole. (A lower number is a restarted
+            // counter, reported as a gap below, not taken for a replay.)
+            ctx.out.status(
+                NO_INSTRUMENT,
+                ts_event,
+                ctx.ts_recv,
+                StatusKind::Duplicate,
+                format!("sequence_num {seq} again"),
+            );
+            return None;
+        }
         if let Some((expected, got)) = sequence_gap(conn.last_sequence, seq) {
             ctx.out.status(
                 NO_INSTRUMENT,
@@ -185,7 +202,7 @@ impl Coinbase {
             ctx.out.check(BookCheck::ConnectionGap);
         }
         conn.last_sequence = Some(seq);
-        conn
+        Some(conn)
     }
 }
 
@@ -210,7 +227,12 @@ impl Normalizer for Coinbase {
                     .timestamp
                     .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
                     .unwrap_or(0);
-                self.track_sequence(ctx, env.sequence_num, ts_event);
+                if self
+                    .track_sequence(ctx, env.sequence_num, ts_event)
+                    .is_none()
+                {
+                    return;
+                }
                 let mark = ctx.out.mark();
                 if let Err(reason) = l2_events(ctx, env.events, env.sequence_num) {
                     ctx.out.rollback(mark);
@@ -243,7 +265,9 @@ impl Normalizer for Coinbase {
             .timestamp
             .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
             .unwrap_or(0);
-        let conn = self.track_sequence(ctx, seq, ts_event);
+        let Some(conn) = self.track_sequence(ctx, seq, ts_event) else {
+            return;
+        };
         let mark = ctx.out.mark();
         let result = match channel {
             "l2_data" => l2_data(ctx, events.get(), seq),

@@ -1,0 +1,374 @@
+"""Binance spot WebSocket streams and REST depth snapshots, as the simulator speaks them.
+
+```json
+{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1767312000123,"s":"BTCUSDT",
+ "U":1000001,"u":1000003,"b":[["64999.90000000","0.02130000"]],"a":[]}}
+```
+
+URLs: ``/ws/<stream>[/<stream>…]`` (raw payloads), ``/stream?streams=<a>/<b>`` (combined:
+``{"stream":…,"data":…}``), and ``/ws`` or ``/stream`` alone, then the ``SUBSCRIBE`` /
+``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY combined`` methods. Streams:
+``<symbol>@depth`` and ``@depth@100ms`` (every step is its own diff, ``U``..``u`` one update
+id per changed level), ``@trade``, ``@aggTrade`` (each fill is one aggregate trade, so its
+``a`` is the trade id), ``@bookTicker`` (on every best bid/offer change) and ``@kline_<i>``
+(each second while the candle has trades). Decimals are written with 8 places, as Binance does.
+
+REST on the same port: ``GET /api/v3/depth?symbol=X&limit=N`` (``lastUpdateId`` is the last
+update id already sent on the streams, so Binance's sync rules hold), ``/api/v3/exchangeInfo``,
+``/api/v3/ping`` and ``/api/v3/time``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from websockets.datastructures import Headers
+
+from alphapulse.simulator.encoding import fixed
+from alphapulse.simulator.instruments import crypto_spec, split_concatenated
+from alphapulse.simulator.market import ASK, BID, InstrumentSpec, Step
+from alphapulse.simulator.server import Connection, HttpAnswer, Session, Venue
+from alphapulse.simulator.state import Bar, SymbolState
+
+DECIMALS = 8
+KLINE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DEPTH_LIMIT = 5000
+STREAM_KINDS = ("depth", "depth@100ms", "depth@1000ms", "trade", "aggTrade", "bookTicker")
+
+
+def kline_interval_ns(name: str) -> int | None:
+    """``1m`` → 60 s in ns; None if not a Binance kline interval."""
+    count, unit = name[:-1], name[-1:]
+    if not count.isdigit() or unit not in KLINE_UNITS:
+        return None
+    return int(count) * KLINE_UNITS[unit] * 1_000_000_000
+
+
+class Binance(Venue):
+    name = "binance"
+
+    @staticmethod
+    def text(mantissa: int, decimals: int) -> str:
+        return _decimal(mantissa, decimals)
+
+    def spec(self, symbol: str) -> InstrumentSpec:
+        return crypto_spec(*split_concatenated(symbol))
+
+    def accepts(self, path: str) -> bool:
+        route = urlsplit(path).path.rstrip("/")
+        return route in ("/ws", "/stream") or route.startswith("/ws/")
+
+    def session(self, conn: Connection, path: str, headers: Headers) -> Session:
+        url = urlsplit(path)
+        combined = url.path.rstrip("/") == "/stream"
+        streams: list[str] = []
+        if combined:
+            for value in parse_qs(url.query).get("streams", []):
+                streams += [s for s in value.split("/") if s]
+        elif url.path.startswith("/ws/"):
+            streams = [s for s in url.path[len("/ws/") :].split("/") if s]
+        return BinanceSession(self, conn, combined, streams)
+
+    def http(self, path: str, query: Mapping[str, str]) -> HttpAnswer | None:
+        path = path.rstrip("/")
+        if path == "/api/v3/depth":
+            return self._depth(query)
+        if path == "/api/v3/exchangeInfo":
+            return self._exchange_info(query)
+        if path == "/api/v3/ping":
+            return 200, {}
+        if path == "/api/v3/time":
+            return 200, {"serverTime": time.time_ns() // 1_000_000}
+        return None
+
+    def _depth(self, query: Mapping[str, str]) -> HttpAnswer:
+        symbol = query.get("symbol", "").upper()
+        if not symbol:
+            return 400, {
+                "code": -1102,
+                "msg": "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            }
+        state = self.exchange.find(symbol)
+        if state is None:
+            return 400, {"code": -1121, "msg": "Invalid symbol."}
+        try:
+            limit = min(int(query.get("limit", "100")), MAX_DEPTH_LIMIT)
+        except ValueError:
+            return 400, {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
+        bids, asks = state.book(limit)
+        prices, sizes = state.price_text, state.size_text
+        return 200, {
+            "lastUpdateId": state.update_id,
+            "bids": [[prices[p], sizes[s]] for p, s in bids],
+            "asks": [[prices[p], sizes[s]] for p, s in asks],
+        }
+
+    def _exchange_info(self, query: Mapping[str, str]) -> HttpAnswer:
+        wanted: set[str] | None = None
+        if "symbol" in query:
+            wanted = {query["symbol"].upper()}
+        elif "symbols" in query:
+            try:
+                wanted = {str(s).upper() for s in orjson.loads(query["symbols"])}
+            except ValueError:
+                return 400, {"code": -1100, "msg": "Illegal characters found in 'symbols'."}
+        states = [s for s in self.exchange.states if wanted is None or s.symbol in wanted]
+        if wanted is not None and len(states) != len(wanted):
+            return 400, {"code": -1121, "msg": "Invalid symbol."}
+        return 200, {
+            "timezone": "UTC",
+            "serverTime": time.time_ns() // 1_000_000,
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 6000,
+                }
+            ],
+            "exchangeFilters": [],
+            "symbols": [self._symbol_info(s) for s in states],
+        }
+
+    def _symbol_info(self, state: SymbolState) -> dict[str, Any]:
+        spec, model = state.spec, state.model
+        return {
+            "symbol": state.symbol,
+            "status": "TRADING",
+            "baseAsset": spec.base,
+            "baseAssetPrecision": 8,
+            "quoteAsset": spec.quote,
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+            "isSpotTradingAllowed": True,
+            "filters": [
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": _decimal(model.tick, spec.price_decimals),
+                    "maxPrice": "1000000.00000000",
+                    "tickSize": _decimal(model.tick, spec.price_decimals),
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": _decimal(model.lot, spec.size_decimals),
+                    "maxQty": "9000.00000000",
+                    "stepSize": _decimal(model.lot, spec.size_decimals),
+                },
+            ],
+            "permissions": ["SPOT"],
+        }
+
+
+def _decimal(mantissa: int, decimals: int) -> str:
+    """At Binance's 8 places."""
+    return fixed(mantissa * 10 ** (DECIMALS - decimals), DECIMALS)
+
+
+@dataclass(slots=True)
+class _Streams:
+    """One symbol's streams on one connection, by the names the client used."""
+
+    depth: list[str] = field(default_factory=list)
+    trade: str = ""
+    agg_trade: str = ""
+    book_ticker: str = ""
+    bbo: tuple[int, int, int, int] | None = None
+    #: kline stream name → (interval ns, start of the last closed candle sent).
+    klines: dict[str, list[int]] = field(default_factory=dict)
+
+    def any(self) -> bool:
+        return bool(self.depth or self.trade or self.agg_trade or self.book_ticker or self.klines)
+
+
+class BinanceSession(Session):
+    def __init__(self, venue: Venue, conn: Connection, combined: bool, streams: list[str]) -> None:
+        super().__init__(venue, conn)
+        self.combined = combined
+        self.streams: list[str] = []
+        self.subs: dict[str, _Streams] = {}
+        self._initial = streams
+
+    def opened(self) -> None:
+        for name in self._initial:
+            self._add(name)
+
+    def _add(self, name: str) -> bool:
+        symbol, _, kind = name.partition("@")
+        if name in self.streams:
+            return True
+        kline = kind.startswith("kline_") and kline_interval_ns(kind[6:]) is not None
+        if kind not in STREAM_KINDS and not kline:
+            return False
+        self.streams.append(name)
+        state = self.exchange.find(symbol.upper())
+        if state is None:
+            return True  # Binance accepts any symbol; an unlisted one never sends.
+        subs = self.subs.get(state.symbol)
+        if subs is None:
+            subs = self.subs[state.symbol] = _Streams()
+            self.listen(state)
+        if kind.startswith("depth"):
+            subs.depth.append(name)
+        elif kind == "trade":
+            subs.trade = name
+        elif kind == "aggTrade":
+            subs.agg_trade = name
+        elif kind == "bookTicker":
+            subs.book_ticker = name
+        else:
+            interval = kline_interval_ns(kind[6:])
+            assert interval is not None
+            state.bars_of(interval)
+            subs.klines[name] = [interval, -1]
+        return True
+
+    def _remove(self, name: str) -> None:
+        if name not in self.streams:
+            return
+        self.streams.remove(name)
+        state = self.exchange.find(name.partition("@")[0].upper())
+        subs = self.subs.get(state.symbol) if state is not None else None
+        if state is None or subs is None:
+            return
+        if name in subs.depth:
+            subs.depth.remove(name)
+        subs.klines.pop(name, None)
+        for attr in ("trade", "agg_trade", "book_ticker"):
+            if getattr(subs, attr) == name:
+                setattr(subs, attr, "")
+        if not subs.any():
+            del self.subs[state.symbol]
+            self.unlisten(state)
+
+    def received(self, message: bytes) -> None:
+        try:
+            request = orjson.loads(message)
+            if not isinstance(request, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self._reply({"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
+            return
+        method, params, rid = request.get("method"), request.get("params"), request.get("id")
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
+            if method == "SUBSCRIBE":
+                bad = [p for p in params if not self._add(str(p))]
+                if bad:
+                    self._reply({"error": {"code": 2, "msg": f"Invalid streams {bad}"}, "id": rid})
+                    return
+            else:
+                for p in params:
+                    self._remove(str(p))
+            self._reply({"result": None, "id": rid})
+        elif method == "LIST_SUBSCRIPTIONS":
+            self._reply({"result": self.streams, "id": rid})
+        elif method == "SET_PROPERTY" and isinstance(params, list) and params[:1] == ["combined"]:
+            self.combined = bool(params[1]) if len(params) > 1 else self.combined
+            self._reply({"result": None, "id": rid})
+        elif method == "GET_PROPERTY" and params == ["combined"]:
+            self._reply({"result": self.combined, "id": rid})
+        else:
+            self._reply({"error": {"code": 2, "msg": f"Invalid request {method!r}"}, "id": rid})
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        self.conn.send_control(orjson.dumps(message))
+
+    def _emit(self, stream: str, data: str) -> None:
+        if self.combined:
+            self.out.append(f'{{"stream":"{stream}","data":{data}}}'.encode())
+        else:
+            self.out.append(data.encode())
+
+    def step(self, state: SymbolState, step: Step, ts: int) -> None:
+        subs = self.subs[state.symbol]
+        ms = ts // 1_000_000
+        symbol = state.symbol
+        prices, sizes = state.price_text, state.size_text
+        if subs.depth and step.changes:
+            bids = ",".join(
+                f'["{prices[p]}","{sizes[s]}"]' for side, p, s in step.changes if side == BID
+            )
+            asks = ",".join(
+                f'["{prices[p]}","{sizes[s]}"]' for side, p, s in step.changes if side == ASK
+            )
+            first = state.update_id - len(step.changes) + 1
+            data = (
+                f'{{"e":"depthUpdate","E":{ms},"s":"{symbol}","U":{first},'
+                f'"u":{state.update_id},"b":[{bids}],"a":[{asks}]}}'
+            )
+            for name in subs.depth:
+                self._emit(name, data)
+        if step.trades and (subs.trade or subs.agg_trade):
+            trade_id = state.trade_id - len(step.trades)
+            for t in step.trades:
+                trade_id += 1
+                maker = "true" if t.aggressor == ASK else "false"
+                price, size = prices[t.price], sizes[t.size]
+                if subs.trade:
+                    self._emit(
+                        subs.trade,
+                        f'{{"e":"trade","E":{ms},"s":"{symbol}","t":{trade_id},"p":"{price}",'
+                        f'"q":"{size}","T":{ms},"m":{maker},"M":true}}',
+                    )
+                if subs.agg_trade:
+                    self._emit(
+                        subs.agg_trade,
+                        f'{{"e":"aggTrade","E":{ms},"s":"{symbol}","a":{trade_id},'
+                        f'"p":"{price}","q":"{size}","f":{trade_id},"l":{trade_id},"T":{ms},'
+                        f'"m":{maker},"M":true}}',
+                    )
+        if subs.book_ticker:
+            model = state.model
+            bid, ask = model.best(BID), model.best(ASK)
+            bbo = (bid, model.book[BID][bid], ask, model.book[ASK][ask])
+            if bbo != subs.bbo:
+                subs.bbo = bbo
+                self._emit(
+                    subs.book_ticker,
+                    f'{{"u":{state.update_id},"s":"{symbol}","b":"{prices[bid]}",'
+                    f'"B":"{sizes[bbo[1]]}","a":"{prices[ask]}","A":"{sizes[bbo[3]]}"}}',
+                )
+
+    def second(self, ts: int) -> None:
+        for symbol, subs in self.subs.items():
+            if not subs.klines:
+                continue
+            state = self.exchange.state(symbol)
+            for name, sent in subs.klines.items():
+                bars = state.bars_of(sent[0])
+                bars.roll(ts)
+                closed = bars.closed
+                if closed is not None and closed.start > sent[1]:
+                    sent[1] = closed.start
+                    self._emit(name, self._kline(state, name, closed, ts, closed=True))
+                if bars.current is not None:
+                    self._emit(name, self._kline(state, name, bars.current, ts, closed=False))
+
+    def _kline(self, state: SymbolState, name: str, bar: Bar, ts: int, closed: bool) -> str:
+        pd, sd = state.spec.price_decimals, state.spec.size_decimals
+        start_ms = bar.start // 1_000_000
+        end_ms = (bar.start + bar.interval) // 1_000_000 - 1
+        # price x size mantissas carry pd + sd decimals.
+        shift = DECIMALS - pd - sd
+        quote = bar.notional * 10**shift if shift >= 0 else bar.notional // 10**-shift
+        quote_volume = fixed(quote, DECIMALS)
+        return (
+            f'{{"e":"kline","E":{ts // 1_000_000},"s":"{state.symbol}","k":{{"t":{start_ms},'
+            f'"T":{end_ms},"s":"{state.symbol}","i":"{name.partition("@kline_")[2]}",'
+            f'"f":{bar.first_trade_id},"L":{bar.last_trade_id},"o":"{_decimal(bar.open, pd)}",'
+            f'"c":"{_decimal(bar.close, pd)}","h":"{_decimal(bar.high, pd)}",'
+            f'"l":"{_decimal(bar.low, pd)}","v":"{_decimal(bar.volume, sd)}",'
+            f'"n":{bar.trades},"x":{"true" if closed else "false"},"q":"{quote_volume}",'
+            f'"V":"0.00000000","Q":"0.00000000","B":"0"}}}}'
+        )
+
+    def unknown(self) -> bytes:
+        data = f'{{"e":"simulatorUnknown","E":{time.time_ns() // 1_000_000}}}'
+        if self.combined:
+            return f'{{"stream":"simulator@unknown","data":{data}}}'.encode()
+        return data.encode()

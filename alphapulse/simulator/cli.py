@@ -1,0 +1,143 @@
+"""``alphapulse simulate``: serve a simulated venue on loopback until Ctrl-C.
+
+```
+alphapulse simulate --venue kraken --symbols BTC/USD,ETH/USD --port 8765 [--rate N]
+                    [--seed S] [--fault drop_after=500,skip_every=100] [--stats-every 5]
+```
+
+It prints the WebSocket and REST URLs, then (with ``--stats-every``) the steps and frames
+written per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from alphapulse.simulator.exchange import VENUES, SimulatedExchange
+from alphapulse.simulator.faults import FaultPlan
+
+DEFAULT_SYMBOLS = {
+    "kraken": "BTC/USD,ETH/USD",
+    "coinbase": "BTC-USD,ETH-USD",
+    "binance": "BTCUSDT,ETHUSDT",
+    "alpaca": "AAPL,BTC/USD",
+}
+#: Steps kept per symbol for the ground truth in a long-running server.
+TRUTH_LIMIT = 100_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``simulate`` options, for a subcommand parser."""
+    parser.add_argument("--venue", choices=list(VENUES), default="kraken")
+    parser.add_argument("--symbols", help="comma-separated venue symbols (default: two per venue)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="market steps per second (about frames/s)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--fault",
+        type=FaultPlan.parse,
+        help="faults for the first connection, e.g. drop_after=500,skip_every=100 "
+        "(connections=0;1 or connections=all to choose)",
+    )
+    parser.add_argument(
+        "--credentials",
+        help="KEY:SECRET that Alpaca accepts (default: any)",
+    )
+    parser.add_argument("--bar-seconds", type=float, default=60.0, help="Alpaca bar interval")
+    parser.add_argument("--news-seconds", type=float, default=5.0, help="Alpaca news period")
+    parser.add_argument(
+        "--stats-every", type=float, default=0.0, help="print throughput every N seconds"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alphapulse simulate", description="Serve a simulated venue on loopback."
+    )
+    add_arguments(parser)
+    return parser
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the exchange described by parsed ``args`` until cancelled."""
+    symbols = (args.symbols or DEFAULT_SYMBOLS[args.venue]).split(",")
+    credentials = None
+    if args.credentials:
+        key, _, secret = args.credentials.partition(":")
+        credentials = (key, secret)
+    exchange = SimulatedExchange(
+        args.venue,
+        [s.strip() for s in symbols if s.strip()],
+        seed=args.seed,
+        rate=args.rate,
+        faults=args.fault,
+        host=args.host,
+        port=args.port,
+        credentials=credentials,
+        bar_seconds=args.bar_seconds,
+        news_seconds=args.news_seconds,
+        truth_limit=TRUTH_LIMIT,
+    )
+    await exchange.start()
+    try:
+        print(f"simulating {args.venue} {', '.join(exchange.symbols)} at {args.rate:g} steps/s")
+        print(f"ws:   {exchange.ws_url}")
+        print(f"rest: {exchange.rest_url}")
+        if args.fault:
+            print(f"faults: {args.fault}")
+        print("Ctrl-C to stop", flush=True)
+        last = exchange.stats()
+        while True:
+            await asyncio.sleep(args.stats_every or 3600)
+            if args.stats_every:
+                now = exchange.stats()
+                span = now.seconds - last.seconds
+                print(
+                    f"{(now.steps - last.steps) / span:,.0f} steps/s, "
+                    f"{(now.frames - last.frames) / span:,.0f} frames/s to "
+                    f"{now.connections} connection(s)",
+                    flush=True,
+                )
+                last = now
+    finally:
+        await exchange.stop()
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Entry point for a parsed ``simulate`` subcommand; returns the exit code."""
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(signal.SIGINT, task.cancel)
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        await serve(args)
+
+    try:
+        asyncio.run(main())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        pass
+    except OSError as e:  # the port is taken
+        print(f"alphapulse simulate: {e}", file=sys.stderr)
+        return 2
+    print("stopped")
+    return 0
+
+
+def main_simulate(argv: Sequence[str] | None = None) -> int:
+    """``alphapulse simulate [options]``: parse ``argv`` and serve until Ctrl-C."""
+    return cmd_simulate(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main_simulate())

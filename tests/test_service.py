@@ -1,0 +1,360 @@
+"""The collector service end to end: the simulator on loopback WebSockets → service → lake.
+
+The simulator runs with ``rate=0`` and is stepped explicitly, so each test knows exactly
+what the venue emitted (its ground truth) and can require the lake to hold exactly that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from alphapulse import _core
+from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
+from alphapulse.service import CollectorService
+from alphapulse.simulator import FaultPlan, SimulatedExchange
+from alphapulse.venues import VENUES
+
+SYMBOLS = {
+    "kraken": ["BTC/USD", "ETH/USD"],
+    "coinbase": ["BTC-USD", "ETH-USD"],
+    "binance": ["BTCUSDT", "ETHUSDT"],
+}
+
+
+async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+async def quiet(counter: Callable[[], int], seconds: float = 0.5) -> None:
+    """Wait until ``counter`` has not moved for ``seconds``."""
+    last, since = counter(), time.monotonic()
+    while time.monotonic() - since < seconds:
+        await asyncio.sleep(0.05)
+        now = counter()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
+def value(raw: int, precision: int) -> Fraction:
+    return Fraction(raw, 10**precision)
+
+
+async def collect(
+    venue: str,
+    lake: Path,
+    *,
+    steps: int,
+    faults: FaultPlan | None = None,
+) -> tuple[CollectorService, SimulatedExchange]:
+    exchange = SimulatedExchange(venue, SYMBOLS[venue], seed=11, rate=0, faults=faults)
+    await exchange.start()
+    urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
+    sink = AsyncLakeWriter(LakeWriter(lake, roll_seconds=0.5))
+    service = CollectorService([VENUES[venue](SYMBOLS[venue], urls=urls)], sink, drain_seconds=0.05)
+    rt = service.runtimes[venue]
+    await service.start()
+    try:
+        await until(lambda: all(_synced(service, venue, s) for s in SYMBOLS[venue]))
+        for _ in range(steps // 50):
+            exchange.advance(50)
+            await asyncio.sleep(0.01)
+        exchange.flush()
+        # Everything the venue sent has arrived, and every book is back in sync.
+        await quiet(lambda: rt.engine.frames)
+        await until(lambda: not rt.engine.out_of_sync(), timeout=20)
+        await quiet(lambda: rt.engine.frames)
+    finally:
+        await service.stop()
+        await exchange.stop()
+    return service, exchange
+
+
+def _synced(service: CollectorService, venue: str, symbol: str) -> bool:
+    try:
+        return service.runtimes[venue].engine.is_synced(symbol)
+    except KeyError:
+        return False
+
+
+def lake_trades(lake: Path, venue: str, symbol: str) -> list[tuple[int, Fraction, Fraction, str]]:
+    t = read_table(lake, "trades", venue=venue)
+    t = t.filter(pc.equal(t.column("symbol"), symbol))
+    rows = zip(
+        t.column("trade_id").to_pylist(),
+        t.column("price_raw").to_pylist(),
+        t.column("price_precision").to_pylist(),
+        t.column("size_raw").to_pylist(),
+        t.column("size_precision").to_pylist(),
+        t.column("aggressor").to_pylist(),
+        strict=True,
+    )
+    return sorted((i, value(p, pp), value(s, sp), a) for i, p, pp, s, sp, a in rows)
+
+
+@pytest.mark.parametrize("venue", ["kraken", "coinbase", "binance"])
+def test_lake_holds_exactly_what_the_venue_emitted(venue: str, tmp_path: Path) -> None:
+    service, exchange = asyncio.run(collect(venue, tmp_path, steps=600))
+    summary = service.summary()["venues"][venue]
+    assert summary["rejects"] == 0 and summary["gaps"] == 0
+    assert summary["checksums_failed"] == 0 and summary["out_of_sync"] == []
+    for symbol in SYMBOLS[venue]:
+        truth = exchange.truth(symbol)
+        expected = sorted(
+            (
+                t.trade_id,
+                value(t.price, truth.price_decimals),
+                value(t.size, truth.size_decimals),
+                t.aggressor,
+            )
+            for t in truth.trades
+        )
+        assert len(expected) > 10
+        assert lake_trades(tmp_path, venue, symbol) == expected
+        # The book the service kept is the venue's book.
+        engine = service.runtimes[venue].engine
+        bids, asks = engine.top(symbol, 10)
+        precision = {s: (p, q) for s, _, p, q in engine.instruments()}[symbol]
+        venue_bids, venue_asks = exchange.book(symbol, 10)
+        scale = (truth.price_decimals, truth.size_decimals)
+
+        def norm(
+            levels: list[tuple[int, int]], pr: tuple[int | None, int | None]
+        ) -> list[tuple[Fraction, Fraction]]:
+            return [(value(p, pr[0] or 0), value(s, pr[1] or 0)) for p, s in levels]
+
+        assert norm(bids, precision) == norm(venue_bids, scale)
+        assert norm(asks, precision) == norm(venue_asks, scale)
+    events = read_table(tmp_path, "events")
+    kinds = set(events.column("kind").to_pylist())
+    assert {"service_start", "connect", "subscribe", "service_stop"} <= kinds
+
+
+def test_book_deltas_replay_to_the_venue_book(tmp_path: Path) -> None:
+    """Binance: the lake's book_deltas rebuild the venue's book exactly."""
+    service, exchange = asyncio.run(collect("binance", tmp_path, steps=400))
+    deltas = read_table(tmp_path, "book_deltas", venue="binance")
+    for symbol in SYMBOLS["binance"]:
+        mine = deltas.filter(pc.equal(deltas.column("symbol"), symbol))
+        book = _core.OrderBook()
+        book.apply_arrow(pa.record_batch(mine.combine_chunks().to_batches()[0]))
+        engine_book = service.runtimes["binance"].engine.book(symbol)
+        assert book.bids() == engine_book.bids() and book.asks() == engine_book.asks()
+        assert len(book) > 20
+        # Both 8-decimal on the wire; the simulator keeps its own precision.
+        truth = exchange.truth(symbol)
+        venue_bids, _ = exchange.book(symbol)
+        shift = 10 ** (8 - truth.price_decimals)
+        assert [p for p, _ in book.bids()] == [p * shift for p, _ in venue_bids]
+
+
+@pytest.mark.parametrize(
+    ("venue", "plan", "expect"),
+    [
+        ("kraken", FaultPlan(skip_every=37), "checksum_failed"),
+        ("coinbase", FaultPlan(skip_every=37), "gap"),
+        ("binance", FaultPlan(skip_every=37), "gap"),
+        ("binance", FaultPlan(corrupt_every=29), "reject"),
+        ("kraken", FaultPlan(drop_after=120), "disconnect"),
+        ("coinbase", FaultPlan(duplicate_every=23), "duplicate"),
+        ("binance", FaultPlan(duplicate_every=23), "duplicate"),
+        ("binance", FaultPlan(unknown_every=31), "reject"),
+    ],
+)
+def test_faults_are_detected_and_recovered(
+    venue: str, plan: FaultPlan, expect: str, tmp_path: Path
+) -> None:
+    service, exchange = asyncio.run(collect(venue, tmp_path, steps=500, faults=plan))
+    counts = service.events.counts
+    assert counts.get(expect, 0) >= 1, counts
+    summary = service.summary()["venues"][venue]
+    assert summary["out_of_sync"] == []  # every book came back
+    if expect in ("gap", "checksum_failed", "disconnect"):
+        assert counts.get("resync", 0) + counts.get("connect", 0) >= 2
+    if expect == "duplicate":  # dropped: the lake has every trade exactly once
+        for symbol in SYMBOLS[venue]:
+            truth = exchange.truth(symbol)
+            assert [t[0] for t in lake_trades(tmp_path, venue, symbol)] == sorted(
+                t.trade_id for t in truth.trades
+            )
+    if expect == "reject":
+        rejects = read_table(tmp_path, "rejects", venue=venue)
+        assert rejects.num_rows == summary["rejects"] >= 1  # kept for inspection
+    # After recovery the service's books equal the venue's.
+    engine = service.runtimes[venue].engine
+    for symbol in SYMBOLS[venue]:
+        truth = exchange.truth(symbol)
+        precision = {s: (p, q) for s, _, p, q in engine.instruments()}[symbol]
+        bids, _ = engine.top(symbol, 5)
+        venue_bids, _ = exchange.book(symbol, 5)
+        assert [value(p, precision[0] or 0) for p, _ in bids] == [
+            value(p, truth.price_decimals) for p, _ in venue_bids
+        ]
+
+
+def test_collect_command_on_the_simulator(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alphapulse",
+            "collect",
+            "--simulated",
+            "--lake",
+            str(lake),
+            "--duration",
+            "3",
+            "--rate",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "f/s" in out.stderr  # the live status line
+    assert set(read_table(lake, "trades").column("venue").unique().to_pylist()) == {
+        "kraken",
+        "coinbase",
+        "binance",
+    }
+    assert read_table(lake, "book_deltas").num_rows > 100
+    assert not (lake / "_status.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("venue", "plan"),
+    [("binance", FaultPlan(drop_after=150)), ("kraken", FaultPlan(skip_every=41))],
+)
+def test_replaying_the_capture_reproduces_the_lake(
+    venue: str, plan: FaultPlan, tmp_path: Path
+) -> None:
+    """Capture a session (with a fault to recover from), replay it into a second lake."""
+    from alphapulse.replay import replay
+
+    live, again = tmp_path / "live", tmp_path / "again"
+    capture = tmp_path / "session.capture.zst"
+
+    async def session() -> None:
+        exchange = SimulatedExchange(venue, SYMBOLS[venue], seed=5, rate=0, faults=plan)
+        await exchange.start()
+        urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
+        service = CollectorService(
+            [VENUES[venue](SYMBOLS[venue], urls=urls)],
+            AsyncLakeWriter(LakeWriter(live)),
+            capture=capture,
+            drain_seconds=0.05,
+        )
+        engine = service.runtimes[venue].engine
+        await service.start()
+        try:
+            await until(lambda: all(_synced(service, venue, s) for s in SYMBOLS[venue]))
+            for _ in range(10):
+                exchange.advance(50)
+                await asyncio.sleep(0.02)
+            await quiet(lambda: engine.frames)
+            await until(lambda: not engine.out_of_sync(), timeout=20)
+            await quiet(lambda: engine.frames)
+        finally:
+            await service.stop()
+            await exchange.stop()
+
+    asyncio.run(session())
+    with LakeWriter(again) as writer:
+
+        def write(_: str, batches: dict[str, _core.EventBatch]) -> None:
+            for table, batch in batches.items():
+                writer.write(table, batch)
+
+        report = replay(capture, on_events=write)
+    assert report.frames > 100
+    for table in ("trades", "book_deltas", "rejects"):
+        a, b = read_table(live, table), read_table(again, table)
+        assert a.num_rows == b.num_rows, table
+        assert a.equals(b), table
+    assert read_table(live, "book_deltas").num_rows > 100
+
+
+def test_a_quiet_instrument_is_reported_not_reconnected(tmp_path: Path) -> None:
+    """Coinbase heartbeats keep the connection alive while no market data moves."""
+
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange("coinbase", ["BTC-USD"], seed=3, rate=0)
+        await exchange.start()
+        service = CollectorService(
+            [VENUES["coinbase"](["BTC-USD"], urls={"ws": exchange.ws_url})],
+            AsyncLakeWriter(LakeWriter(tmp_path)),
+            drain_seconds=0.05,
+            quiet_seconds=1.0,
+        )
+        await service.start()
+        try:
+            await until(lambda: service.events.counts.get("channel_quiet", 0) >= 1, timeout=10)
+            exchange.advance(20)
+            await until(lambda: service.events.counts.get("channel_active", 0) >= 1, timeout=10)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    assert service.events.counts["connect"] == 1  # never reconnected for it
+    assert "stall" not in service.events.counts
+
+
+def test_status_of_a_running_collector(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    collector = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alphapulse",
+            "collect",
+            "--simulated",
+            "--lake",
+            str(lake),
+            "--duration",
+            "8",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        out = None
+        while time.monotonic() < deadline:
+            out = subprocess.run(
+                [sys.executable, "-m", "alphapulse", "status", "--lake", str(lake)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if out.returncode == 0 and "binance" in out.stdout:
+                break
+            time.sleep(0.5)
+        assert out is not None and out.returncode == 0, out
+        assert f"collector pid {collector.pid}" in out.stdout
+        assert "kraken" in out.stdout and "frames" in out.stdout
+    finally:
+        assert collector.wait(timeout=60) == 0
+    gone = subprocess.run(
+        [sys.executable, "-m", "alphapulse", "status", "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert gone.returncode == 1 and "no collector is running" in gone.stderr

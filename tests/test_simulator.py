@@ -1,0 +1,549 @@
+"""The simulated exchange, held to its own ground truth through the Rust core.
+
+Each test starts a ``SimulatedExchange`` on loopback, connects with the ``websockets`` client,
+subscribes as the venue documents, feeds every frame to ``_core.Engine`` and compares the
+engine's books and trades with ``ex.book()`` / ``ex.truth()``. No mocks: real sockets, real
+HTTP for the REST snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from alphapulse import _core
+from alphapulse.book import kraken_checksum
+from alphapulse.simulator import SimulatedExchange
+from alphapulse.simulator.encoding import fixed
+from alphapulse.simulator.kraken_v2 import checksum
+from alphapulse.simulator.server import ws_frames
+from tests.conftest import take_rows
+
+Level = tuple[int, int]
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def connect(url: str, **kwargs: Any) -> ws_connect:
+    return ws_connect(url, max_size=None, compression=None, **kwargs)
+
+
+async def send(ws: ClientConnection, *messages: dict[str, Any]) -> None:
+    for m in messages:
+        await ws.send(orjson.dumps(m).decode())
+
+
+async def pump(ws: ClientConnection, feed: Callable[[bytes], None], seconds: float) -> int:
+    """Feed every frame that arrives in the next ``seconds``."""
+    frames = 0
+    end = time.monotonic() + seconds
+    with contextlib.suppress(TimeoutError):
+        while (left := end - time.monotonic()) > 0:
+            feed(await asyncio.wait_for(ws.recv(decode=False), left))
+            frames += 1
+    return frames
+
+
+async def drain(ws: ClientConnection, feed: Callable[[bytes], None], quiet: float = 0.3) -> int:
+    """Feed frames until none arrives for ``quiet`` seconds."""
+    frames = 0
+    with contextlib.suppress(TimeoutError):
+        while True:
+            feed(await asyncio.wait_for(ws.recv(decode=False), quiet))
+            frames += 1
+    return frames
+
+
+async def collect(
+    ex: SimulatedExchange, ws: ClientConnection, engine: _core.Engine, seconds: float
+) -> int:
+    """Run the market for ``seconds``, stop it, and feed everything the client got."""
+
+    def feed(frame: bytes) -> None:
+        engine.feed(frame, time.time_ns())
+
+    frames = await pump(ws, feed, seconds)
+    ex.pause()
+    return frames + await drain(ws, feed)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def http_get(url: str) -> bytes:
+    def get() -> bytes:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body: bytes = response.read()
+            return body
+
+    return await asyncio.to_thread(get)
+
+
+def precisions(engine: _core.Engine, symbol: str) -> tuple[int, int]:
+    for venue_symbol, _, price, size in engine.instruments():
+        if venue_symbol == symbol:
+            assert price is not None and size is not None
+            return price, size
+    raise AssertionError(f"{symbol} unknown to the engine")
+
+
+def scaled(
+    ex: SimulatedExchange, engine: _core.Engine, symbol: str, levels: list[Level]
+) -> list[Level]:
+    """The exchange's levels at the engine's precision."""
+    spec = ex.spec(symbol)
+    price, size = precisions(engine, symbol)
+    pf, sf = 10 ** (price - spec.price_decimals), 10 ** (size - spec.size_decimals)
+    return [(p * pf, s * sf) for p, s in levels]
+
+
+def assert_book(ex: SimulatedExchange, engine: _core.Engine, symbol: str, depth: int) -> None:
+    bids, asks = ex.book(symbol, depth)
+    got_bids, got_asks = engine.top(symbol, depth)
+    assert got_bids == scaled(ex, engine, symbol, bids)
+    assert got_asks == scaled(ex, engine, symbol, asks)
+    assert len(got_bids) == min(depth, len(ex.book(symbol)[0]))
+
+
+def assert_trades(
+    ex: SimulatedExchange, engine: _core.Engine, rows: list[dict[str, Any]], symbol: str
+) -> int:
+    """The client's trades are exactly the truth's, from the first one it saw; the count."""
+    got = sorted(
+        (r["trade_id"], r["price_raw"], r["size_raw"], r["aggressor"])
+        for r in rows
+        if r["symbol"] == symbol
+    )
+    assert got, f"no trades for {symbol}"
+    spec = ex.spec(symbol)
+    price, size = precisions(engine, symbol)
+    pf, sf = 10 ** (price - spec.price_decimals), 10 ** (size - spec.size_decimals)
+    stocks = got[0][3] == "unknown"
+    want = [
+        (t.trade_id, t.price * pf, t.size * sf, "unknown" if stocks else t.aggressor)
+        for t in ex.truth(symbol).trades
+        if t.trade_id >= got[0][0]
+    ]
+    assert got == want
+    return len(got)
+
+
+def assert_clean(engine: _core.Engine, symbols: list[str]) -> dict[str, dict[str, int]]:
+    assert engine.rejects == 0
+    assert engine.out_of_sync() == []
+    stats = engine.stats()
+    for symbol in symbols:
+        s = stats[f"{engine.venue}:{symbol}"]
+        assert s["gaps"] == 0 and s["checksums_failed"] == 0 and s["crossed"] == 0, s
+        assert s["book_updates"] > 50, s
+        assert engine.is_synced(symbol)
+    return stats
+
+
+# Kraken WS v2
+
+KRAKEN = ["BTC/USD", "ETH/USD"]
+
+
+def kraken_subscribe(symbols: list[str], depth: int = 10) -> list[dict[str, Any]]:
+    return [
+        {"method": "subscribe", "params": {"channel": "instrument", "snapshot": True}},
+        {
+            "method": "subscribe",
+            "params": {"channel": "book", "symbol": symbols, "depth": depth, "snapshot": True},
+            "req_id": 1,
+        },
+        {"method": "subscribe", "params": {"channel": "trade", "symbol": symbols}},
+        {"method": "subscribe", "params": {"channel": "ticker", "symbol": symbols}},
+    ]
+
+
+@pytest.mark.parametrize("depth", [10, 25])
+def test_kraken_books_checksums_and_trades(depth: int) -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("kraken", KRAKEN, seed=1, rate=3000) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            assert ex.ws_url.endswith("/v2")
+            engine = _core.Engine("kraken")
+            await send(ws, *kraken_subscribe(KRAKEN, depth))
+            await collect(ex, ws, engine, 1.0)
+            stats = assert_clean(engine, KRAKEN)
+            rows = take_rows(engine)
+            for symbol in KRAKEN:
+                s = stats[f"kraken:{symbol}"]
+                assert s["checksums_verified"] == s["book_updates"] + 1  # and the snapshot's
+                assert s["quotes"] > 0
+                assert_book(ex, engine, symbol, depth)
+                assert_trades(ex, engine, rows["trades"], symbol)
+            assert precisions(engine, "BTC/USD") == (1, 8)
+            assert {s["kind"] for s in rows["statuses"]} >= {"venue", "subscribed", "heartbeat"}
+
+    run(main())
+
+
+def test_kraken_checksum_follows_the_documented_rule() -> None:
+    """Our CRC from mantissas equals Kraken's rule over decimal strings."""
+    asks = [(5005 + 5 * i, 500 + i) for i in range(12)]
+    bids = [(5000 - 5 * i, 70000 * i + 3) for i in range(12)]
+    strings = [[(fixed(p, 5), fixed(s, 8)) for p, s in side] for side in (asks, bids)]
+    assert checksum(asks, bids) == kraken_checksum(strings[0], strings[1])
+    docs = [(5005 + 5 * i, 500) for i in range(10)]
+    doc_bids = [(p, 500) for p in (5000, 4995, 4990, 4980, 4975, 4970, 4965, 4960, 4955, 4950)]
+    assert checksum(docs, doc_bids) == 974_947_235
+
+
+def test_kraken_resubscribe_sends_a_fresh_snapshot() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("kraken", KRAKEN, seed=2, rate=2000) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            engine = _core.Engine("kraken")
+            await send(ws, *kraken_subscribe(KRAKEN)[:2])
+            await pump(ws, lambda f: engine.feed(f, time.time_ns()), 0.3)
+            book = {"channel": "book", "symbol": ["BTC/USD"], "depth": 10}
+            await send(
+                ws,
+                {"method": "unsubscribe", "params": book},
+                {"method": "subscribe", "params": book},
+                {"method": "ping", "req_id": 7},
+            )
+            await collect(ex, ws, engine, 0.3)
+            assert_clean(engine, KRAKEN)
+            stats = engine.stats()
+            assert stats["kraken:BTC/USD"]["snapshots"] == 2
+            assert stats["kraken:ETH/USD"]["snapshots"] == 1
+            assert_book(ex, engine, "BTC/USD", 10)
+
+    run(main())
+
+
+def test_kraken_errors() -> None:
+    async def main() -> None:
+        async with SimulatedExchange("kraken", KRAKEN, rate=0) as ex, connect(ex.ws_url) as ws:
+            await ws.recv()  # status
+            await send(
+                ws,
+                {"method": "subscribe", "params": {"channel": "book", "symbol": ["XX/YY"]}},
+                {"method": "subscribe", "params": {"channel": "nope", "symbol": ["BTC/USD"]}},
+                {
+                    "method": "subscribe",
+                    "params": {"channel": "book", "depth": 7, "symbol": KRAKEN},
+                },
+            )
+            replies = [orjson.loads(await ws.recv()) for _ in range(3)]
+            assert [r["success"] for r in replies] == [False, False, False]
+            assert "XX/YY" in replies[0]["error"]
+
+    run(main())
+
+
+# Coinbase Advanced Trade
+
+COINBASE = ["BTC-USD", "ETH-USD"]
+
+
+def test_coinbase_books_sequence_and_trades() -> None:
+    async def main() -> None:
+        async with SimulatedExchange("coinbase", COINBASE, seed=3, rate=3000) as ex:
+            engine = _core.Engine("coinbase")
+            url = f"{ex.rest_url}/api/v3/brokerage/market/products"
+            engine.feed_http(url, await http_get(url), time.time_ns())
+            async with connect(ex.ws_url) as ws:
+                for channel in ("heartbeats", "level2", "market_trades", "ticker", "candles"):
+                    await send(
+                        ws, {"type": "subscribe", "product_ids": COINBASE, "channel": channel}
+                    )
+                await collect(ex, ws, engine, 1.2)
+            assert engine.connection_gaps == 0
+            stats = assert_clean(engine, COINBASE)
+            rows = take_rows(engine)
+            for symbol in COINBASE:
+                # Full depth: the whole book matches.
+                assert_book(ex, engine, symbol, 1000)
+                assert_trades(ex, engine, rows["trades"], symbol)
+                assert stats[f"coinbase:{symbol}"]["quotes"] > 0
+            assert precisions(engine, "ETH-USD") == (2, 8)
+            heartbeats = [s for s in rows["statuses"] if s["kind"] == "heartbeat"]
+            assert len(heartbeats) >= 1
+            assert {b["interval"] for b in rows["bars"]} == {300_000_000_000}  # 5-min candles
+
+    run(main())
+
+
+def test_coinbase_resubscribe_level2() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("coinbase", COINBASE, seed=4, rate=2000) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            engine = _core.Engine("coinbase")
+            level2 = {"product_ids": ["ETH-USD"], "channel": "level2"}
+            await send(ws, {"type": "subscribe", **level2})
+            await pump(ws, lambda f: engine.feed(f, time.time_ns()), 0.3)
+            await send(ws, {"type": "unsubscribe", **level2}, {"type": "subscribe", **level2})
+            await collect(ex, ws, engine, 0.3)
+            assert engine.stats()["coinbase:ETH-USD"]["snapshots"] == 2
+            assert_clean(engine, ["ETH-USD"])
+            assert_book(ex, engine, "ETH-USD", 1000)
+
+    run(main())
+
+
+# Binance spot
+
+
+async def binance_snapshots(
+    ex: SimulatedExchange, engine: _core.Engine, symbols: list[str]
+) -> None:
+    for symbol in symbols:
+        url = f"{ex.rest_url}/api/v3/depth?symbol={symbol}&limit=1000"
+        engine.feed_http(url, await http_get(url), time.time_ns())
+
+
+BINANCE = ["BTCUSDT", "ETHUSDT"]
+
+
+def test_binance_combined_streams_and_rest_sync() -> None:
+    async def main() -> None:
+        async with SimulatedExchange("binance", BINANCE, seed=5, rate=3000) as ex:
+            engine = _core.Engine("binance")
+            info = f"{ex.rest_url}/api/v3/exchangeInfo"
+            engine.feed_http(info, await http_get(info), time.time_ns())
+            kinds = ("depth@100ms", "trade", "bookTicker", "kline_1s")
+            streams = "/".join(f"{s.lower()}@{k}" for s in BINANCE for k in kinds)
+            async with connect(f"{ex.ws_url}/stream?streams={streams}") as ws:
+                # Diffs buffer in the engine until their snapshot arrives.
+                await pump(ws, lambda f: engine.feed(f, time.time_ns()), 0.2)
+                await binance_snapshots(ex, engine, BINANCE)
+                await collect(ex, ws, engine, 1.0)
+            stats = assert_clean(engine, BINANCE)
+            rows = take_rows(engine)
+            for symbol in BINANCE:
+                assert_book(ex, engine, symbol, 1000)
+                assert_trades(ex, engine, rows["trades"], symbol)
+                assert stats[f"binance:{symbol}"]["quotes"] > 0
+            assert engine.instruments()[0][1] == "BTC-USDT@binance"
+            assert {b["interval"] for b in rows["bars"]} == {1_000_000_000}
+
+    run(main())
+
+
+def test_binance_subscribe_method_and_rest_errors() -> None:
+    async def main() -> None:
+        async with SimulatedExchange("binance", BINANCE, seed=6, rate=2000) as ex:
+            engine = _core.Engine("binance")
+            async with connect(f"{ex.ws_url}/ws") as ws:
+                params = ["ethusdt@depth", "ethusdt@aggTrade"]
+                await send(ws, {"method": "SUBSCRIBE", "params": params, "id": 1})
+                assert orjson.loads(await ws.recv()) == {"result": None, "id": 1}
+                await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 2})
+                while b'"id":2' not in (reply := await ws.recv(decode=False)):
+                    engine.feed(reply, time.time_ns())  # market data goes on meanwhile
+                assert orjson.loads(reply) == {"result": params, "id": 2}
+                await binance_snapshots(ex, engine, ["ETHUSDT"])
+                await collect(ex, ws, engine, 0.6)
+            assert_clean(engine, ["ETHUSDT"])
+            assert_book(ex, engine, "ETHUSDT", 1000)
+            assert_trades(ex, engine, take_rows(engine)["trades"], "ETHUSDT")
+            with pytest.raises(urllib.error.HTTPError) as error:
+                await http_get(f"{ex.rest_url}/api/v3/depth?symbol=NOPEUSDT")
+            assert error.value.code == 400
+            error.value.close()
+            with pytest.raises(websockets.exceptions.InvalidStatus):
+                async with connect(f"{ex.ws_url}/nowhere"):
+                    pass
+
+    run(main())
+
+
+# Alpaca market data
+
+
+def test_alpaca_crypto_orderbooks_and_trades() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("alpaca", ["BTC/USD", "AAPL"], seed=7, rate=2000) as ex,
+            connect(f"{ex.ws_url}/v1beta3/crypto/us") as ws,
+        ):
+            assert orjson.loads(await ws.recv()) == [{"T": "success", "msg": "connected"}]
+            await send(ws, {"action": "auth", "key": "k", "secret": "s"})
+            assert orjson.loads(await ws.recv())[0]["msg"] == "authenticated"
+            symbols = ["BTC/USD"]
+            await send(
+                ws,
+                {"action": "subscribe", "trades": symbols, "quotes": symbols, "orderbooks": ["*"]},
+            )
+            subscription = orjson.loads(await ws.recv())[0]
+            assert subscription["T"] == "subscription" and subscription["orderbooks"] == ["*"]
+            engine = _core.Engine("alpaca")
+            await collect(ex, ws, engine, 1.0)
+            assert_clean(engine, symbols)
+            assert_book(ex, engine, "BTC/USD", 1000)
+            rows = take_rows(engine)
+            assert_trades(ex, engine, rows["trades"], "BTC/USD")
+            assert len(rows["quotes"]) > 0
+
+    run(main())
+
+
+def test_alpaca_stocks_trades_quotes_bars() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("alpaca", ["AAPL", "MSFT"], seed=8, rate=1000, bar_seconds=1.0) as ex,
+            connect(
+                f"{ex.ws_url}/v2/iex",
+                additional_headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"},
+            ) as ws,
+        ):
+            await ws.recv()
+            assert orjson.loads(await ws.recv())[0]["msg"] == "authenticated"
+            await send(
+                ws, {"action": "subscribe", "trades": ["*"], "quotes": ["AAPL"], "bars": ["*"]}
+            )
+            await ws.recv()
+            engine = _core.Engine("alpaca")
+            await collect(ex, ws, engine, 2.3)
+            assert engine.rejects == 0
+            rows = take_rows(engine)
+            for symbol in ("AAPL", "MSFT"):
+                assert_trades(ex, engine, rows["trades"], symbol)
+            assert {q["symbol"] for q in rows["quotes"]} == {"AAPL"}
+            bars = rows["bars"]
+            assert bars and {b["interval"] for b in bars} == {60_000_000_000}
+            for bar in bars:  # every closed bar holds the trades of its second
+                trades = [
+                    t
+                    for t in ex.truth(bar["symbol"]).trades
+                    if bar["ts_event"] <= t.ts < bar["ts_event"] + 1_000_000_000
+                ]
+                volume = sum(t.size for t in trades) * 10 ** (bar["size_precision"])
+                assert bar["volume_raw"] == volume
+
+    run(main())
+
+
+def test_alpaca_news() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("alpaca", ["AAPL"], rate=100, news_seconds=1.0) as ex,
+            connect(f"{ex.ws_url}/v1beta1/news") as ws,
+        ):
+            await ws.recv()
+            await send(ws, {"action": "auth", "key": "k", "secret": "s"})
+            await ws.recv()
+            await send(ws, {"action": "subscribe", "news": ["*"]})
+            assert orjson.loads(await ws.recv()) == [{"T": "subscription", "news": ["*"]}]
+            engine = _core.Engine("alpaca_news")
+            await collect(ex, ws, engine, 1.5)
+            news = take_rows(engine)["news"]
+            assert engine.rejects == 0 and news
+            sent = {n["id"]: n for n in ex.news}
+            for item in news:
+                assert item["headline"] == sent[item["id"]]["headline"]
+                assert item["symbols"] == ["AAPL"]
+
+    run(main())
+
+
+def test_alpaca_rejects_bad_credentials() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("alpaca", ["AAPL"], rate=0, credentials=("key", "secret")) as ex,
+            connect(f"{ex.ws_url}/v2/sip") as ws,
+        ):
+            await ws.recv()
+            await send(ws, {"action": "subscribe", "trades": ["AAPL"]})
+            assert orjson.loads(await ws.recv())[0]["code"] == 401
+            await send(ws, {"action": "auth", "key": "key", "secret": "wrong"})
+            error = orjson.loads(await ws.recv())
+            assert error == [{"T": "error", "code": 402, "msg": "auth failed"}]
+            engine = _core.Engine("alpaca")
+            engine.feed(orjson.dumps(error), time.time_ns())
+            statuses = take_rows(engine)["statuses"]
+            assert statuses[0]["kind"] == "venue_error" and "402" in statuses[0]["message"]
+            await send(ws, {"action": "auth", "key": "key", "secret": "secret"})
+            assert orjson.loads(await ws.recv())[0]["msg"] == "authenticated"
+
+    run(main())
+
+
+# Pieces
+
+
+def test_ws_frames_lengths() -> None:
+    for n in (0, 125, 126, 65535, 65536):
+        frame = ws_frames([b"x" * n])
+        assert frame[0] == 0x81
+        header = 2 if n < 126 else 4 if n < 65536 else 10
+        assert len(frame) == header + n
+        length = frame[1] if n < 126 else int.from_bytes(frame[2:header], "big")
+        assert length == n
+
+
+def test_unknown_venue_and_symbols() -> None:
+    with pytest.raises(ValueError, match="unknown venue"):
+        SimulatedExchange("mtgox", ["BTC/USD"])
+    with pytest.raises(ValueError, match="pair"):
+        SimulatedExchange("kraken", ["BTCUSD"])
+
+
+def test_same_seed_same_market() -> None:
+    async def main() -> list[tuple[int, int, int, str]]:
+        async with SimulatedExchange("kraken", KRAKEN, seed=42, rate=0) as ex:
+            ex.advance(500)
+            truth = ex.truth("BTC/USD")
+            assert truth.recent_trades(7) == truth.trades[-7:]
+            return [(t.trade_id, t.price, t.size, t.aggressor) for t in truth.trades]
+
+    results: list[list[tuple[int, int, int, str]]] = []
+
+    async def twice() -> None:
+        results.append(await main())
+        results.append(await main())
+
+    run(twice())
+    assert results[0] == results[1] and len(results[0]) > 10
+
+
+def test_cli_serves_until_interrupted() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alphapulse.simulator.cli", "--venue", "binance", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith("simulating binance BTCUSDT, ETHUSDT")
+        ws_url = lines[1].split()[1]
+
+        async def main() -> None:
+            async with connect(f"{ws_url}/ws/btcusdt@trade") as ws:
+                assert b'"e":"trade"' in await ws.recv(decode=False)
+
+        run(main())
+    finally:
+        proc.send_signal(2)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "stopped" in out
