@@ -19,7 +19,7 @@ from pathlib import Path
 # Run as a script (`make bench`): the suite imports itself as the package it is.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks import bench_book, bench_lake, bench_memory, bench_parse
+from tests.benchmarks import bench_book, bench_collector, bench_lake, bench_memory, bench_parse
 from tests.benchmarks.measure import REPEATS, Figure, Row, table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ def main() -> int:
         f"medians of {REPEATS} runs (best in brackets)\n"
     )
     rows: list[Row] = []
-    for module in (bench_parse, bench_book, bench_memory, bench_lake):
+    for module in (bench_parse, bench_book, bench_memory, bench_lake, bench_collector):
         rows.extend(module.run())
         print()
     rows.extend(rust_rows(rows))
