@@ -33,5 +33,17 @@ class CollectorMetrics:
         self.disconnects = Counter(
             "alphapulse_disconnects", "Connections lost", ["venue"], registry=r
         )
+        self.queue_depth = Gauge(
+            "alphapulse_sink_queue_depth", "Batches waiting for the lake writer", registry=r
+        )
+        self.bytes_written = Gauge(
+            "alphapulse_lake_bytes_written", "Bytes committed to the lake", registry=r
+        )
+        self.pending = Gauge(
+            "alphapulse_engine_pending_events",
+            "Events not yet handed to the sink",
+            ["venue"],
+            registry=r,
+        )
         self.rss = Gauge("alphapulse_rss_bytes", "Peak resident set size", registry=r)
         self.rss.set_function(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)

@@ -82,6 +82,10 @@ class WeightBudget:
             await asyncio.sleep(60.0 - (now - self._spent[0][0]))
 
 
+def _pending_of(engine: _core.Engine) -> Callable[[], float]:
+    return lambda: float(engine.pending_events)
+
+
 def fetch(url: str, timeout: float = 10.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         body: bytes = response.read()
@@ -100,6 +104,7 @@ class CollectorService:
         resync_timeout_seconds: float = 10.0,
         snapshot_delay_seconds: float = 0.5,
         quiet_seconds: float = 60.0,
+        max_pending_events: int = 500_000,
         status_path: Path | None = None,
         fetcher: Callable[[str], bytes] = fetch,
     ) -> None:
@@ -109,11 +114,20 @@ class CollectorService:
         self.ids = ConnectionIds()
         self.capture = CaptureWriter(capture) if capture is not None else None
         self.runtimes = {v.name: VenueRuntime(v, _core.Engine(v.protocol)) for v in venues}
+        self.metrics.queue_depth.set_function(lambda: float(sink.stats().get("queue_depth", 0)))
+        self.metrics.bytes_written.set_function(lambda: float(sink.stats().get("bytes_written", 0)))
+        for name, rt in self.runtimes.items():
+            self.metrics.pending.labels(name).set_function(_pending_of(rt.engine))
         self.drain_seconds = drain_seconds
         self.resync_grace = resync_grace_seconds
         self.resync_timeout = resync_timeout_seconds
         self.snapshot_delay = snapshot_delay_seconds
         self.quiet_seconds = quiet_seconds
+        #: Events an engine may hold before the sources stop reading (bounds memory).
+        self.max_pending_events = max_pending_events
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.backpressure_count = 0
         self._last_watch = 0.0
         self.status_path = status_path
         self._fetch = fetcher
@@ -147,6 +161,7 @@ class CollectorService:
                     venue=rt.venue.name,
                     capture=self.capture,
                     backoff=Backoff(),
+                    flowing=self.flowing,
                 )
                 rt.sources.append(source)
                 self._spawn(source.run())
@@ -201,7 +216,13 @@ class CollectorService:
             await self._snapshot(rt, plan)
 
     def on_frame(self, source: WebSocketSource, conn_id: int, data: bytes, ts_ns: int) -> None:
-        self.runtimes[source.venue].engine.feed(data, ts_ns, conn_id)
+        engine = self.runtimes[source.venue].engine
+        engine.feed(data, ts_ns, conn_id)
+        if engine.pending_events > self.max_pending_events and self.flowing.is_set():
+            # The sink is behind: stop reading until a drain catches up (backpressure).
+            self.flowing.clear()
+            self.backpressure_count += 1
+            self.events.append("backpressure", source.venue, pending=engine.pending_events)
         self.metrics.frames.labels(source.venue).inc()
         self.metrics.wire_to_book.observe((time.time_ns() - ts_ns) / 1e9)
 
@@ -247,7 +268,8 @@ class CollectorService:
                     rt.activity[symbol] = (count, since, True)
 
     async def drain(self) -> None:
-        """Hand every pending event to the sink."""
+        """Hand every pending event to the sink (waiting while it is full), then let the
+        sources read again."""
         for name, rt in self.runtimes.items():
             if not rt.engine.pending_events:
                 continue
@@ -258,6 +280,7 @@ class CollectorService:
                     await self.sink.put(table, batch)
             self._log_integrity(name, batches)
         await self._drain_events()
+        self.flowing.set()
 
     async def _drain_events(self) -> None:
         if len(self.events):

@@ -1,11 +1,13 @@
 """Frame sources: a WebSocket connection kept open against disconnects and stalls.
 
 A :class:`WebSocketSource` connects, authenticates, subscribes and reads frames, handing each
-to its sink with the receive time. When the connection closes, errors or goes silent for
-longer than its stall limit, it reconnects with exponential backoff and full jitter (capped),
-and subscribes again. Every (re)connection gets a new connection number, which the Rust core
-uses to restart its per-connection sequence checks. Frames and sent messages can be captured
-raw; authentication messages never are.
+to its sink with the receive time. While its ``flowing`` event is cleared it stops reading,
+so a consumer that falls behind slows the venue down through TCP instead of buffering.
+When the connection closes, errors or goes silent for longer than its stall limit, it
+reconnects with exponential backoff and full jitter (capped), and subscribes again. Every
+(re)connection gets a new connection number, which the Rust core uses to restart its
+per-connection sequence checks. Frames and sent messages can be captured raw;
+authentication messages never are.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class WebSocketSource:
         venue: str,
         capture: CaptureWriter | None = None,
         backoff: Backoff | None = None,
+        flowing: asyncio.Event | None = None,
     ) -> None:
         self.connection = connection
         self.venue = venue
@@ -85,6 +88,8 @@ class WebSocketSource:
         self._ids = ids
         self._capture = capture
         self._backoff = backoff or Backoff()
+        # Cleared by the consumer when it falls behind: reading pauses, TCP pushes back.
+        self._flowing = flowing
         self._ws: ClientConnection | None = None
         self._stopping = asyncio.Event()
         self.conn_id = 0
@@ -168,6 +173,8 @@ class WebSocketSource:
             )
             first = True
             while True:
+                if self._flowing is not None and not self._flowing.is_set():
+                    await self._flowing.wait()
                 data = await ws.recv(decode=False)
                 ts = time.time_ns()
                 self.last_frame = time.monotonic()

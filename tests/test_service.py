@@ -141,6 +141,16 @@ def test_lake_holds_exactly_what_the_venue_emitted(venue: str, tmp_path: Path) -
     events = read_table(tmp_path, "events")
     kinds = set(events.column("kind").to_pylist())
     assert {"service_start", "connect", "subscribe", "service_stop"} <= kinds
+    # Metrics, in the service's own prometheus registry.
+    from prometheus_client import generate_latest
+
+    text = generate_latest(service.metrics.registry).decode()
+    sample = service.metrics.registry.get_sample_value
+    assert sample("alphapulse_frames_total", {"venue": venue}) == engine.frames
+    assert (sample("alphapulse_wire_to_book_seconds_count") or 0) == engine.frames
+    assert (sample("alphapulse_lake_bytes_written") or 0) > 0
+    for name in ("alphapulse_rss_bytes", "alphapulse_sink_queue_depth", "alphapulse_rejects"):
+        assert name in text
 
 
 def test_book_deltas_replay_to_the_venue_book(tmp_path: Path) -> None:
@@ -358,3 +368,118 @@ def test_status_of_a_running_collector(tmp_path: Path) -> None:
         timeout=60,
     )
     assert gone.returncode == 1 and "no collector is running" in gone.stderr
+
+
+class SlowSink:
+    """A lake on a slow disk: every put takes a while; rows are kept to check nothing is lost."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.tables: dict[str, list[pa.RecordBatch]] = {}
+
+    async def put(self, table: str, batch: object) -> None:
+        await asyncio.sleep(self.delay)
+        self.tables.setdefault(table, []).append(pa.record_batch(batch))
+
+    async def close(self) -> None:
+        return None
+
+    def stats(self) -> dict[str, int]:
+        return {"tables": len(self.tables)}
+
+
+def test_a_slow_sink_pushes_back_instead_of_buffering(tmp_path: Path) -> None:
+    async def session() -> tuple[CollectorService, SimulatedExchange, int]:
+        exchange = SimulatedExchange("binance", SYMBOLS["binance"], seed=2, rate=0)
+        await exchange.start()
+        urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
+        service = CollectorService(
+            [VENUES["binance"](SYMBOLS["binance"], urls=urls)],
+            SlowSink(0.05),
+            drain_seconds=0.01,
+            max_pending_events=300,
+        )
+        engine = service.runtimes["binance"].engine
+        high_water = 0
+        await service.start()
+        try:
+            await until(lambda: all(_synced(service, "binance", s) for s in SYMBOLS["binance"]))
+            for _ in range(20):
+                exchange.advance(100)
+                for _ in range(5):
+                    await asyncio.sleep(0.01)
+                    high_water = max(high_water, engine.pending_events)
+            await quiet(lambda: engine.frames, seconds=1.0)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service, exchange, high_water
+
+    service, exchange, high_water = asyncio.run(session())
+    assert service.backpressure_count >= 1
+    assert service.events.counts["backpressure"] == service.backpressure_count
+    # Reading stopped near the bound: at most one more frame's events got in.
+    assert high_water < 300 + 100
+    sink = service.sink
+    assert isinstance(sink, SlowSink)
+    trades = pa.Table.from_batches(sink.tables["trades"])
+    assert trades.num_rows == sum(len(exchange.truth(s).trades) for s in SYMBOLS["binance"])
+
+
+def test_alpaca_end_to_end_keeps_secrets_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, secret = "PKTEST123", "do-not-leak-7f3a9"
+    monkeypatch.setenv("ALPACA_API_KEY", key)
+    monkeypatch.setenv("ALPACA_API_SECRET", secret)
+    symbols = ["AAPL", "BTC/USD"]
+    capture = tmp_path / "alpaca.capture.zst"
+    lake = tmp_path / "lake"
+
+    async def session() -> tuple[CollectorService, SimulatedExchange]:
+        exchange = SimulatedExchange("alpaca", symbols, seed=4, rate=0, credentials=(key, secret))
+        await exchange.start()
+        monkeypatch.setenv("ALPACA_BASE_URL", exchange.ws_url)
+        service = CollectorService(
+            [VENUES["alpaca"](symbols, channels=("trades", "ticker", "book"))],
+            AsyncLakeWriter(LakeWriter(lake)),
+            capture=capture,
+            drain_seconds=0.05,
+        )
+        engine = service.runtimes["alpaca"].engine
+        await service.start()
+        try:
+            await until(lambda: engine.frames >= 4)
+            await asyncio.sleep(0.3)
+            for _ in range(6):
+                exchange.advance(50)
+                await asyncio.sleep(0.02)
+            await quiet(lambda: engine.frames)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service, exchange
+
+    service, exchange = asyncio.run(session())
+    assert service.summary()["venues"]["alpaca"]["rejects"] == 0
+    for symbol in symbols:
+        truth = exchange.truth(symbol)
+        got = lake_trades(lake, "alpaca", symbol)
+        assert sorted(t[1:3] for t in got) == sorted(
+            (value(t.price, truth.price_decimals), value(t.size, truth.size_decimals))
+            for t in truth.trades
+        )
+        assert len(got) > 5
+    # The secret reached the exchange, and nothing else: not the capture, lake or events.
+    from alphapulse.capture import read_capture
+    from alphapulse.lake import tables
+
+    captured = b"".join(r.data for r in read_capture(capture))
+    assert b"PKTEST123" not in captured and secret.encode() not in captured
+    for name in tables(lake):
+        table = read_table(lake, name)
+        for column in table.columns:
+            if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+                values = [v for v in column.to_pylist() if v is not None]
+                as_text = [v if isinstance(v, str) else v.decode(errors="replace") for v in values]
+                assert not any(secret in v for v in as_text), name
