@@ -17,7 +17,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -146,13 +146,19 @@ class CollectorService:
             raise RuntimeError("collector already running")
         self._running = True
         self.started_at = time.time()
-        self.events.append(
-            "service_start",
-            venues={n: r.venue.symbols for n, r in self.runtimes.items()},
-            pid=os.getpid(),
-        )
+        self.events.append("service_start", pid=os.getpid())
+        for name, rt in self.runtimes.items():
+            self.events.append(
+                "config",
+                name,
+                symbols=rt.venue.symbols,
+                channels=list(rt.venue.channels),
+                urls=[c.url for c in rt.venue.connections()],
+            )
         for rt in self.runtimes.values():
             for connection in rt.venue.connections():
+                if rt.venue.stall_seconds is not None:
+                    connection = replace(connection, stall_seconds=rt.venue.stall_seconds)
                 source = WebSocketSource(
                     connection,
                     self,

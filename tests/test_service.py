@@ -75,6 +75,11 @@ async def collect(
         exchange.flush()
         # Everything the venue sent has arrived, and every book is back in sync.
         await quiet(lambda: rt.engine.frames)
+        if faults is not None and faults.stall_after is not None:
+            # Silence is not the end: the watchdog must notice and reconnect.
+            await until(lambda: service.events.counts.get("stall", 0) >= 1)
+            await until(lambda: service.events.counts.get("connect", 0) >= 2)
+            await asyncio.sleep(1.0)
         await until(lambda: not rt.engine.out_of_sync(), timeout=20)
         await quiet(lambda: rt.engine.frames)
     finally:
@@ -182,6 +187,7 @@ def test_book_deltas_replay_to_the_venue_book(tmp_path: Path) -> None:
         ("coinbase", FaultPlan(duplicate_every=23), "duplicate"),
         ("binance", FaultPlan(duplicate_every=23), "duplicate"),
         ("binance", FaultPlan(unknown_every=31), "reject"),
+        ("binance", FaultPlan(stall_after=100, stall_seconds=4), "stall"),
     ],
 )
 def test_faults_are_detected_and_recovered(

@@ -64,8 +64,11 @@ class Venue:
         urls: Mapping[str, str] | None = None,
         credentials: Credentials | None = None,
         depth: int | None = None,
+        stall_seconds: float | None = None,
     ) -> None:
         self.symbols = list(symbols)
+        #: Overrides every connection's stall limit (seconds of silence before reconnecting).
+        self.stall_seconds = stall_seconds
         self.channels = channels
         self.urls = dict(urls or {})
         self.credentials = credentials
