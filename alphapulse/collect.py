@@ -61,8 +61,9 @@ async def _start_simulators(config: CollectorConfig, seed: int, rate: float) -> 
     from alphapulse.simulator import SimulatedExchange
 
     exchanges = []
-    for name, vc in config.venues.items():
-        exchange = SimulatedExchange(name, vc.symbols, seed=seed, rate=rate)
+    for i, (name, vc) in enumerate(config.venues.items()):
+        # A market of its own per venue.
+        exchange = SimulatedExchange(name, vc.symbols, seed=seed + i, rate=rate)
         await exchange.start()
         vc.urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
         exchanges.append(exchange)

@@ -30,7 +30,9 @@ class Binance(Venue):
             f"{s.lower()}@{STREAMS[c]}" for s in self.symbols for c in self.channels if c in STREAMS
         )
         url = f"{self.url('ws', self.default_ws)}/stream?streams={streams}"
-        return [Connection(self.name, url, self.protocol, ())]
+        # Binance sends no heartbeat messages: a quiet symbol is silent, not dead. Liveness
+        # comes from WebSocket pings (20 s), so the data-silence limit is long.
+        return [Connection(self.name, url, self.protocol, (), stall_seconds=300.0)]
 
     def snapshot_url(self, venue_symbol: str) -> str:
         rest = self.url("rest", self.default_rest)
