@@ -164,7 +164,7 @@ class WebSocketSource:
         watchdog = asyncio.create_task(self._watch_stall(ws))
         reason = "closed"
         try:
-            for message in c.auth:
+            for message in c.auth() if callable(c.auth) else c.auth:
                 await ws.send(message)  # secrets: neither captured nor logged
             for message in c.subscribe:
                 await self.send(message)

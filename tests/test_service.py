@@ -491,3 +491,49 @@ def test_alpaca_end_to_end_keeps_secrets_out(
                 values = [v for v in column.to_pylist() if v is not None]
                 as_text = [v if isinstance(v, str) else v.decode(errors="replace") for v in values]
                 assert not any(secret in v for v in as_text), name
+
+
+def test_coinbase_with_a_cdp_key_signs_and_keeps_tokens_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from alphapulse.capture import read_capture
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    monkeypatch.setenv("COINBASE_API_KEY", "organizations/o/apiKeys/k")
+    monkeypatch.setenv("COINBASE_API_SECRET", pem)
+    capture = tmp_path / "cb.capture.zst"
+
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange("coinbase", ["BTC-USD"], seed=9, rate=0)
+        await exchange.start()
+        service = CollectorService(
+            [VENUES["coinbase"](["BTC-USD"], urls={"ws": exchange.ws_url})],
+            AsyncLakeWriter(LakeWriter(tmp_path / "lake")),
+            capture=capture,
+            drain_seconds=0.05,
+        )
+        await service.start()
+        try:
+            await until(lambda: _synced(service, "coinbase", "BTC-USD"))
+            exchange.advance(100)
+            await quiet(lambda: service.runtimes["coinbase"].engine.frames)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    assert service.runtimes["coinbase"].engine.stats()["coinbase:BTC-USD"]["trades"] > 0
+    captured = b"".join(r.data for r in read_capture(capture))
+    assert b"jwt" not in captured and b"PRIVATE KEY" not in captured

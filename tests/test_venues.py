@@ -76,6 +76,7 @@ def test_alpaca_needs_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     conns = Alpaca(["AAPL", "BTC/USD"], channels=("trades", "book", "news")).connections()
     assert [c.name for c in conns] == ["alpaca-stocks", "alpaca-crypto", "alpaca-news"]
     assert conns[0].url == "ws://127.0.0.1:7000/v2/iex"
+    assert isinstance(conns[0].auth, tuple)
     assert json.loads(conns[0].auth[0]) == {"action": "auth", "key": "key-id", "secret": "s3cret"}
     assert json.loads(conns[0].subscribe[0]) == {"action": "subscribe", "trades": ["AAPL"]}
     assert json.loads(conns[1].subscribe[0]) == {
@@ -107,3 +108,49 @@ def test_config_from_toml_and_errors(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(ConfigError, match="no symbols"):
         CollectorConfig.from_dict({"venues": {"kraken": {}}})
     assert not CollectorConfig().configured
+
+
+def test_coinbase_jwt_is_a_valid_es256_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import time
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from alphapulse.venues.coinbase import coinbase_jwt
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    name = "organizations/org-1/apiKeys/key-1"
+
+    def unb64(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    token = coinbase_jwt(name, pem.replace("\n", "\\n"), now=1_700_000_000)  # env-style "\n"s
+    header_b64, claims_b64, sig_b64 = token.split(".")
+    header, claims = json.loads(unb64(header_b64)), json.loads(unb64(claims_b64))
+    assert header["alg"] == "ES256" and header["kid"] == name and len(header["nonce"]) == 32
+    assert claims == {"iss": "cdp", "nbf": 1_700_000_000, "exp": 1_700_000_120, "sub": name}
+    sig = unb64(sig_b64)
+    der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    signed = f"{header_b64}.{claims_b64}".encode()
+    key.public_key().verify(der, signed, ec.ECDSA(hashes.SHA256()))  # raises if invalid
+    with pytest.raises(InvalidSignature):
+        key.public_key().verify(der, signed + b"x", ec.ECDSA(hashes.SHA256()))
+
+    # With keys in the environment, subscriptions become fresh signed auth messages.
+    monkeypatch.setenv("COINBASE_API_KEY", name)
+    monkeypatch.setenv("COINBASE_API_SECRET", pem)
+    (conn,) = Coinbase(["BTC-USD"]).connections()
+    assert conn.subscribe == () and callable(conn.auth)
+    first, again = conn.auth(), conn.auth()
+    assert [json.loads(m)["channel"] for m in first] == ["heartbeats", "level2", "market_trades"]
+    assert all(json.loads(m)["jwt"].count(".") == 2 for m in first)
+    assert first != again  # a new nonce (and time) every connect
+    assert int(json.loads(unb64(json.loads(first[0])["jwt"].split(".")[1]))["nbf"]) <= time.time()

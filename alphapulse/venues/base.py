@@ -5,7 +5,7 @@ resync one instrument. Transport lives in ``alphapulse.sources``, parsing in the
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -30,8 +30,9 @@ class Connection:
     url: str
     protocol: str
     subscribe: tuple[str, ...]
-    #: Sent before the subscriptions; never captured or logged (they may hold secrets).
-    auth: tuple[str, ...] = ()
+    #: Sent before the subscriptions; never captured or logged (they may hold secrets). A
+    #: callable is called at every (re)connect, for tokens that expire (Coinbase JWTs).
+    auth: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
     #: Seconds of silence after which the connection is considered dead.
     stall_seconds: float = 15.0
 
