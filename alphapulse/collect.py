@@ -54,7 +54,9 @@ def status_line(summary: dict[str, Any], previous: dict[str, Any] | None, dt: fl
         )
     sink = summary.get("sink", {})
     disk = sink.get("bytes_written", 0) / 1e6
-    return " | ".join(parts) + f" | lake {disk:,.1f} MB, queue {sink.get('queue_depth', 0)}"
+    p99 = summary.get("wire_to_book_p99_us")
+    lag = f"lag p99 <= {p99:,.0f} us | " if p99 is not None else ""
+    return " | ".join(parts) + f" | {lag}lake {disk:,.1f} MB, queue {sink.get('queue_depth', 0)}"
 
 
 async def _start_simulators(config: CollectorConfig, seed: int, rate: float) -> list[Any]:

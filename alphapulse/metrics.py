@@ -6,6 +6,8 @@ import resource
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+LATENCY_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1)
+
 
 class CollectorMetrics:
     def __init__(self) -> None:
@@ -18,7 +20,7 @@ class CollectorMetrics:
         self.wire_to_book = Histogram(
             "alphapulse_wire_to_book_seconds",
             "From frame receipt to book applied",
-            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1),
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.integrity = Counter(
@@ -47,3 +49,16 @@ class CollectorMetrics:
         )
         self.rss = Gauge("alphapulse_rss_bytes", "Peak resident set size", registry=r)
         self.rss.set_function(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+    def wire_to_book_quantile(self, q: float) -> float | None:
+        """An upper bound of the ``q`` quantile of wire-to-book latency (seconds), from the
+        histogram's buckets; None before any frame."""
+        sample = self.registry.get_sample_value
+        total = sample("alphapulse_wire_to_book_seconds_count") or 0.0
+        if not total:
+            return None
+        for bound in LATENCY_BUCKETS:
+            below = sample("alphapulse_wire_to_book_seconds_bucket", {"le": str(bound)}) or 0.0
+            if below / total >= q:
+                return bound
+        return float("inf")

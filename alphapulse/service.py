@@ -386,8 +386,10 @@ class CollectorService:
                 "resyncs": rt.resync_count,
                 "out_of_sync": rt.engine.out_of_sync(),
             }
+        p99 = self.metrics.wire_to_book_quantile(0.99)
         return {
             "uptime_s": round(time.time() - self.started_at, 3),
+            "wire_to_book_p99_us": None if p99 is None else p99 * 1e6,
             "venues": venues,
             "sink": self.sink.stats(),
             "events": dict(self.events.counts),

@@ -89,14 +89,8 @@ async def collect(port: int, symbols: list[str], lake: Path) -> tuple[float, lis
 
 
 def p99(service: CollectorService) -> float:
-    """The 99th percentile of the wire-to-book histogram, from its buckets (upper bound)."""
-    samples = service.metrics.registry.get_sample_value
-    total = samples("alphapulse_wire_to_book_seconds_count") or 0.0
-    for bound in (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1):
-        below = samples("alphapulse_wire_to_book_seconds_bucket", {"le": str(bound)}) or 0.0
-        if total and below / total >= 0.99:
-            return bound
-    return float("inf")
+    """The 99th percentile of the wire-to-book histogram (its bucket's upper bound)."""
+    return service.metrics.wire_to_book_quantile(0.99) or float("inf")
 
 
 def measure(symbols: list[str], rate: float) -> tuple[float, list[int], float, float]:
