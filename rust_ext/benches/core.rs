@@ -442,7 +442,7 @@ fn normalize(c: &mut Criterion) {
                                 ts_recv: START_NS + i as i64,
                                 conn: 0,
                             };
-                            normalizer.frame(&mut ctx, frame);
+                            _core::normalize::normalize_frame(normalizer.as_mut(), &mut ctx, frame);
                         }
                         assert!(out.rejects.is_empty(), "{}: rejected", set.name);
                         out.clear();

@@ -14,7 +14,7 @@ use crate::event::{
     BookAction, BookCheck, BookDelta, Events, InstrumentIdx, StatusKind, FLAG_LAST, FLAG_SNAPSHOT,
 };
 use crate::instruments::Instruments;
-use crate::normalize::{new_normalizer, Ctx, Normalizer};
+use crate::normalize::{new_normalizer, normalize_frame, Ctx, Normalizer};
 use crate::types::UnixNanos;
 
 /// Diffs kept per instrument while waiting for a snapshot (Binance); older ones are dropped
@@ -165,7 +165,7 @@ impl Engine {
             ts_recv,
             conn,
         };
-        self.normalizer.frame(&mut ctx, data);
+        normalize_frame(self.normalizer.as_mut(), &mut ctx, data);
         self.rejects += (self.events.rejects.len() - rejects_before) as u64;
         self.rescale_changed(ts_recv);
         self.apply_new();

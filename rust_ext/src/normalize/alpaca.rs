@@ -27,14 +27,14 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{field_error, snippet, Ctx, Normalizer};
+use super::{snippet, Ctx, Normalizer};
 use crate::event::{
-    Bar, BookAction, BookDelta, InstrumentIdx, News, Quote, StatusKind, Trade, FLAG_LAST,
-    FLAG_SNAPSHOT, NO_INSTRUMENT,
+    Bar, BookAction, BookDelta, News, Quote, StatusKind, Trade, FLAG_LAST, FLAG_SNAPSHOT,
+    NO_INSTRUMENT,
 };
 use crate::instruments::PrecisionPolicy;
 use crate::time::parse_rfc3339_ns;
-use crate::types::{parse_json_decimal, Aggressor, Side, UnixNanos};
+use crate::types::{Aggressor, Side, UnixNanos};
 
 const DEFAULT_PRECISION: PrecisionPolicy = PrecisionPolicy::Default { price: 9, size: 9 };
 const MINUTE_NS: i64 = 60_000_000_000;
@@ -234,12 +234,8 @@ impl Normalizer for Alpaca {
         DEFAULT_PRECISION
     }
 
-    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let mark = ctx.out.mark();
-        if let Err(reason) = frame(ctx, data) {
-            ctx.out.rollback(mark);
-            ctx.reject(reason, data);
-        }
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+        frame(ctx, data)
     }
 }
 
@@ -316,30 +312,6 @@ fn time(field: &str, s: &str) -> Result<UnixNanos, String> {
         .ok_or_else(|| format!("bad {field} {s:?}: not an RFC 3339 timestamp"))
 }
 
-fn price(
-    ctx: &mut Ctx<'_>,
-    inst: InstrumentIdx,
-    field: &str,
-    raw: &RawValue,
-) -> Result<i64, String> {
-    let text = raw.get();
-    parse_json_decimal(text.as_bytes())
-        .and_then(|d| ctx.instruments.price_dec(inst, d))
-        .map_err(|e| field_error(field, text, e))
-}
-
-fn size(
-    ctx: &mut Ctx<'_>,
-    inst: InstrumentIdx,
-    field: &str,
-    raw: &RawValue,
-) -> Result<i64, String> {
-    let text = raw.get();
-    parse_json_decimal(text.as_bytes())
-        .and_then(|d| ctx.instruments.size_dec(inst, d))
-        .map_err(|e| field_error(field, text, e))
-}
-
 fn control(ctx: &mut Ctx<'_>, raw: &RawValue, error: bool) -> Result<(), String> {
     let c: WireControl = wire(raw)?;
     let msg = c.msg.unwrap_or_default();
@@ -400,8 +372,8 @@ fn trade(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
         instrument: inst,
         ts_event: time("t", &t.time)?,
         ts_recv: ctx.ts_recv,
-        price: price(ctx, inst, "p", t.price)?,
-        size: size(ctx, inst, "s", t.size)?,
+        price: ctx.json_price(inst, "p", t.price)?,
+        size: ctx.json_size(inst, "s", t.size)?,
         aggressor,
         trade_id: t.id.unwrap_or(0),
         precision: ctx.instruments.precision(inst),
@@ -417,10 +389,10 @@ fn quote(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
         instrument: inst,
         ts_event: time("t", &q.time)?,
         ts_recv: ctx.ts_recv,
-        bid_price: price(ctx, inst, "bp", q.bid_price)?,
-        bid_size: size(ctx, inst, "bs", q.bid_size)?,
-        ask_price: price(ctx, inst, "ap", q.ask_price)?,
-        ask_size: size(ctx, inst, "as", q.ask_size)?,
+        bid_price: ctx.json_price(inst, "bp", q.bid_price)?,
+        bid_size: ctx.json_size(inst, "bs", q.bid_size)?,
+        ask_price: ctx.json_price(inst, "ap", q.ask_price)?,
+        ask_size: ctx.json_size(inst, "as", q.ask_size)?,
         precision: ctx.instruments.precision(inst),
     };
     ctx.out.quotes.push(quote);
@@ -435,11 +407,11 @@ fn bar(ctx: &mut Ctx<'_>, raw: &RawValue, interval_ns: i64, closed: bool) -> Res
         ts_event: time("t", &b.time)?,
         ts_recv: ctx.ts_recv,
         interval_ns,
-        open: price(ctx, inst, "o", b.open)?,
-        high: price(ctx, inst, "h", b.high)?,
-        low: price(ctx, inst, "l", b.low)?,
-        close: price(ctx, inst, "c", b.close)?,
-        volume: size(ctx, inst, "v", b.volume)?,
+        open: ctx.json_price(inst, "o", b.open)?,
+        high: ctx.json_price(inst, "h", b.high)?,
+        low: ctx.json_price(inst, "l", b.low)?,
+        close: ctx.json_price(inst, "c", b.close)?,
+        volume: ctx.json_size(inst, "v", b.volume)?,
         closed,
         precision: ctx.instruments.precision(inst),
     };
@@ -540,8 +512,8 @@ fn orderbook(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
                 ts_recv: ctx.ts_recv,
                 action: BookAction::Set,
                 side,
-                price: price(ctx, inst, price_field, level.price)?,
-                size: size(ctx, inst, size_field, level.size)?,
+                price: ctx.json_price(inst, price_field, level.price)?,
+                size: ctx.json_size(inst, size_field, level.size)?,
                 sequence: 0,
                 flags,
                 precision: ctx.instruments.precision(inst),

@@ -1,5 +1,6 @@
 //! Alpaca normalizer tests: every documented message shape, from tests/fixtures/alpaca/.
 
+use crate::event::InstrumentIdx;
 use serde_json::{json, Value};
 
 use super::*;
@@ -19,7 +20,7 @@ fn run(frames: &[&str]) -> (Instruments, Events) {
             ts_recv: 7,
             conn: 0,
         };
-        venue.frame(&mut ctx, frame.as_bytes());
+        super::super::normalize_frame(&mut venue, &mut ctx, frame.as_bytes());
     }
     (instruments, out)
 }

@@ -206,12 +206,8 @@ impl Normalizer for Binance {
         PrecisionPolicy::FirstValue
     }
 
-    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let mark = ctx.out.mark();
-        if let Err(reason) = frame(ctx, data) {
-            ctx.out.rollback(mark);
-            ctx.reject(reason, data);
-        }
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+        frame(ctx, data)
     }
 
     fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) {

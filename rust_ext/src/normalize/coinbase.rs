@@ -219,7 +219,9 @@ impl Normalizer for Coinbase {
         self.connections.remove(&conn);
     }
 
-    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
+    /// Rejects itself once it has taken the sequence number: a frame that fails after that
+    /// still counted for gap detection, so only its own events are rolled back.
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
         // The hot channel in one pass; anything unusual takes the general path below.
         if first_field_is(data, "channel", "l2_data") {
             if let Ok(env) = serde_json::from_slice::<L2Envelope>(data) {
@@ -231,42 +233,39 @@ impl Normalizer for Coinbase {
                     .track_sequence(ctx, env.sequence_num, ts_event)
                     .is_none()
                 {
-                    return;
+                    return Ok(());
                 }
                 let mark = ctx.out.mark();
                 if let Err(reason) = l2_events(ctx, env.events, env.sequence_num) {
                     ctx.out.rollback(mark);
                     ctx.reject(reason, data);
                 }
-                return;
+                return Ok(());
             }
         }
         let env: Envelope = match serde_json::from_slice(data) {
             Ok(env) => env,
-            Err(e) => return ctx.reject(format!("coinbase: not a message: {e}"), data),
+            Err(e) => return Err(format!("coinbase: not a message: {e}")),
         };
         if env.kind == Some("error") {
             let msg = env.message.unwrap_or_default();
             ctx.out
                 .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, msg);
-            return;
+            return Ok(());
         }
         let (Some(channel), Some(seq), Some(events)) = (env.channel, env.sequence_num, env.events)
         else {
-            return ctx.reject(
-                format!(
-                    "coinbase: message without channel/sequence_num/events: {}",
-                    snippet(data)
-                ),
-                data,
-            );
+            return Err(format!(
+                "coinbase: message without channel/sequence_num/events: {}",
+                snippet(data)
+            ));
         };
         let ts_event = env
             .timestamp
             .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
             .unwrap_or(0);
         let Some(conn) = self.track_sequence(ctx, seq, ts_event) else {
-            return;
+            return Ok(());
         };
         let mark = ctx.out.mark();
         let result = match channel {
@@ -301,6 +300,7 @@ impl Normalizer for Coinbase {
             ctx.out.rollback(mark);
             ctx.reject(reason, data);
         }
+        Ok(())
     }
 
     fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) {
@@ -521,7 +521,7 @@ mod tests {
             ts_recv: 1,
             conn: 0,
         };
-        Coinbase::default().frame(&mut ctx, frame);
+        super::super::normalize_frame(&mut Coinbase::default(), &mut ctx, frame);
         out
     }
 

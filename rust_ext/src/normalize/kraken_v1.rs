@@ -163,17 +163,11 @@ impl Normalizer for KrakenV1 {
         PrecisionPolicy::FirstValue
     }
 
-    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let mark = ctx.out.mark();
-        let first = data.iter().find(|c| !c.is_ascii_whitespace());
-        let result = match first {
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+        match data.iter().find(|c| !c.is_ascii_whitespace()) {
             Some(b'[') => data_message(ctx, data),
             Some(b'{') => event_message(ctx, data),
             _ => Err("kraken v1: not a JSON array or object".to_owned()),
-        };
-        if let Err(reason) = result {
-            ctx.out.rollback(mark);
-            ctx.reject(reason, data);
         }
     }
 }

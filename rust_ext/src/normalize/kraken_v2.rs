@@ -149,12 +149,8 @@ impl Normalizer for KrakenV2 {
         PrecisionPolicy::Default { price: 8, size: 8 }
     }
 
-    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let mark = ctx.out.mark();
-        if let Err(reason) = frame(ctx, data) {
-            ctx.out.rollback(mark);
-            ctx.reject(reason, data);
-        }
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
+        frame(ctx, data)
     }
 }
 
@@ -235,20 +231,6 @@ fn number(raw: &RawValue, field: &str) -> Result<RawDecimal, String> {
     parse_json_decimal(raw.get().as_bytes()).map_err(|e| field_error(field, raw.get(), e))
 }
 
-fn price(ctx: &mut Ctx<'_>, inst: InstrumentIdx, raw: &RawValue) -> Result<i64, String> {
-    let d = number(raw, "price")?;
-    ctx.instruments
-        .price_dec(inst, d)
-        .map_err(|e| field_error("price", raw.get(), e))
-}
-
-fn qty(ctx: &mut Ctx<'_>, inst: InstrumentIdx, raw: &RawValue) -> Result<i64, String> {
-    let d = number(raw, "qty")?;
-    ctx.instruments
-        .size_dec(inst, d)
-        .map_err(|e| field_error("qty", raw.get(), e))
-}
-
 /// Without reference data, the widest value of a snapshot fixes the precision (replacing the
 /// provisional default), so that the checksum is computed over the right digits. Written
 /// decimals count, trailing zeros included: Kraken sends full precision on the wire.
@@ -302,8 +284,8 @@ fn book_entries(ctx: &mut Ctx<'_>, books: Vec<WireBook<'_>>, snapshot: bool) -> 
                     ts_recv: ctx.ts_recv,
                     action: BookAction::Set,
                     side,
-                    price: price(ctx, inst, l.price)?,
-                    size: qty(ctx, inst, l.qty)?,
+                    price: ctx.json_price(inst, "price", l.price)?,
+                    size: ctx.json_size(inst, "qty", l.qty)?,
                     sequence: 0,
                     flags,
                     precision: ctx.instruments.precision(inst),
@@ -340,8 +322,8 @@ fn trades(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
             ts_event: parse_rfc3339_ns(t.timestamp.as_bytes())
                 .ok_or_else(|| format!("kraken v2 trade: bad timestamp {:?}", t.timestamp))?,
             ts_recv: ctx.ts_recv,
-            price: price(ctx, inst, t.price)?,
-            size: qty(ctx, inst, t.qty)?,
+            price: ctx.json_price(inst, "price", t.price)?,
+            size: ctx.json_size(inst, "qty", t.qty)?,
             aggressor,
             trade_id: t.trade_id.unwrap_or(0),
             precision: ctx.instruments.precision(inst),
@@ -363,10 +345,10 @@ fn ticker(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
                 .and_then(|s| parse_rfc3339_ns(s.as_bytes()))
                 .unwrap_or(0),
             ts_recv: ctx.ts_recv,
-            bid_price: price(ctx, inst, t.bid)?,
-            bid_size: qty(ctx, inst, t.bid_qty)?,
-            ask_price: price(ctx, inst, t.ask)?,
-            ask_size: qty(ctx, inst, t.ask_qty)?,
+            bid_price: ctx.json_price(inst, "price", t.bid)?,
+            bid_size: ctx.json_size(inst, "qty", t.bid_qty)?,
+            ask_price: ctx.json_price(inst, "price", t.ask)?,
+            ask_size: ctx.json_size(inst, "qty", t.ask_qty)?,
             precision: ctx.instruments.precision(inst),
         };
         ctx.out.quotes.push(quote);
@@ -386,11 +368,11 @@ fn ohlc(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
             })?,
             ts_recv: ctx.ts_recv,
             interval_ns: to_nanos(o.interval, 60_000_000_000)?,
-            open: price(ctx, inst, o.open)?,
-            high: price(ctx, inst, o.high)?,
-            low: price(ctx, inst, o.low)?,
-            close: price(ctx, inst, o.close)?,
-            volume: qty(ctx, inst, o.volume)?,
+            open: ctx.json_price(inst, "price", o.open)?,
+            high: ctx.json_price(inst, "price", o.high)?,
+            low: ctx.json_price(inst, "price", o.low)?,
+            close: ctx.json_price(inst, "price", o.close)?,
+            volume: ctx.json_size(inst, "qty", o.volume)?,
             closed: false,
             precision: ctx.instruments.precision(inst),
         };
@@ -428,7 +410,7 @@ mod tests {
             ts_recv: 1,
             conn: 0,
         };
-        KrakenV2.frame(&mut ctx, frame);
+        super::super::normalize_frame(&mut KrakenV2, &mut ctx, frame);
         out
     }
 

@@ -13,7 +13,9 @@ pub mod scan;
 
 use crate::event::{Events, InstrumentIdx};
 use crate::instruments::{Instruments, PrecisionPolicy};
-use crate::types::{DecimalError, UnixNanos};
+use serde_json::value::RawValue;
+
+use crate::types::{parse_json_decimal, DecimalError, UnixNanos};
 
 /// What a normalizer works on for one frame.
 pub struct Ctx<'a> {
@@ -42,6 +44,34 @@ impl Ctx<'_> {
             .size(idx, s.as_bytes())
             .map_err(|e| field_error("size", s, e))
     }
+
+    /// A price sent as a JSON number, read from its text (never through a float).
+    #[inline]
+    pub fn json_price(
+        &mut self,
+        idx: InstrumentIdx,
+        field: &str,
+        raw: &RawValue,
+    ) -> Result<i64, String> {
+        let text = raw.get();
+        parse_json_decimal(text.as_bytes())
+            .and_then(|d| self.instruments.price_dec(idx, d))
+            .map_err(|e| field_error(field, text, e))
+    }
+
+    /// A size sent as a JSON number, read from its text.
+    #[inline]
+    pub fn json_size(
+        &mut self,
+        idx: InstrumentIdx,
+        field: &str,
+        raw: &RawValue,
+    ) -> Result<i64, String> {
+        let text = raw.get();
+        parse_json_decimal(text.as_bytes())
+            .and_then(|d| self.instruments.size_dec(idx, d))
+            .map_err(|e| field_error(field, text, e))
+    }
 }
 
 pub fn field_error(field: &str, value: &str, e: DecimalError) -> String {
@@ -55,14 +85,25 @@ pub trait Normalizer: Send + Sync {
     /// How instruments of this venue get their precision when reference data is absent.
     fn precision_policy(&self) -> PrecisionPolicy;
 
-    /// One WebSocket frame.
-    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]);
+    /// One WebSocket frame. On `Err`, the engine drops whatever the frame pushed and records
+    /// a reject with the reason and the bytes: a frame is normalized whole or not at all.
+    fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String>;
 
     /// A REST response: book snapshots and reference data. Others are ignored.
     fn http(&mut self, _ctx: &mut Ctx<'_>, _url: &str, _body: &[u8]) {}
 
     /// A connection was (re)opened: per-connection sequence state starts over.
     fn connected(&mut self, _conn: u32) {}
+}
+
+/// Normalize one frame whole or not at all: on error, drop what it pushed and record a
+/// reject with the reason and the bytes.
+pub fn normalize_frame<N: Normalizer + ?Sized>(normalizer: &mut N, ctx: &mut Ctx<'_>, data: &[u8]) {
+    let mark = ctx.out.mark();
+    if let Err(reason) = normalizer.frame(ctx, data) {
+        ctx.out.rollback(mark);
+        ctx.reject(reason, data);
+    }
 }
 
 /// The protocols we speak, by the names the Python side uses.
