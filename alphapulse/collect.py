@@ -147,7 +147,7 @@ async def run_collector(
             (config.lake / STATUS_FILE).unlink()
     if out is not None and out.isatty():
         out.write("\n")
-    return CollectResult(summary=service.summary(), rows_lost=sink.rows_lost)
+    return CollectResult(summary=service.summary(), rows_lost=sink.rows_lost + service.rows_lost)
 
 
 def read_status(lake: Path) -> dict[str, Any] | None:

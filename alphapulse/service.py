@@ -128,6 +128,9 @@ class CollectorService:
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.backpressure_count = 0
+        self.drain_failures = 0
+        #: Rows taken from the engines that the sink refused (see drain_failed events).
+        self.rows_lost = 0
         self._last_watch = 0.0
         self.status_path = status_path
         self._fetch = fetcher
@@ -244,10 +247,16 @@ class CollectorService:
     async def _drain_loop(self) -> None:
         while True:
             await asyncio.sleep(self.drain_seconds)
-            await self.drain()
-            await self._resync_due()
-            self._watch_channels()
-            self._write_status()
+            try:
+                await self.drain()
+                await self._resync_due()
+                self._watch_channels()
+                self._write_status()
+            except Exception as e:  # one bad round must not stop collection
+                log.exception("drain failed")
+                self.drain_failures += 1
+                self.events.append("drain_failed", error=f"{type(e).__name__}: {e}")
+                self.flowing.set()
 
     def _watch_channels(self) -> None:
         """A quiet instrument on a live connection is reported, not reconnected: markets
@@ -280,11 +289,16 @@ class CollectorService:
             if not rt.engine.pending_events:
                 continue
             batches = rt.engine.take()
-            for table, batch in batches.items():
-                if len(batch):
-                    self.metrics.events.labels(name, table).inc(len(batch))
-                    await self.sink.put(table, batch)
             self._log_integrity(name, batches)
+            pending = [(t, b) for t, b in batches.items() if len(b)]
+            for i, (table, batch) in enumerate(pending):
+                try:
+                    await self.sink.put(table, batch)
+                except Exception:
+                    # Counted, never silent: these rows are only in the capture now.
+                    self.rows_lost += sum(len(b) for _, b in pending[i:])
+                    raise
+                self.metrics.events.labels(name, table).inc(len(batch))
         await self._drain_events()
         self.flowing.set()
 
@@ -389,6 +403,7 @@ class CollectorService:
         p99 = self.metrics.wire_to_book_quantile(0.99)
         return {
             "uptime_s": round(time.time() - self.started_at, 3),
+            "rows_lost": self.rows_lost,
             "wire_to_book_p99_us": None if p99 is None else p99 * 1e6,
             "venues": venues,
             "sink": self.sink.stats(),

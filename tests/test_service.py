@@ -537,3 +537,46 @@ def test_coinbase_with_a_cdp_key_signs_and_keeps_tokens_out(
     assert service.runtimes["coinbase"].engine.stats()["coinbase:BTC-USD"]["trades"] > 0
     captured = b"".join(r.data for r in read_capture(capture))
     assert b"jwt" not in captured and b"PRIVATE KEY" not in captured
+
+
+class FlakySink(SlowSink):
+    """Fails the first put (a full disk for a moment), then works."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.failed = False
+
+    async def put(self, table: str, batch: object) -> None:
+        if not self.failed:
+            self.failed = True
+            raise OSError("No space left on device")
+        await super().put(table, batch)
+
+
+def test_a_failing_sink_round_does_not_stop_collection() -> None:
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange("kraken", ["BTC/USD"], seed=8, rate=0)
+        await exchange.start()
+        service = CollectorService(
+            [VENUES["kraken"](["BTC/USD"], urls={"ws": exchange.ws_url})],
+            FlakySink(),
+            drain_seconds=0.05,
+        )
+        await service.start()
+        try:
+            await until(lambda: _synced(service, "kraken", "BTC/USD"))
+            await until(lambda: service.drain_failures >= 1)
+            exchange.advance(200)
+            await quiet(lambda: service.runtimes["kraken"].engine.frames)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    sink = service.sink
+    assert isinstance(sink, FlakySink)
+    assert service.events.counts["drain_failed"] == 1
+    assert service.rows_lost >= 1  # the refused round is counted, not silently gone
+    assert service.summary()["rows_lost"] == service.rows_lost
+    assert sum(b.num_rows for b in sink.tables["trades"]) > 0  # later rounds got through
