@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import resource
 import socket
 import subprocess
@@ -93,7 +94,7 @@ def p99(service: CollectorService) -> float:
     return service.metrics.wire_to_book_quantile(0.99) or float("inf")
 
 
-def measure(symbols: list[str], rate: float) -> tuple[float, list[int], float, float]:
+def measure_here(symbols: list[str], rate: float) -> tuple[float, list[int], float, float]:
     proc, port = start_simulator(symbols, rate)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -103,6 +104,26 @@ def measure(symbols: list[str], rate: float) -> tuple[float, list[int], float, f
         proc.wait(10)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return frames_s, counts, latency, rss_mb
+
+
+def measure(symbols: list[str], rate: float) -> tuple[float, list[int], float, float]:
+    """In a fresh process, so that its peak RSS is the collector's alone."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.bench_collector",
+            "--one",
+            ",".join(symbols),
+            str(rate),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    frames_s, counts, latency, rss = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(frames_s), list(counts), float(latency), float(rss)
 
 
 def run() -> list[Row]:
@@ -127,5 +148,8 @@ def run() -> list[Row]:
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(row.metric, row.ours, row.status)
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        print(json.dumps(measure_here(sys.argv[2].split(","), float(sys.argv[3]))))
+    else:
+        for row in run():
+            print(row.metric, row.ours, row.status)
