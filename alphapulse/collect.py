@@ -53,10 +53,12 @@ def status_line(summary: dict[str, Any], previous: dict[str, Any] | None, dt: fl
             f"rejects {v['rejects']}" + (" OUT OF SYNC" if v["out_of_sync"] else "")
         )
     sink = summary.get("sink", {})
+    rows = sink.get("rows_written", 0) + sink.get("rows_buffered", 0)
     disk = sink.get("bytes_written", 0) / 1e6
     p99 = summary.get("wire_to_book_p99_us")
     lag = f"lag p99 <= {p99:,.0f} us | " if p99 is not None else ""
-    return " | ".join(parts) + f" | {lag}lake {disk:,.1f} MB, queue {sink.get('queue_depth', 0)}"
+    lake = f"lake {rows:,} rows ({disk:,.1f} MB committed), queue {sink.get('queue_depth', 0)}"
+    return " | ".join(parts) + f" | {lag}{lake}"
 
 
 async def _start_simulators(config: CollectorConfig, seed: int, rate: float) -> list[Any]:
