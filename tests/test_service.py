@@ -223,22 +223,23 @@ def test_faults_are_detected_and_recovered(
         ]
 
 
+def collect_command(lake: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "alphapulse",
+        "collect",
+        "--simulated",
+        "--lake",
+        str(lake),
+        *args,
+    ]
+
+
 def test_collect_command_on_the_simulator(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alphapulse",
-            "collect",
-            "--simulated",
-            "--lake",
-            str(lake),
-            "--duration",
-            "3",
-            "--rate",
-            "300",
-        ],
+        collect_command(lake, "--duration", "3", "--rate", "300"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -337,17 +338,7 @@ def test_a_quiet_instrument_is_reported_not_reconnected(tmp_path: Path) -> None:
 def test_status_of_a_running_collector(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     collector = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alphapulse",
-            "collect",
-            "--simulated",
-            "--lake",
-            str(lake),
-            "--duration",
-            "8",
-        ],
+        collect_command(lake, "--duration", "8"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -15,7 +15,7 @@ use crate::event::{Events, InstrumentIdx};
 use crate::instruments::{Instruments, PrecisionPolicy};
 use serde_json::value::RawValue;
 
-use crate::types::{parse_json_decimal, DecimalError, UnixNanos};
+use crate::types::{parse_json_decimal, DecimalError, RawDecimal, UnixNanos};
 
 /// What a normalizer works on for one frame.
 pub struct Ctx<'a> {
@@ -53,10 +53,7 @@ impl Ctx<'_> {
         field: &str,
         raw: &RawValue,
     ) -> Result<i64, String> {
-        let text = raw.get();
-        parse_json_decimal(text.as_bytes())
-            .and_then(|d| self.instruments.price_dec(idx, d))
-            .map_err(|e| field_error(field, text, e))
+        json_decimal(field, raw, |d| self.instruments.price_dec(idx, d))
     }
 
     /// A size sent as a JSON number, read from its text.
@@ -67,11 +64,20 @@ impl Ctx<'_> {
         field: &str,
         raw: &RawValue,
     ) -> Result<i64, String> {
-        let text = raw.get();
-        parse_json_decimal(text.as_bytes())
-            .and_then(|d| self.instruments.size_dec(idx, d))
-            .map_err(|e| field_error(field, text, e))
+        json_decimal(field, raw, |d| self.instruments.size_dec(idx, d))
     }
+}
+
+#[inline]
+fn json_decimal(
+    field: &str,
+    raw: &RawValue,
+    at_precision: impl FnOnce(RawDecimal) -> Result<i64, DecimalError>,
+) -> Result<i64, String> {
+    let text = raw.get();
+    parse_json_decimal(text.as_bytes())
+        .and_then(at_precision)
+        .map_err(|e| field_error(field, text, e))
 }
 
 pub fn field_error(field: &str, value: &str, e: DecimalError) -> String {
