@@ -23,7 +23,8 @@ $(VENV)/.deps: pyproject.toml
 	$(PIP) install -q "maturin>=1.7,<2" "pytest>=8" "hypothesis>=6.100" "polars>=1.0" "duckdb>=1.1" \
 		"mypy>=1.10" "ruff>=0.5" "pyarrow>=15" "orjson>=3.9" "zstandard>=0.22" typing_extensions \
 		"msgspec>=0.18" "order-book>=0.6" "websockets>=13" "prometheus_client>=0.20" \
-		"cryptography>=42"
+		"cryptography>=42" "pydantic>=2.7,<3" "tqdm>=4.66" types-tqdm "httpx>=0.27" "aiolimiter>=1.1" \
+		"PyJWT[crypto]>=2.8"
 	touch $@
 
 setup: $(VENV)/.deps
