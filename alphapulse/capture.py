@@ -1,10 +1,11 @@
 """Raw frame captures: AlphaPulse's own format, and import of the shared recording format.
 
 **AlphaPulse capture** (``*.capture.zst``): JSON lines, one record each, compressed as a
-sequence of independent zstd frames. The writer closes a zstd frame on every flush (by
-record count or age), so the file is append-only and readable while it is being written:
-a reader sees every flushed record, and a torn last frame (a crash mid-write) costs only
-the records after the last flush. Records::
+sequence of independent zstd frames, each with its content checksum. The writer closes a
+zstd frame on every flush (by record count or age), so the file is append-only and readable
+while it is being written: a reader sees every flushed record. A torn last frame (a crash
+mid-write) costs only the records after the tear, and a corrupt frame only its own records
+(:mod:`alphapulse.salvage` says what each compression allows). Records::
 
     {"t":"header","format":"alphapulse.capture","version":1,"created":<ns>,"meta":{…}}
     {"t":"connect","conn":"k1","ts":<ns>,"protocol":"kraken_v1","url":"wss://…"}
@@ -23,10 +24,9 @@ compression and yields the same :class:`Record` objects.
 from __future__ import annotations
 
 import base64
-import gzip
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -35,11 +35,11 @@ from typing import Any, BinaryIO, Literal
 import orjson
 import zstandard
 
+from alphapulse import _core
+from alphapulse.salvage import Damage, Lines
+
 FORMAT = "alphapulse.capture"
 VERSION = 1
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20
 
 RecordKind = Literal["header", "connect", "send", "recv", "http", "disconnect"]
 
@@ -86,7 +86,11 @@ class CaptureWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = self.path.open("ab")
-        self._compressor = zstandard.ZstdCompressor(level=level, write_content_size=True)
+        # The checksum turns a flipped bit into a frame that fails to decode, instead of
+        # records that parse but hold different bytes from the ones captured.
+        self._compressor = zstandard.ZstdCompressor(
+            level=level, write_content_size=True, write_checksum=True
+        )
         self._buffer: list[bytes] = []
         self._flush_records = flush_records
         self._flush_seconds = flush_seconds
@@ -181,77 +185,6 @@ class CaptureWriter:
         self.close()
 
 
-class _Lines:
-    """Decompressed lines of a file (plain, gzip, or concatenated zstd frames).
-
-    A torn tail (an incomplete last compressed frame) ends the iteration quietly and is
-    reported in ``truncated_bytes``.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
-        self.bytes_read = 0
-        self.truncated_bytes = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        with self.path.open("rb") as f:
-            magic = f.read(4)
-            f.seek(0)
-            if magic.startswith(_ZSTD_MAGIC):
-                chunks = self._zstd(f)
-            elif magic.startswith(_GZIP_MAGIC):
-                chunks = self._gzip(f)
-            else:
-                chunks = self._plain(f)
-            tail = b""
-            for chunk in chunks:
-                lines = (tail + chunk).split(b"\n")
-                tail = lines.pop()
-                yield from (line for line in lines if line)
-            if tail.strip():
-                # A line without its newline: the writer died mid-record.
-                self.truncated_bytes += len(tail)
-
-    def _plain(self, f: BinaryIO) -> Iterator[bytes]:
-        while chunk := f.read(_CHUNK):
-            self.bytes_read += len(chunk)
-            yield chunk
-
-    def _gzip(self, f: BinaryIO) -> Iterator[bytes]:
-        with gzip.GzipFile(fileobj=f) as g:
-            try:
-                while chunk := g.read(_CHUNK):
-                    self.bytes_read = f.tell()
-                    yield chunk
-            except (EOFError, gzip.BadGzipFile):
-                self.truncated_bytes = self.size - self.bytes_read
-
-    def _zstd(self, f: BinaryIO) -> Iterator[bytes]:
-        dctx = zstandard.ZstdDecompressor()
-        pending = b""
-        while True:
-            chunk = f.read(_CHUNK)
-            pending += chunk
-            # Decompress every complete frame in `pending`.
-            while pending:
-                obj = dctx.decompressobj()
-                try:
-                    out = obj.decompress(pending)
-                except zstandard.ZstdError:
-                    self.truncated_bytes = len(pending) + len(f.read())
-                    return
-                if not obj.eof:
-                    break  # need more input for this frame
-                yield out
-                consumed = len(pending) - len(obj.unused_data)
-                self.bytes_read += consumed
-                pending = obj.unused_data
-            if not chunk:
-                self.truncated_bytes = len(pending)
-                return
-
-
 _SHARED_PROTOCOLS = {
     "COINBASE": "coinbase",
     "KRAKEN": "kraken_v1",
@@ -259,33 +192,129 @@ _SHARED_PROTOCOLS = {
     "BINANCE_US": "binance_us",
     "ALPACA": "alpaca",
 }
+_MAX_NS = (1 << 63) - 1  # the core's timestamps are i64 nanoseconds
 
 
-def _shared_protocol(exchange: str, url: str) -> str:
-    if exchange == "KRAKEN" and "/v2" in url:
-        return "kraken"
-    try:
-        return _SHARED_PROTOCOLS[exchange]
-    except KeyError:
-        raise CaptureError(f"recording of an exchange we do not speak: {exchange!r}") from None
+class _RecordShapeError(Exception):
+    """A record whose JSON does not have the shape of its kind; the message says how."""
 
 
-def _seconds_to_ns(ts: float) -> int:
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _text(r: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = r.get(key, default)
+    if value is None:
+        raise _RecordShapeError(f"no {key!r}")
+    if not isinstance(value, str):
+        raise _RecordShapeError(f"{key!r} is {_json_type(value)}, not a string")
+    return value
+
+
+def _optional_text(r: dict[str, Any], key: str) -> str | None:
+    return _text(r, key) if r.get(key) is not None else None
+
+
+def _ns(value: object, key: str = "ts") -> int:
+    """Our own timestamps: integer nanoseconds."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _RecordShapeError(f"{key!r} is {_json_type(value)}, not integer nanoseconds")
+    if not 0 <= value <= _MAX_NS:
+        raise _RecordShapeError(f"{key!r} is out of range: {value}")
+    return value
+
+
+def _seconds_ns(value: object, key: str = "ts") -> int:
+    """The shared recordings' timestamps: float seconds."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _RecordShapeError(f"{key!r} is {_json_type(value)}, not seconds")
+    if not 0 <= value <= _MAX_NS / 1e9:  # also refuses NaN
+        raise _RecordShapeError(f"{key!r} is out of range: {value}")
     # Recordings keep microseconds; rounding there keeps float noise out of the ns.
-    return round(ts * 1_000_000) * 1000
+    return min(round(value * 1_000_000) * 1000, _MAX_NS)
+
+
+def _frame_data(r: dict[str, Any], key: str) -> bytes:
+    if key == "b64":
+        try:
+            return base64.b64decode(_text(r, key), validate=True)
+        except ValueError:
+            raise _RecordShapeError(f"{key!r} is not base64") from None
+    return _text(r, key).encode()
+
+
+def _protocol(name: str) -> str:
+    if name not in _core.PROTOCOLS:
+        raise _RecordShapeError(f"a protocol we do not speak: {name[:40]!r}")
+    return name
+
+
+def _own_record(r: dict[str, Any], protocols: dict[str, str]) -> Record | None:
+    kind = r.get("t")
+    conn = _text(r, "conn", "")
+    ts = _ns(r.get("ts"))
+    if kind == "connect":
+        protocol = protocols[conn] = _protocol(_text(r, "protocol"))
+        return Record("connect", ts, conn, protocol=protocol, url=_optional_text(r, "url"))
+    if kind in ("recv", "send"):
+        data = _frame_data(r, "b64" if "b64" in r else "data")
+        return Record(kind, ts, conn, data, protocol=protocols.get(conn))
+    if kind == "http":
+        data = _frame_data(r, "data")
+        http_protocol = _optional_text(r, "protocol")
+        if http_protocol is not None:
+            _protocol(http_protocol)
+        return Record("http", ts, conn, data, protocol=http_protocol, url=_optional_text(r, "url"))
+    if kind == "disconnect":
+        reason = _text(r, "reason", "")
+        return Record("disconnect", ts, conn, protocol=protocols.get(conn), meta={"reason": reason})
+    return None
+
+
+def _shared_record(r: dict[str, Any], exchange: str, protocols: dict[str, str]) -> Record | None:
+    kind = r.get("t")
+    conn = _text(r, "conn", "")
+    ts = _seconds_ns(r.get("ts"))
+    url = _optional_text(r, "addr") or _optional_text(r, "url") or ""
+    protocol = protocols.get(conn)
+    if protocol is None:
+        protocol = protocols[conn] = (
+            "kraken" if exchange == "KRAKEN" and "/v2" in url else _SHARED_PROTOCOLS[exchange]
+        )
+    if kind == "connect":
+        return Record("connect", ts, conn, protocol=protocol, url=url)
+    if kind in ("recv", "send"):
+        # Binary frames, if any, are base64 strings too: nothing tells them apart.
+        return Record(kind, ts, conn, _frame_data(r, "data"), protocol=protocol)
+    if kind == "http":
+        return Record("http", ts, conn, _frame_data(r, "data"), protocol=protocol, url=url)
+    return None
 
 
 class CaptureReader:
-    """Iterates the records of a capture in either format; see the module doc."""
+    """Iterates the records of a capture in either format; see the module doc.
+
+    Damage never raises: records that cannot be read are counted in :attr:`damage` (with
+    their line numbers in its samples) and reading goes on. :class:`CaptureError` means the
+    file is not a capture at all (no readable header).
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"no capture at {self.path}")
-        self._lines = _Lines(self.path)
+        self._lines = Lines(self.path)
         self.format: str | None = None
         self.header: dict[str, Any] = {}
-        self.malformed = 0
 
     @property
     def size(self) -> int:
@@ -296,96 +325,84 @@ class CaptureReader:
         return self._lines.bytes_read
 
     @property
-    def truncated_bytes(self) -> int:
-        return self._lines.truncated_bytes
+    def compression(self) -> str:
+        return self._lines.compression
+
+    @property
+    def damage(self) -> Damage:
+        return self._lines.damage
+
+    @property
+    def malformed(self) -> int:
+        return self.damage.malformed_records
+
+    def _error(self, what: str) -> CaptureError:
+        first = f" (after damage: {self.damage.samples[0]})" if self.damage.samples else ""
+        return CaptureError(f"{self.path}: {what}{first}")
 
     def __iter__(self) -> Iterator[Record]:
         lines = iter(self._lines)
         first = next(lines, None)
         if first is None:
-            raise CaptureError(f"{self.path}: empty capture")
+            raise self._error("empty capture" if self.size == 0 else "no readable records")
+        lineno, line = first
         try:
-            header = orjson.loads(first)
+            header = orjson.loads(line)
         except orjson.JSONDecodeError:
-            raise CaptureError(f"{self.path}: first line is not a JSON header") from None
+            raise self._error("first line is not a JSON header") from None
         if not isinstance(header, dict) or header.get("t") != "header":
-            raise CaptureError(f"{self.path}: no header record")
+            raise self._error("no header record")
         self.header = header
         if header.get("format") == FORMAT:
             if header.get("version") != VERSION:
-                raise CaptureError(
-                    f"{self.path}: capture version {header.get('version')} is not {VERSION}"
-                )
+                raise self._error(f"capture version {header.get('version')!r} is not {VERSION}")
             self.format = FORMAT
-            yield Record("header", int(header.get("created", 0)), meta=header)
-            yield from self._own(lines)
+            yield Record("header", self._header_ts(lineno, _ns, "created"), meta=header)
+            yield from self._records(lines, _own_record)
         elif "exchange" in header:
+            exchange = header["exchange"]
+            if exchange not in _SHARED_PROTOCOLS:
+                raise self._error(f"recording of an exchange we do not speak: {exchange!r}")
             self.format = "shared-recording"
-            yield Record("header", _seconds_to_ns(float(header.get("recorded", 0))), meta=header)
-            yield from self._shared(lines, str(header["exchange"]))
+            yield Record("header", self._header_ts(lineno, _seconds_ns, "recorded"), meta=header)
+            yield from self._records(
+                lines, lambda r, protocols: _shared_record(r, exchange, protocols)
+            )
         else:
-            raise CaptureError(f"{self.path}: unknown capture format {header.get('format')!r}")
+            raise self._error(f"unknown capture format {header.get('format')!r}")
 
-    def _own(self, lines: Iterator[bytes]) -> Iterator[Record]:
+    def _header_ts(self, lineno: int, parse: Callable[[object, str], int], key: str) -> int:
+        """The header's time: informative only, so a bad one is noted and read as 0."""
+        if key not in self.header:
+            return 0
+        try:
+            return parse(self.header[key], key)
+        except _RecordShapeError as e:
+            self.damage.note(f"line {lineno:,}", f"header: {e}")
+            return 0
+
+    def _records(
+        self,
+        lines: Iterator[tuple[int, bytes]],
+        parse: Callable[[dict[str, Any], dict[str, str]], Record | None],
+    ) -> Iterator[Record]:
         protocols: dict[str, str] = {}
-        for line in lines:
+        for lineno, line in lines:
             try:
                 r = orjson.loads(line)
-                kind = r["t"]
-                conn = r.get("conn", "")
-                ts = int(r["ts"])
-                if kind == "connect":
-                    protocols[conn] = r["protocol"]
-                    yield Record("connect", ts, conn, protocol=r["protocol"], url=r.get("url"))
-                elif kind in ("recv", "send"):
-                    data = base64.b64decode(r["b64"]) if "b64" in r else r["data"].encode()
-                    yield Record(kind, ts, conn, data, protocol=protocols.get(conn))
-                elif kind == "http":
-                    yield Record(
-                        "http",
-                        ts,
-                        conn,
-                        r["data"].encode(),
-                        protocol=r.get("protocol"),
-                        url=r.get("url"),
-                    )
-                elif kind == "disconnect":
-                    yield Record(
-                        "disconnect",
-                        ts,
-                        conn,
-                        protocol=protocols.get(conn),
-                        meta={"reason": r.get("reason", "")},
-                    )
-                else:
-                    self.malformed += 1
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                self.malformed += 1
-
-    def _shared(self, lines: Iterator[bytes], exchange: str) -> Iterator[Record]:
-        protocols: dict[str, str] = {}
-        for line in lines:
-            try:
-                r = orjson.loads(line)
-                kind = r["t"]
-                conn = r.get("conn", "")
-                ts = _seconds_to_ns(float(r["ts"]))
-                url = r.get("addr") or r.get("url") or ""
-                if conn not in protocols:
-                    protocols[conn] = _shared_protocol(exchange, url)
-                protocol = protocols[conn]
-                if kind == "connect":
-                    yield Record("connect", ts, conn, protocol=protocol, url=url)
-                elif kind in ("recv", "send"):
-                    data = r["data"]
-                    raw = data.encode() if isinstance(data, str) else base64.b64decode(data)
-                    yield Record(kind, ts, conn, raw, protocol=protocol)
-                elif kind == "http":
-                    yield Record("http", ts, conn, r["data"].encode(), protocol=protocol, url=url)
-                else:
-                    self.malformed += 1
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                self.malformed += 1
+                if not isinstance(r, dict):
+                    raise _RecordShapeError(f"{_json_type(r)}, not a JSON object")
+                record = parse(r, protocols)
+                if record is None:
+                    raise _RecordShapeError(f"unknown record type {str(r.get('t'))[:40]!r}")
+            except orjson.JSONDecodeError:
+                self.damage.malformed(lineno, "not JSON", len(line))
+            except _RecordShapeError as e:
+                self.damage.malformed(lineno, str(e), len(line))
+            except ValueError as e:  # e.g. text that is not valid UTF-8 once decoded
+                self.damage.malformed(lineno, f"unreadable ({type(e).__name__})", len(line))
+            else:
+                yield record
 
 
 def read_capture(path: str | os.PathLike[str]) -> Iterator[Record]:

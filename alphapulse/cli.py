@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
+from tqdm import tqdm
 
 from alphapulse import _core
 from alphapulse.capture import CaptureError
@@ -28,44 +30,59 @@ _HEADERS = {
 }
 
 
-class ProgressBar:
-    """A one-line progress bar on a terminal; silent elsewhere."""
+class ReplayProgress:
+    """A tqdm bar over the file's bytes, only on a terminal and for files worth waiting for."""
 
-    def __init__(self, stream: TextIO, label: str, min_bytes: int = 4 << 20) -> None:
+    def __init__(self, stream: TextIO, min_bytes: int = 4 << 20) -> None:
         self.stream = stream
-        self.label = label
         self.min_bytes = min_bytes
-        self.started = time.monotonic()
-        self.shown = False
+        self._bar: tqdm[Any] | None = None
+        self._shown: bool | None = None  # decided on the first call, when the size is known
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.stream.isatty() or total < self.min_bytes:
-            return
-        frac = min(done / total, 1.0) if total else 1.0
-        width = 30
-        filled = int(frac * width)
-        elapsed = time.monotonic() - self.started
-        self.stream.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {frac:6.1%} {elapsed:5.1f}s"
-        )
-        self.stream.flush()
-        self.shown = True
+        if self._shown is None:
+            self._shown = total >= self.min_bytes and self.stream.isatty()
+            if self._shown:
+                self._bar = tqdm(
+                    desc="replay",
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    file=self.stream,
+                    leave=False,  # the report takes its place
+                )
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _damage_summary(report: ReplayReport) -> str:
+    return (
+        f"{report.unreadable_bytes:,} bytes / {report.unreadable_records:,} records unreadable "
+        f"in {report.damaged_places:,} damaged place{'s' if report.damaged_places != 1 else ''}"
+    )
+
+
+def _checks_summary(report: ReplayReport) -> str:
+    return f"{report.checksums_failed} checksum failures, {report.gaps} sequence gaps" + (
+        f"; out of sync: {', '.join(report.out_of_sync)}" if report.out_of_sync else ""
+    )
 
 
 def format_report(report: ReplayReport) -> str:
     lines = [
-        f"{report.path} ({report.format}): {report.records:,} records, "
+        f"{report.path} ({report.format}, {report.compression}): {report.records:,} records, "
         f"{report.frames:,} frames, {report.rejects:,} rejects",
     ]
-    if report.malformed_records or report.truncated_bytes:
-        lines.append(
-            f"  malformed records: {report.malformed_records:,}; "
-            f"truncated tail: {report.truncated_bytes:,} bytes"
-        )
+    if not report.intact:
+        lines.append(f"  DAMAGED: {_damage_summary(report)}:")
+        lines += [f"    {place}" for place in report.damage]
+        if report.damaged_places > len(report.damage):
+            lines.append(f"    ... and {report.damaged_places - len(report.damage):,} more")
     if report.connection_gaps:
         lines.append(f"  connection sequence gaps: {report.connection_gaps:,}")
     name_width = max([len("instrument"), *map(len, report.instruments)])
@@ -75,30 +92,54 @@ def format_report(report: ReplayReport) -> str:
         counts = report.instruments[name]
         row = "  ".join(f"{counts[c]:>9,}" for c in INSTRUMENT_COUNTERS)
         lines.append(f"{name:<{name_width}}  {row}")
-    verdict = "OK" if report.ok else "FAILED"
-    lines.append(
-        f"{verdict}: {report.checksums_failed} checksum failures, {report.gaps} sequence gaps"
-        + (f"; out of sync: {', '.join(report.out_of_sync)}" if report.out_of_sync else "")
-    )
+    if report.ok:
+        lines.append(f"OK: {_checks_summary(report)}")
+    elif not report.intact:
+        lines.append(f"DAMAGED: {_damage_summary(report)}; {_checks_summary(report)}")
+    else:
+        lines.append(f"FAILED: {_checks_summary(report)}")
     return "\n".join(lines)
 
 
+def _write(stream: TextIO, text: str) -> None:
+    """Write and flush; a reader that went away (``| head``) ends the output quietly."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        # Point the descriptor at /dev/null so the interpreter's flush at exit does not
+        # report the same broken pipe with a traceback.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+def _one_line(message: object) -> str:
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
-    bar = ProgressBar(sys.stderr, "replay") if not args.json else None
+    bar = ReplayProgress(sys.stderr) if not args.json else None
     try:
         report = replay(args.path, progress=bar)
-    except (CaptureError, FileNotFoundError) as e:
-        print(f"alphapulse replay: {e}", file=sys.stderr)
+    except (CaptureError, OSError) as e:
+        _write(sys.stderr, f"alphapulse replay: {_one_line(e)}\n")
         return 2
     finally:
         if bar is not None:
             bar.close()
     if args.json:
-        sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
-        sys.stdout.write("\n")
+        _write(
+            sys.stdout, orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
     else:
-        print(format_report(report))
-    return 1 if args.verify and not report.ok else 0
+        _write(sys.stdout, format_report(report) + "\n")
+    if args.verify and not report.ok:
+        problems = [] if report.intact else [_damage_summary(report)]
+        if report.checksums_failed or report.gaps:
+            problems.append(_checks_summary(report))
+        _write(sys.stderr, f"alphapulse replay: {report.path}: {'; '.join(problems)}\n")
+        return 1
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -42,8 +42,15 @@ class ReplayReport:
     records: int = 0
     frames: int = 0
     rejects: int = 0
+    compression: str = "plain"
+    #: Records known lost or unreadable, and bytes that did not become records; see
+    #: :mod:`alphapulse.salvage` for what each compression lets a reader recover.
+    unreadable_records: int = 0
     malformed_records: int = 0
-    truncated_bytes: int = 0
+    unreadable_bytes: int = 0
+    #: The first few damaged places, one line each ("line 12: 'ts' is a string, ...").
+    damage: list[str] = field(default_factory=list)
+    damaged_places: int = 0
     connection_gaps: int = 0
     instruments: dict[str, dict[str, int]] = field(default_factory=dict)
     out_of_sync: list[str] = field(default_factory=list)
@@ -57,9 +64,14 @@ class ReplayReport:
         return self.connection_gaps + sum(i["gaps"] for i in self.instruments.values())
 
     @property
+    def intact(self) -> bool:
+        """Every byte of the file was read as a record."""
+        return self.damaged_places == 0
+
+    @property
     def ok(self) -> bool:
-        """No checksum failed and no sequence gap was found."""
-        return self.checksums_failed == 0 and self.gaps == 0
+        """The file is intact, no checksum failed and no sequence gap was found."""
+        return self.intact and self.checksums_failed == 0 and self.gaps == 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,8 +80,13 @@ class ReplayReport:
             "records": self.records,
             "frames": self.frames,
             "rejects": self.rejects,
+            "compression": self.compression,
+            "intact": self.intact,
+            "unreadable_records": self.unreadable_records,
             "malformed_records": self.malformed_records,
-            "truncated_bytes": self.truncated_bytes,
+            "unreadable_bytes": self.unreadable_bytes,
+            "damaged_places": self.damaged_places,
+            "damage": self.damage,
             "connection_gaps": self.connection_gaps,
             "gaps": self.gaps,
             "checksums_failed": self.checksums_failed,
@@ -164,12 +181,17 @@ def replay(
     if progress is not None:
         progress(reader.size, reader.size)
 
+    damage = reader.damage
     report = ReplayReport(
         path=str(path),
         format=reader.format or "unknown",
         records=records,
-        malformed_records=reader.malformed,
-        truncated_bytes=reader.truncated_bytes,
+        compression=reader.compression,
+        unreadable_records=damage.unreadable_records,
+        malformed_records=damage.malformed_records,
+        unreadable_bytes=damage.unreadable_bytes,
+        damage=list(damage.samples),
+        damaged_places=damage.places,
     )
     for engine in replayer.engines.values():
         report.frames += engine.frames
