@@ -189,12 +189,11 @@ class Lines:
                 skip = self._skippable(buf) if codec.has_skippable_frames else None
                 if skip is None:
                     resume = self._find(f, codec.magic, base + 1)
-                    self.damage.note(
-                        f"byte {base:,}",
-                        f"not {codec.unit} data; skipped {resume - base:,} bytes"
-                        + self._to(resume, codec),
-                        nbytes=resume - base,
-                    )
+                    what = f"not {codec.unit} data; skipped {resume - base:,} bytes"
+                    what += self._to(resume, codec)
+                    if len(buf) < len(codec.magic) and codec.magic.startswith(buf):
+                        what = f"the file ends inside a {codec.unit}'s magic (torn write)"
+                    self.damage.note(f"byte {base:,}", what, nbytes=resume - base)
                     yield None
                 elif base + skip > self.size:
                     resume = self.size
