@@ -361,7 +361,7 @@ class CaptureReader:
             yield from self._records(lines, _own_record)
         elif "exchange" in header:
             exchange = header["exchange"]
-            if exchange not in _SHARED_PROTOCOLS:
+            if not isinstance(exchange, str) or exchange not in _SHARED_PROTOCOLS:
                 raise self._error(f"recording of an exchange we do not speak: {exchange!r}")
             self.format = "shared-recording"
             yield Record("header", self._header_ts(lineno, _seconds_ns, "recorded"), meta=header)

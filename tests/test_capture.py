@@ -349,3 +349,11 @@ def test_a_file_with_no_readable_record_is_a_capture_error(tmp_path: Path) -> No
     path.write_bytes(ZSTD_MAGIC + b"\x00" * 50)
     with pytest.raises(CaptureError, match=r"no readable records \(after damage: byte 0"):
         list(read_capture(path))
+
+
+@pytest.mark.parametrize("exchange", ["[]", "{}", "7", "null", '"NYSE"'])
+def test_a_recording_header_naming_no_exchange_we_speak(tmp_path: Path, exchange: str) -> None:
+    path = tmp_path / "header.jsonl"
+    path.write_text(f'{{"t":"header","format":2,"exchange":{exchange},"recorded":1.0}}\n')
+    with pytest.raises(CaptureError, match="recording of an exchange we do not speak"):
+        list(read_capture(path))
