@@ -27,38 +27,42 @@ import base64
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import orjson
 import zstandard
 
-from alphapulse import _core
+from alphapulse.capture_records import (
+    SHARED_PROTOCOLS,
+    Record,
+    RecordShapeError,
+    integer_ns,
+    json_type,
+    own_record,
+    seconds_as_ns,
+    shared_record,
+)
 from alphapulse.salvage import Damage, Lines
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "CaptureError",
+    "CaptureReader",
+    "CaptureWriter",
+    "Record",
+    "now_ns",
+    "read_capture",
+]
 
 FORMAT = "alphapulse.capture"
 VERSION = 1
 
-RecordKind = Literal["header", "connect", "send", "recv", "http", "disconnect"]
-
 
 class CaptureError(ValueError):
     """A file that is not a capture we can read."""
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One capture record. ``data`` is the frame or response body as bytes."""
-
-    kind: RecordKind
-    ts: int
-    conn: str = ""
-    data: bytes = b""
-    protocol: str | None = None
-    url: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def now_ns() -> int:
@@ -185,121 +189,6 @@ class CaptureWriter:
         self.close()
 
 
-_SHARED_PROTOCOLS = {
-    "COINBASE": "coinbase",
-    "KRAKEN": "kraken_v1",
-    "BINANCE": "binance",
-    "BINANCE_US": "binance_us",
-    "ALPACA": "alpaca",
-}
-_MAX_NS = (1 << 63) - 1  # the core's timestamps are i64 nanoseconds
-
-
-class _RecordShapeError(Exception):
-    """A record whose JSON does not have the shape of its kind; the message says how."""
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _text(r: dict[str, Any], key: str, default: str | None = None) -> str:
-    value = r.get(key, default)
-    if value is None:
-        raise _RecordShapeError(f"no {key!r}")
-    if not isinstance(value, str):
-        raise _RecordShapeError(f"{key!r} is {_json_type(value)}, not a string")
-    return value
-
-
-def _optional_text(r: dict[str, Any], key: str) -> str | None:
-    return _text(r, key) if r.get(key) is not None else None
-
-
-def _ns(value: object, key: str = "ts") -> int:
-    """Our own timestamps: integer nanoseconds."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _RecordShapeError(f"{key!r} is {_json_type(value)}, not integer nanoseconds")
-    if not 0 <= value <= _MAX_NS:
-        raise _RecordShapeError(f"{key!r} is out of range: {value}")
-    return value
-
-
-def _seconds_ns(value: object, key: str = "ts") -> int:
-    """The shared recordings' timestamps: float seconds."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise _RecordShapeError(f"{key!r} is {_json_type(value)}, not seconds")
-    if not 0 <= value <= _MAX_NS / 1e9:  # also refuses NaN
-        raise _RecordShapeError(f"{key!r} is out of range: {value}")
-    # Recordings keep microseconds; rounding there keeps float noise out of the ns.
-    return min(round(value * 1_000_000) * 1000, _MAX_NS)
-
-
-def _frame_data(r: dict[str, Any], key: str) -> bytes:
-    if key == "b64":
-        try:
-            return base64.b64decode(_text(r, key), validate=True)
-        except ValueError:
-            raise _RecordShapeError(f"{key!r} is not base64") from None
-    return _text(r, key).encode()
-
-
-def _protocol(name: str) -> str:
-    if name not in _core.PROTOCOLS:
-        raise _RecordShapeError(f"a protocol we do not speak: {name[:40]!r}")
-    return name
-
-
-def _own_record(r: dict[str, Any], protocols: dict[str, str]) -> Record | None:
-    kind = r.get("t")
-    conn = _text(r, "conn", "")
-    ts = _ns(r.get("ts"))
-    if kind == "connect":
-        protocol = protocols[conn] = _protocol(_text(r, "protocol"))
-        return Record("connect", ts, conn, protocol=protocol, url=_optional_text(r, "url"))
-    if kind in ("recv", "send"):
-        data = _frame_data(r, "b64" if "b64" in r else "data")
-        return Record(kind, ts, conn, data, protocol=protocols.get(conn))
-    if kind == "http":
-        data = _frame_data(r, "data")
-        http_protocol = _optional_text(r, "protocol")
-        if http_protocol is not None:
-            _protocol(http_protocol)
-        return Record("http", ts, conn, data, protocol=http_protocol, url=_optional_text(r, "url"))
-    if kind == "disconnect":
-        reason = _text(r, "reason", "")
-        return Record("disconnect", ts, conn, protocol=protocols.get(conn), meta={"reason": reason})
-    return None
-
-
-def _shared_record(r: dict[str, Any], exchange: str, protocols: dict[str, str]) -> Record | None:
-    kind = r.get("t")
-    conn = _text(r, "conn", "")
-    ts = _seconds_ns(r.get("ts"))
-    url = _optional_text(r, "addr") or _optional_text(r, "url") or ""
-    protocol = protocols.get(conn)
-    if protocol is None:
-        protocol = protocols[conn] = (
-            "kraken" if exchange == "KRAKEN" and "/v2" in url else _SHARED_PROTOCOLS[exchange]
-        )
-    if kind == "connect":
-        return Record("connect", ts, conn, protocol=protocol, url=url)
-    if kind in ("recv", "send"):
-        # Binary frames, if any, are base64 strings too: nothing tells them apart.
-        return Record(kind, ts, conn, _frame_data(r, "data"), protocol=protocol)
-    if kind == "http":
-        return Record("http", ts, conn, _frame_data(r, "data"), protocol=protocol, url=url)
-    return None
-
-
 class CaptureReader:
     """Iterates the records of a capture in either format; see the module doc.
 
@@ -357,16 +246,16 @@ class CaptureReader:
             if header.get("version") != VERSION:
                 raise self._error(f"capture version {header.get('version')!r} is not {VERSION}")
             self.format = FORMAT
-            yield Record("header", self._header_ts(lineno, _ns, "created"), meta=header)
-            yield from self._records(lines, _own_record)
+            yield Record("header", self._header_ts(lineno, integer_ns, "created"), meta=header)
+            yield from self._records(lines, own_record)
         elif "exchange" in header:
             exchange = header["exchange"]
-            if not isinstance(exchange, str) or exchange not in _SHARED_PROTOCOLS:
+            if not isinstance(exchange, str) or exchange not in SHARED_PROTOCOLS:
                 raise self._error(f"recording of an exchange we do not speak: {exchange!r}")
             self.format = "shared-recording"
-            yield Record("header", self._header_ts(lineno, _seconds_ns, "recorded"), meta=header)
+            yield Record("header", self._header_ts(lineno, seconds_as_ns, "recorded"), meta=header)
             yield from self._records(
-                lines, lambda r, protocols: _shared_record(r, exchange, protocols)
+                lines, lambda r, protocols: shared_record(r, exchange, protocols)
             )
         else:
             raise self._error(f"unknown capture format {header.get('format')!r}")
@@ -377,7 +266,7 @@ class CaptureReader:
             return 0
         try:
             return parse(self.header[key], key)
-        except _RecordShapeError as e:
+        except RecordShapeError as e:
             self.damage.note(f"line {lineno:,}", f"header: {e}")
             return 0
 
@@ -391,13 +280,13 @@ class CaptureReader:
             try:
                 r = orjson.loads(line)
                 if not isinstance(r, dict):
-                    raise _RecordShapeError(f"{_json_type(r)}, not a JSON object")
+                    raise RecordShapeError(f"{json_type(r)}, not a JSON object")
                 record = parse(r, protocols)
                 if record is None:
-                    raise _RecordShapeError(f"unknown record type {str(r.get('t'))[:40]!r}")
+                    raise RecordShapeError(f"unknown record type {str(r.get('t'))[:40]!r}")
             except orjson.JSONDecodeError:
                 self.damage.malformed(lineno, "not JSON", len(line))
-            except _RecordShapeError as e:
+            except RecordShapeError as e:
                 self.damage.malformed(lineno, str(e), len(line))
             except ValueError as e:  # e.g. text that is not valid UTF-8 once decoded
                 self.damage.malformed(lineno, f"unreadable ({type(e).__name__})", len(line))
