@@ -145,13 +145,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from alphapulse.simulator.demo import write_demo_capture
 
+    if not 0 < args.seconds < float("inf"):
+        _write(sys.stderr, f"alphapulse demo: --seconds must be positive, not {args.seconds}\n")
+        return 2
     out = Path(args.out)
-    if out.exists():
-        out.unlink()
-    stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
-    print(
+    try:
+        if out.exists():
+            out.unlink()
+        stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
+    except OSError as e:
+        _write(sys.stderr, f"alphapulse demo: {_one_line(e)}\n")
+        return 2
+    _write(
+        sys.stdout,
         f"wrote {out}: {stats.frames:,} records from {', '.join(stats.venues)} "
-        f"({out.stat().st_size:,} bytes)"
+        f"({out.stat().st_size:,} bytes)\n",
     )
     return 0
 

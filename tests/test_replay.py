@@ -147,3 +147,19 @@ def test_progress_bar_only_on_a_terminal() -> None:
     shown = os.read(leader, 4096).decode()
     os.close(leader)
     assert shown.startswith("\rreplay:") and "B/s" in shown
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan", "inf"])
+def test_demo_refuses_a_duration_it_cannot_simulate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seconds: str
+) -> None:
+    out = tmp_path / "demo.capture.zst"
+    assert main(["demo", "--out", str(out), "--seconds", seconds]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
+
+
+def test_demo_into_a_directory_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--seconds", "1"]) == 2
+    assert capsys.readouterr().err.startswith("alphapulse demo: ")
