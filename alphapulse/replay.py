@@ -4,6 +4,9 @@ Usage::
 
     report = replay("data/demo.capture.zst", on_events=lambda protocol, batches: ...)
     report.ok, report.frames, report.instruments["kraken:XBT/USD"]["checksums_verified"]
+
+A damaged file is replayed as far as it can be read (see :mod:`alphapulse.salvage`); the
+report says what could not be read, and ``report.ok`` is false for it.
 """
 
 from __future__ import annotations
