@@ -31,7 +31,7 @@ from alphapulse.salvage import GZIP_MAGIC, ZSTD_MAGIC
 from tests.damaged_files import compress, frame_offsets, shared_lines, write_capture
 
 FAST = 80
-HEAVY = 5000
+HEAVY = 2000
 
 WRONG_VALUES: list[Any] = [None, True, 0, -1, 1.5, 1e308, 2**64, "", "x", [], {}, [1], {"a": 1}]
 
@@ -181,24 +181,13 @@ def cli_property(examples: int) -> Callable[..., None]:
     return run
 
 
-_fast_cli = cli_property(FAST)
-_heavy_cli = cli_property(HEAVY)
-
-
 @pytest.fixture(scope="module")
 def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
 def test_no_file_makes_replay_crash(tmp: Path) -> None:
-    _fast_cli(tmp)
-
-
-@pytest.mark.slow
-def test_no_file_makes_replay_crash_heavy(tmp: Path, request: pytest.FixtureRequest) -> None:
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("the heavy fuzzing profile runs with -m slow")
-    _heavy_cli(tmp)
+    cli_property(FAST)(tmp)
 
 
 # --- what survives: a cut keeps a prefix, a flipped bit never passes as a record ---------
@@ -233,15 +222,20 @@ def decode_cut(data: bytes, compression: str) -> tuple[set[int], bytes]:
     return ends, b"".join(out)
 
 
-@settings(max_examples=FAST, deadline=None)
-@given(
-    kind=st.sampled_from(["capture", "recording"]),
-    compression=st.sampled_from(["plain", "gzip", "zstd"]),
-    data=st.data(),
-)
-def test_a_cut_keeps_every_complete_record_before_it(
-    tmp: Path, kind: str, compression: str, data: st.DataObject
-) -> None:
+def cut_property(examples: int) -> Callable[..., None]:
+    @settings(max_examples=examples, deadline=None)
+    @given(
+        kind=st.sampled_from(["capture", "recording"]),
+        compression=st.sampled_from(["plain", "gzip", "zstd"]),
+        data=st.data(),
+    )
+    def run(tmp: Path, kind: str, compression: str, data: st.DataObject) -> None:
+        check_cut(tmp, kind, compression, data)
+
+    return run
+
+
+def check_cut(tmp: Path, kind: str, compression: str, data: st.DataObject) -> None:
     whole_file = data.draw(encoded(kind, compression, corpus()[kind]))
     whole = read(tmp / "whole", whole_file)
     assert whole is not None and not whole[1].damage.found
@@ -257,11 +251,16 @@ def test_a_cut_keeps_every_complete_record_before_it(
     assert len(records) == decoded.count(b"\n")  # every complete line is a record
 
 
-@settings(max_examples=FAST, deadline=None)
-@given(per_frame=st.integers(1, 6), data=st.data())
-def test_a_flipped_bit_in_a_capture_never_reads_as_a_record(
-    tmp: Path, per_frame: int, data: st.DataObject
-) -> None:
+def flip_property(examples: int) -> Callable[..., None]:
+    @settings(max_examples=examples, deadline=None)
+    @given(per_frame=st.integers(1, 6), data=st.data())
+    def run(tmp: Path, per_frame: int, data: st.DataObject) -> None:
+        check_flip(tmp, per_frame, data)
+
+    return run
+
+
+def check_flip(tmp: Path, per_frame: int, data: st.DataObject) -> None:
     whole_file = zstd_frames(corpus()["capture"], per_frame)
     whole = read(tmp / "whole", whole_file)
     assert whole is not None
@@ -277,3 +276,21 @@ def test_a_flipped_bit_in_a_capture_never_reads_as_a_record(
     remaining = iter([(r.kind, r.ts, r.conn, r.data) for r in whole[0]])
     assert all((r.kind, r.ts, r.conn, r.data) in remaining for r in records)
     assert reader.damage.found or records == whole[0]  # or the flip changed nothing
+
+
+def test_a_cut_keeps_every_complete_record_before_it(tmp: Path) -> None:
+    cut_property(FAST)(tmp)
+
+
+def test_a_flipped_bit_in_a_capture_never_reads_as_a_record(tmp: Path) -> None:
+    flip_property(FAST)(tmp)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prop", [cli_property, cut_property, flip_property])
+def test_heavy_profile(
+    tmp: Path, request: pytest.FixtureRequest, prop: Callable[[int], Callable[..., None]]
+) -> None:
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("the heavy fuzzing profile runs with -m slow")
+    prop(HEAVY)(tmp)
