@@ -423,7 +423,14 @@ def test_alpaca_stocks_trades_quotes_bars() -> None:
             )
             await ws.recv()
             engine = _core.Engine("alpaca")
-            await collect(ex, ws, engine, 2.3)
+            # The first bar sent is the first whole second after subscribing: it closes up
+            # to two seconds later and goes out on the next tick of the exchange's clock.
+            end = time.monotonic() + 10.0
+            while b'"T":"b"' not in (frame := await ws.recv(decode=False)):
+                engine.feed(frame, time.time_ns())
+                assert time.monotonic() < end, "no bar within 10 s"
+            engine.feed(frame, time.time_ns())
+            await collect(ex, ws, engine, 0.3)
             assert engine.rejects == 0
             rows = take_rows(engine)
             for symbol in ("AAPL", "MSFT"):
