@@ -29,6 +29,7 @@ from alphapulse.simulator import SimulatedExchange
 from alphapulse.simulator.encoding import fixed
 from alphapulse.simulator.kraken_v2 import checksum
 from alphapulse.simulator.server import ws_frames
+from alphapulse.venues import Kraken
 from tests.conftest import take_rows
 
 Level = tuple[int, int]
@@ -254,6 +255,47 @@ def test_kraken_errors() -> None:
             replies = [orjson.loads(await ws.recv()) for _ in range(3)]
             assert [r["success"] for r in replies] == [False, False, False]
             assert "XX/YY" in replies[0]["error"]
+            # Only the documented integers: 10.0 and "10" are refused like 7 (with the
+            # request's req_id, as every reply), and so is an unknown ticker trigger.
+            for i, depth in enumerate((10.0, "10")):
+                book = {"channel": "book", "depth": depth, "symbol": KRAKEN}
+                await send(ws, {"method": "subscribe", "params": book, "req_id": 40 + i})
+                reply = orjson.loads(await ws.recv())
+                assert reply["success"] is False and reply["req_id"] == 40 + i, reply
+                assert "depth" in reply["error"] and reply["method"] == "subscribe"
+            ticker = {"channel": "ticker", "symbol": KRAKEN, "event_trigger": "sometimes"}
+            await send(ws, {"method": "subscribe", "params": ticker})
+            reply = orjson.loads(await ws.recv())
+            assert reply["success"] is False and "event_trigger" in reply["error"]
+
+    run(main())
+
+
+def test_kraken_ticker_on_every_best_bid_offer_change() -> None:
+    """The venue module's ticker subscription gets an update per BBO change, not per trade."""
+
+    async def main() -> None:
+        async with (
+            SimulatedExchange("kraken", ["BTC/USD"], seed=9, rate=0) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            (conn,) = Kraken(["BTC/USD"], channels=("ticker",)).connections()
+            for message in conn.subscribe:
+                await ws.send(message)
+            changes = trades = 0
+            top = ex.book("BTC/USD", 1)
+            await drain(ws, lambda f: None)  # acks, instrument and ticker snapshots
+            for _ in range(300):
+                before = len(ex.truth("BTC/USD").trades)
+                ex.advance(1)
+                trades += len(ex.truth("BTC/USD").trades) > before
+                changes += ex.book("BTC/USD", 1) != top
+                top = ex.book("BTC/USD", 1)
+            frames: list[dict[str, Any]] = []
+            await drain(ws, lambda f: frames.append(orjson.loads(f)))
+            updates = [f for f in frames if f.get("channel") == "ticker"]
+            assert all(f["type"] == "update" for f in updates)
+            assert len(updates) == changes > trades
 
     run(main())
 

@@ -41,6 +41,35 @@ def test_kraken_v2_subscriptions_and_resync() -> None:
     assert sub["method"] == "subscribe" and sub["params"]["symbol"] == ["ETH/USD"]
 
 
+def test_kraken_ticker_follows_the_best_bid_offer() -> None:
+    """Kraken's default ticker trigger is trades: quotes would skip every BBO change."""
+    (conn,) = Kraken(["BTC/USD"], channels=("ticker",)).connections()
+    assert json.loads(conn.subscribe[-1])["params"] == {
+        "channel": "ticker",
+        "symbol": ["BTC/USD"],
+        "event_trigger": "bbo",
+    }
+
+
+@pytest.mark.parametrize("depth", [1, 20, 50, 5000])
+def test_kraken_book_depth_is_one_kraken_offers(depth: int) -> None:
+    with pytest.raises(ValueError, match=f"depth {depth} .* 10, 25, 100, 500, 1000"):
+        Kraken(["BTC/USD"], depth=depth)
+    for allowed in (10, 25, 100, 500, 1000):
+        assert Kraken(["BTC/USD"], depth=allowed).depth == allowed
+
+
+def test_kraken_resyncs_a_connection_in_two_messages() -> None:
+    (plan,) = Kraken(["BTC/USD", "ETH/USD", "SOL/USD"], depth=25).resync_many(
+        ["BTC/USD", "SOL/USD"]
+    )
+    unsub, sub = (json.loads(m) for m in plan.messages)
+    assert unsub["method"] == "unsubscribe" and sub["method"] == "subscribe"
+    assert unsub["params"]["symbol"] == sub["params"]["symbol"] == ["BTC/USD", "SOL/USD"]
+    assert sub["params"]["depth"] == 25 and sub["params"]["snapshot"] is True
+    assert Kraken(["BTC/USD"]).resync_many([]) == []
+
+
 def test_coinbase_subscriptions_and_resync() -> None:
     (conn,) = Coinbase(["BTC-USD"], channels=("book", "trades", "ticker")).connections()
     channels = [json.loads(m)["channel"] for m in conn.subscribe]
