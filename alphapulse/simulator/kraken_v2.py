@@ -236,9 +236,7 @@ class KrakenSession(Session):
     def _ticker(self, request: dict[str, Any], params: dict[str, Any], ts: int, on: bool) -> None:
         trigger = params.get("event_trigger", "trades")
         if trigger not in EVENT_TRIGGERS:
-            self._reply(
-                request, ts, None, f"Invalid event_trigger {trigger!r}; one of bbo, trades"
-            )
+            self._reply(request, ts, None, f"Invalid event_trigger {trigger!r}; one of bbo, trades")
             return
         bbo = trigger == "bbo"
         for state in self._symbols(request, params, ts):
