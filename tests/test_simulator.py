@@ -20,16 +20,19 @@ from typing import Any
 import orjson
 import pytest
 import websockets
+from aiolimiter import AsyncLimiter
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from alphapulse import _core
 from alphapulse.book import kraken_checksum
 from alphapulse.simulator import SimulatedExchange
+from alphapulse.simulator.coinbase import Coinbase as CoinbaseVenue
 from alphapulse.simulator.encoding import fixed
+from alphapulse.simulator.faults import FaultPlan
 from alphapulse.simulator.kraken_v2 import checksum
 from alphapulse.simulator.server import ws_frames
-from alphapulse.venues import Kraken
+from alphapulse.venues import Coinbase, Kraken
 from tests.conftest import take_rows
 
 Level = tuple[int, int]
@@ -348,6 +351,80 @@ def test_coinbase_resubscribe_level2() -> None:
             assert engine.stats()["coinbase:ETH-USD"]["snapshots"] == 2
             assert_clean(engine, ["ETH-USD"])
             assert_book(ex, engine, "ETH-USD", 1000)
+
+    run(main())
+
+
+def test_coinbase_closes_a_connection_over_the_message_rate() -> None:
+    """The old resync, an unsubscribe + subscribe per product at once: 16 messages for 8
+    products, over Coinbase's 8 unauthenticated messages a second per IP."""
+
+    async def main() -> None:
+        products = [f"C{i}-USD" for i in range(8)]
+        async with (
+            SimulatedExchange("coinbase", products, rate=0) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            for product in products:
+                level2 = {"product_ids": [product], "channel": "level2"}
+                await send(ws, {"type": "unsubscribe", **level2}, {"type": "subscribe", **level2})
+            frames: list[dict[str, Any]] = []
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                while True:
+                    frames.append(orjson.loads(await asyncio.wait_for(ws.recv(), 10)))
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            errors = [f for f in frames if f.get("type") == "error"]
+            assert len(errors) == 1 and "rate limit" in errors[0]["message"], errors
+            assert isinstance(ex.venue, CoinbaseVenue) and ex.venue.rate_limited == 1
+
+    run(main())
+
+
+def test_coinbase_gap_on_many_products_resyncs_within_the_rate() -> None:
+    """A sequence gap breaks all 20 books of the connection; the venue module resyncs them
+    in two messages, paced as the runtime paces them, and every book gets a new snapshot."""
+
+    async def main() -> None:
+        products = [f"C{i}-USD" for i in range(20)]
+        venue = Coinbase(products, channels=("book",))
+        assert venue.messages_per_second is not None
+        limiter = AsyncLimiter(venue.messages_per_second, 1)
+        sent = 0
+
+        async def paced(messages: tuple[str, ...]) -> None:
+            nonlocal sent
+            for message in messages:
+                async with limiter:
+                    await ws.send(message)
+                    sent += 1
+
+        plan = FaultPlan(skip_every=70)  # 20 snapshots, then the 50th update is lost
+        async with (
+            SimulatedExchange("coinbase", products, seed=12, rate=0, faults=plan) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            engine = _core.Engine("coinbase")
+
+            def feed(frame: bytes) -> None:
+                engine.feed(frame, time.time_ns())
+
+            (conn,) = venue.connections()
+            await paced(conn.subscribe)
+            await drain(ws, feed)
+            ex.advance(65)
+            await drain(ws, feed)
+            assert engine.connection_gaps == 1
+            broken = engine.out_of_sync()
+            assert sorted(broken) == sorted(products)
+            sent = 0
+            for resync in venue.resync_many(broken):
+                await paced(resync.messages)
+            await drain(ws, feed)
+            assert sent == 2
+            assert engine.out_of_sync() == []
+            stats = engine.stats()
+            assert {stats[f"coinbase:{p}"]["snapshots"] for p in products} == {2}
+            assert isinstance(ex.venue, CoinbaseVenue) and ex.venue.rate_limited == 0
 
     run(main())
 
