@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import websockets
@@ -27,12 +28,14 @@ from websockets.asyncio.client import connect as ws_connect
 from alphapulse import _core
 from alphapulse.book import kraken_checksum
 from alphapulse.simulator import SimulatedExchange
+from alphapulse.simulator.binance import Binance as BinanceVenue
 from alphapulse.simulator.coinbase import Coinbase as CoinbaseVenue
 from alphapulse.simulator.encoding import fixed
 from alphapulse.simulator.faults import FaultPlan
 from alphapulse.simulator.kraken_v2 import checksum
 from alphapulse.simulator.server import ws_frames
-from alphapulse.venues import Coinbase, Kraken
+from alphapulse.simulator.weights import WeightLimit
+from alphapulse.venues import Binance, Coinbase, Kraken
 from tests.conftest import take_rows
 
 Level = tuple[int, int]
@@ -492,6 +495,80 @@ def test_binance_subscribe_method_and_rest_errors() -> None:
             with pytest.raises(websockets.exceptions.InvalidStatus):
                 async with connect(f"{ex.ws_url}/nowhere"):
                     pass
+
+    run(main())
+
+
+def test_binance_rest_charges_weight_then_429_then_418() -> None:
+    """Weight per IP in fixed windows, reported on every answer; over it, 429 with
+    Retry-After; asking again before then earns a ban (418, Retry-After until its end)."""
+
+    async def main() -> None:
+        async with (
+            SimulatedExchange("binance", BINANCE, rate=0) as ex,
+            httpx.AsyncClient() as client,
+        ):
+            assert isinstance(ex.venue, BinanceVenue)
+            info = await client.get(f"{ex.rest_url}/api/v3/exchangeInfo")
+            assert info.headers["X-MBX-USED-WEIGHT-1M"] == "20"
+            assert info.json()["rateLimits"][0]["limit"] == 6000
+            # An hour's window: no roll while the test runs.
+            weights = ex.venue.weights = WeightLimit(60, interval=3600.0)
+            url = f"{ex.rest_url}/api/v3/depth?symbol=BTCUSDT&limit=500"
+            answers = [await client.get(url) for _ in range(5)]
+            assert [a.status_code for a in answers] == [200, 200, 429, 429, 418]
+            assert [a.headers["X-MBX-USED-WEIGHT-1M"] for a in answers] == ["25", "50"] + ["50"] * 3
+            assert answers[2].json()["code"] == -1003 and "Retry-After" in answers[2].headers
+            assert int(answers[4].headers["Retry-After"]) >= 2 * 3600 - 5
+            assert "banned" in answers[4].json()["msg"] and weights.banned == 1
+            light = await client.get(f"{ex.rest_url}/api/v3/ping")
+            assert light.status_code == 418  # banned means every endpoint
+
+    run(main())
+
+
+def test_binance_refuses_more_than_1024_streams_on_a_connection() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("binance", BINANCE, rate=0) as ex,
+            connect(f"{ex.ws_url}/stream") as ws,
+        ):
+            streams = [f"s{i}usdt@trade" for i in range(1025)]
+            await send(ws, {"method": "SUBSCRIBE", "params": streams, "id": 1})
+            refused = orjson.loads(await ws.recv())
+            assert refused["id"] == 1 and refused["error"]["code"] == 2
+            assert "1024" in refused["error"]["msg"]
+            await send(ws, {"method": "SUBSCRIBE", "params": streams[:1024], "id": 2})
+            assert orjson.loads(await ws.recv()) == {"result": None, "id": 2}
+            await send(ws, {"method": "SUBSCRIBE", "params": streams[1000:], "id": 3})
+            assert "error" in orjson.loads(await ws.recv())
+            await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 4})
+            assert len(orjson.loads(await ws.recv())["result"]) == 1024
+
+    run(main())
+
+
+def test_binance_venue_spreads_many_symbols_over_connections() -> None:
+    """1,100 symbols with two streams each: three connections the simulator accepts."""
+
+    async def main() -> None:
+        symbols = [f"S{i}USDT" for i in range(1100)] + BINANCE
+        async with SimulatedExchange("binance", BINANCE, seed=21, rate=500) as ex:
+            venue = Binance(symbols, urls={"ws": ex.ws_url})
+            conns = venue.connections()
+            assert len(conns) == 3
+            listed: list[str] = []
+            for conn in conns:
+                async with connect(conn.url) as ws:
+                    for message in conn.subscribe:
+                        await ws.send(message)
+                    await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 99})
+                    while b'"id":99' not in (reply := await ws.recv(decode=False)):
+                        assert b'"error"' not in reply, reply
+                    listed += orjson.loads(reply)["result"]
+            assert sorted(listed) == sorted(
+                f"{s.lower()}@{kind}" for s in symbols for kind in ("depth@100ms", "trade")
+            )
 
     run(main())
 

@@ -112,6 +112,57 @@ def test_binance_streams_snapshots_and_weights() -> None:
     us = BinanceUS(["BTCUSD"])
     assert us.connections()[0].url.startswith("wss://stream.binance.us:9443/stream?")
     assert us.protocol == "binance_us" and us.weight_per_minute == 1200
+    # Binance.US weighs a depth snapshot five times lighter than Binance.
+    assert us.resync("BTCUSD").weight == 10
+
+
+@pytest.mark.parametrize(
+    ("limit", "binance", "binance_us"),
+    [(5, 5, 1), (100, 5, 1), (101, 25, 5), (500, 25, 5), (1000, 50, 10), (5000, 250, 50)],
+)
+def test_binance_snapshot_weights_by_limit(limit: int, binance: int, binance_us: int) -> None:
+    assert Binance(["X"]).snapshot_weight(limit) == binance
+    assert BinanceUS(["X"]).snapshot_weight(limit) == binance_us
+
+
+def test_binance_fetches_snapshots_with_a_rest_client() -> None:
+    import asyncio
+
+    from alphapulse.rest import RestClient
+
+    for venue in (Binance(["BTCUSDT"]), BinanceUS(["BTCUSD"])):
+        fetcher = venue.make_fetcher()
+        assert isinstance(fetcher, RestClient)
+        assert fetcher.weight_per_minute == venue.weight_per_minute
+        asyncio.run(fetcher.aclose())
+    assert Kraken(["BTC/USD"]).make_fetcher() is None
+
+
+def test_binance_splits_past_1024_streams_per_connection() -> None:
+    symbols = [f"S{i}USDT" for i in range(1100)]
+    venue = Binance(symbols, channels=("book", "trades"), urls={"ws": "ws://h:1"})
+    conns = venue.connections()
+    assert [c.name for c in conns] == ["binance", "binance-2", "binance-3"]
+    per_connection: list[list[str]] = []
+    for conn in conns[:2]:
+        assert conn.url == "ws://h:1/stream"  # too many for a URL: SUBSCRIBE messages
+        messages = [json.loads(m) for m in conn.subscribe]
+        assert all(m["method"] == "SUBSCRIBE" for m in messages)
+        assert [m["id"] for m in messages] == list(range(1, len(messages) + 1))
+        per_connection.append([p for m in messages for p in m["params"]])
+    assert conns[2].subscribe == () and len(conns[2].url) < 4000  # 152 fit in the URL
+    per_connection.append(conns[2].url.partition("?streams=")[2].split("/"))
+    assert [len(s) for s in per_connection] == [1024, 1024, 152]
+    # A symbol's streams stay on one connection, and every stream is somewhere.
+    assert per_connection[0][-2:] == ["s511usdt@depth@100ms", "s511usdt@trade"]
+    assert [s for streams in per_connection for s in streams] == [
+        f"{s.lower()}@{kind}" for s in symbols for kind in ("depth@100ms", "trade")
+    ]
+    # After a connection opens, the snapshots of its own books.
+    snapshots = venue.initial_snapshots("binance-3")
+    assert len(snapshots) == 76 and snapshots[0].snapshot_url is not None
+    assert "symbol=S1024USDT&" in snapshots[0].snapshot_url
+    assert len(venue.initial_snapshots()) == 1100
 
 
 def test_alpaca_needs_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
