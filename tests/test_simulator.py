@@ -391,7 +391,8 @@ def test_coinbase_gap_on_many_products_resyncs_within_the_rate() -> None:
         products = [f"C{i}-USD" for i in range(20)]
         venue = Coinbase(products, channels=("book",))
         assert venue.messages_per_second is not None
-        limiter = AsyncLimiter(venue.messages_per_second, 1)
+        # One message every 1/messages_per_second, no burst: how the runtime should pace.
+        limiter = AsyncLimiter(1, 1 / venue.messages_per_second)
         sent = 0
 
         async def paced(messages: tuple[str, ...]) -> None:
