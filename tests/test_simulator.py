@@ -17,18 +17,25 @@ import urllib.request
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import websockets
+from aiolimiter import AsyncLimiter
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from alphapulse import _core
 from alphapulse.book import kraken_checksum
 from alphapulse.simulator import SimulatedExchange
+from alphapulse.simulator.binance import Binance as BinanceVenue
+from alphapulse.simulator.coinbase import Coinbase as CoinbaseVenue
 from alphapulse.simulator.encoding import fixed
+from alphapulse.simulator.faults import FaultPlan
 from alphapulse.simulator.kraken_v2 import checksum
 from alphapulse.simulator.server import ws_frames
+from alphapulse.simulator.weights import WeightLimit
+from alphapulse.venues import Binance, Coinbase, Kraken
 from tests.conftest import take_rows
 
 Level = tuple[int, int]
@@ -254,6 +261,47 @@ def test_kraken_errors() -> None:
             replies = [orjson.loads(await ws.recv()) for _ in range(3)]
             assert [r["success"] for r in replies] == [False, False, False]
             assert "XX/YY" in replies[0]["error"]
+            # Only the documented integers: 10.0 and "10" are refused like 7 (with the
+            # request's req_id, as every reply), and so is an unknown ticker trigger.
+            for i, depth in enumerate((10.0, "10")):
+                book = {"channel": "book", "depth": depth, "symbol": KRAKEN}
+                await send(ws, {"method": "subscribe", "params": book, "req_id": 40 + i})
+                reply = orjson.loads(await ws.recv())
+                assert reply["success"] is False and reply["req_id"] == 40 + i, reply
+                assert "depth" in reply["error"] and reply["method"] == "subscribe"
+            ticker = {"channel": "ticker", "symbol": KRAKEN, "event_trigger": "sometimes"}
+            await send(ws, {"method": "subscribe", "params": ticker})
+            reply = orjson.loads(await ws.recv())
+            assert reply["success"] is False and "event_trigger" in reply["error"]
+
+    run(main())
+
+
+def test_kraken_ticker_on_every_best_bid_offer_change() -> None:
+    """The venue module's ticker subscription gets an update per BBO change, not per trade."""
+
+    async def main() -> None:
+        async with (
+            SimulatedExchange("kraken", ["BTC/USD"], seed=9, rate=0) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            (conn,) = Kraken(["BTC/USD"], channels=("ticker",)).connections()
+            for message in conn.subscribe:
+                await ws.send(message)
+            changes = trades = 0
+            top = ex.book("BTC/USD", 1)
+            await drain(ws, lambda f: None)  # acks, instrument and ticker snapshots
+            for _ in range(300):
+                before = len(ex.truth("BTC/USD").trades)
+                ex.advance(1)
+                trades += len(ex.truth("BTC/USD").trades) > before
+                changes += ex.book("BTC/USD", 1) != top
+                top = ex.book("BTC/USD", 1)
+            frames: list[dict[str, Any]] = []
+            await drain(ws, lambda f: frames.append(orjson.loads(f)))
+            updates = [f for f in frames if f.get("channel") == "ticker"]
+            assert all(f["type"] == "update" for f in updates)
+            assert len(updates) == changes > trades
 
     run(main())
 
@@ -306,6 +354,81 @@ def test_coinbase_resubscribe_level2() -> None:
             assert engine.stats()["coinbase:ETH-USD"]["snapshots"] == 2
             assert_clean(engine, ["ETH-USD"])
             assert_book(ex, engine, "ETH-USD", 1000)
+
+    run(main())
+
+
+def test_coinbase_closes_a_connection_over_the_message_rate() -> None:
+    """The old resync, an unsubscribe + subscribe per product at once: 16 messages for 8
+    products, over Coinbase's 8 unauthenticated messages a second per IP."""
+
+    async def main() -> None:
+        products = [f"C{i}-USD" for i in range(8)]
+        async with (
+            SimulatedExchange("coinbase", products, rate=0) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            for product in products:
+                level2 = {"product_ids": [product], "channel": "level2"}
+                await send(ws, {"type": "unsubscribe", **level2}, {"type": "subscribe", **level2})
+            frames: list[dict[str, Any]] = []
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                while True:
+                    frames.append(orjson.loads(await asyncio.wait_for(ws.recv(), 10)))
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            errors = [f for f in frames if f.get("type") == "error"]
+            assert len(errors) == 1 and "rate limit" in errors[0]["message"], errors
+            assert isinstance(ex.venue, CoinbaseVenue) and ex.venue.rate_limited == 1
+
+    run(main())
+
+
+def test_coinbase_gap_on_many_products_resyncs_within_the_rate() -> None:
+    """A sequence gap breaks all 20 books of the connection; the venue module resyncs them
+    in two messages, paced as the runtime paces them, and every book gets a new snapshot."""
+
+    async def main() -> None:
+        products = [f"C{i}-USD" for i in range(20)]
+        venue = Coinbase(products, channels=("book",))
+        assert venue.messages_per_second is not None
+        # One message every 1/messages_per_second, no burst: how the runtime should pace.
+        limiter = AsyncLimiter(1, 1 / venue.messages_per_second)
+        sent = 0
+
+        async def paced(messages: tuple[str, ...]) -> None:
+            nonlocal sent
+            for message in messages:
+                async with limiter:
+                    await ws.send(message)
+                    sent += 1
+
+        plan = FaultPlan(skip_every=70)  # 20 snapshots, then the 50th update is lost
+        async with (
+            SimulatedExchange("coinbase", products, seed=12, rate=0, faults=plan) as ex,
+            connect(ex.ws_url) as ws,
+        ):
+            engine = _core.Engine("coinbase")
+
+            def feed(frame: bytes) -> None:
+                engine.feed(frame, time.time_ns())
+
+            (conn,) = venue.connections()
+            await paced(conn.subscribe)
+            await drain(ws, feed)
+            ex.advance(65)
+            await drain(ws, feed)
+            assert engine.connection_gaps == 1
+            broken = engine.out_of_sync()
+            assert sorted(broken) == sorted(products)
+            sent = 0
+            for resync in venue.resync_many(broken):
+                await paced(resync.messages)
+            await drain(ws, feed)
+            assert sent == 2
+            assert engine.out_of_sync() == []
+            stats = engine.stats()
+            assert {stats[f"coinbase:{p}"]["snapshots"] for p in products} == {2}
+            assert isinstance(ex.venue, CoinbaseVenue) and ex.venue.rate_limited == 0
 
     run(main())
 
@@ -377,6 +500,80 @@ def test_binance_subscribe_method_and_rest_errors() -> None:
     run(main())
 
 
+def test_binance_rest_charges_weight_then_429_then_418() -> None:
+    """Weight per IP in fixed windows, reported on every answer; over it, 429 with
+    Retry-After; asking again before then earns a ban (418, Retry-After until its end)."""
+
+    async def main() -> None:
+        async with (
+            SimulatedExchange("binance", BINANCE, rate=0) as ex,
+            httpx.AsyncClient() as client,
+        ):
+            assert isinstance(ex.venue, BinanceVenue)
+            info = await client.get(f"{ex.rest_url}/api/v3/exchangeInfo")
+            assert info.headers["X-MBX-USED-WEIGHT-1M"] == "20"
+            assert info.json()["rateLimits"][0]["limit"] == 6000
+            # An hour's window: no roll while the test runs.
+            weights = ex.venue.weights = WeightLimit(60, interval=3600.0)
+            url = f"{ex.rest_url}/api/v3/depth?symbol=BTCUSDT&limit=500"
+            answers = [await client.get(url) for _ in range(5)]
+            assert [a.status_code for a in answers] == [200, 200, 429, 429, 418]
+            assert [a.headers["X-MBX-USED-WEIGHT-1M"] for a in answers] == ["25", "50"] + ["50"] * 3
+            assert answers[2].json()["code"] == -1003 and "Retry-After" in answers[2].headers
+            assert int(answers[4].headers["Retry-After"]) >= 2 * 3600 - 5
+            assert "banned" in answers[4].json()["msg"] and weights.banned == 1
+            light = await client.get(f"{ex.rest_url}/api/v3/ping")
+            assert light.status_code == 418  # banned means every endpoint
+
+    run(main())
+
+
+def test_binance_refuses_more_than_1024_streams_on_a_connection() -> None:
+    async def main() -> None:
+        async with (
+            SimulatedExchange("binance", BINANCE, rate=0) as ex,
+            connect(f"{ex.ws_url}/stream") as ws,
+        ):
+            streams = [f"s{i}usdt@trade" for i in range(1025)]
+            await send(ws, {"method": "SUBSCRIBE", "params": streams, "id": 1})
+            refused = orjson.loads(await ws.recv())
+            assert refused["id"] == 1 and refused["error"]["code"] == 2
+            assert "1024" in refused["error"]["msg"]
+            await send(ws, {"method": "SUBSCRIBE", "params": streams[:1024], "id": 2})
+            assert orjson.loads(await ws.recv()) == {"result": None, "id": 2}
+            await send(ws, {"method": "SUBSCRIBE", "params": streams[1000:], "id": 3})
+            assert "error" in orjson.loads(await ws.recv())
+            await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 4})
+            assert len(orjson.loads(await ws.recv())["result"]) == 1024
+
+    run(main())
+
+
+def test_binance_venue_spreads_many_symbols_over_connections() -> None:
+    """1,100 symbols with two streams each: three connections the simulator accepts."""
+
+    async def main() -> None:
+        symbols = [f"S{i}USDT" for i in range(1100)] + BINANCE
+        async with SimulatedExchange("binance", BINANCE, seed=21, rate=500) as ex:
+            venue = Binance(symbols, urls={"ws": ex.ws_url})
+            conns = venue.connections()
+            assert len(conns) == 3
+            listed: list[str] = []
+            for conn in conns:
+                async with connect(conn.url) as ws:
+                    for message in conn.subscribe:
+                        await ws.send(message)
+                    await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 99})
+                    while b'"id":99' not in (reply := await ws.recv(decode=False)):
+                        assert b'"error"' not in reply, reply
+                    listed += orjson.loads(reply)["result"]
+            assert sorted(listed) == sorted(
+                f"{s.lower()}@{kind}" for s in symbols for kind in ("depth@100ms", "trade")
+            )
+
+    run(main())
+
+
 # Alpaca market data
 
 
@@ -423,7 +620,14 @@ def test_alpaca_stocks_trades_quotes_bars() -> None:
             )
             await ws.recv()
             engine = _core.Engine("alpaca")
-            await collect(ex, ws, engine, 2.3)
+            # The first bar sent is the first whole second after subscribing: it closes up
+            # to two seconds later and goes out on the next tick of the exchange's clock.
+            end = time.monotonic() + 10.0
+            while b'"T":"b"' not in (frame := await ws.recv(decode=False)):
+                engine.feed(frame, time.time_ns())
+                assert time.monotonic() < end, "no bar within 10 s"
+            engine.feed(frame, time.time_ns())
+            await collect(ex, ws, engine, 0.3)
             assert engine.rejects == 0
             rows = take_rows(engine)
             for symbol in ("AAPL", "MSFT"):

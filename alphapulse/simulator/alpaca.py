@@ -82,6 +82,10 @@ class Alpaca(Venue):
         self._news_id = 24_000_000
         self.news_sessions: list[AlpacaSession] = []
         self.time = TimeText()
+        #: Per symbol, the first bar start whose bar holds every trade of its interval: the
+        #: exchange keeps bars only from the first subscription on, so the bar then in
+        #: progress misses the trades before it and is never sent.
+        self.bars_from: dict[str, int] = {}
 
     def accepts(self, path: str) -> bool:
         return _feed(path) is not None
@@ -226,7 +230,10 @@ class AlpacaSession(Session):
     def _subscribed(self, channel: str, symbol: str) -> None:
         if channel == "bars":
             interval = int(self.exchange.bar_seconds * 1e9)
+            now = time.time_ns()
             for state in self._states(symbol):
+                if interval not in state.bars:
+                    self.venue.bars_from[state.symbol] = now - now % interval + interval
                 state.bars_of(interval)
 
     def _relisten(self) -> None:
@@ -328,7 +335,9 @@ class AlpacaSession(Session):
             bars = state.bars_of(interval)
             bars.roll(ts)
             closed = bars.closed
-            if closed is not None and closed.start > self._bar_sent.get(state.symbol, -1):
+            if closed is None or closed.start < self.venue.bars_from.get(state.symbol, 0):
+                continue
+            if closed.start > self._bar_sent.get(state.symbol, -1):
                 self._bar_sent[state.symbol] = closed.start
                 frames.append(self._bar(state, closed))
         if frames:

@@ -15,15 +15,17 @@ id per changed level), ``@trade``, ``@aggTrade`` (each fill is one aggregate tra
 
 REST on the same port: ``GET /api/v3/depth?symbol=X&limit=N`` (``lastUpdateId`` is the last
 update id already sent on the streams, so Binance's sync rules hold), ``/api/v3/exchangeInfo``,
-``/api/v3/ping`` and ``/api/v3/time``.
+``/api/v3/ping`` and ``/api/v3/time``, each charged its request weight against one limit for
+every client (``alphapulse.simulator.weights``: 429, then 418, ``X-MBX-USED-WEIGHT-1M``).
+A connection listens to at most 1,024 streams; a ``SUBSCRIBE`` past that is refused.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -34,11 +36,30 @@ from alphapulse.simulator.instruments import crypto_spec, split_concatenated
 from alphapulse.simulator.market import ASK, BID, InstrumentSpec, Step
 from alphapulse.simulator.server import Connection, HttpAnswer, Session, Venue
 from alphapulse.simulator.state import Bar, SymbolState
+from alphapulse.simulator.weights import WeightLimit
+
+if TYPE_CHECKING:
+    from alphapulse.simulator.exchange import SimulatedExchange
 
 DECIMALS = 8
 KLINE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_DEPTH_LIMIT = 5000
 STREAM_KINDS = ("depth", "depth@100ms", "depth@1000ms", "trade", "aggTrade", "bookTicker")
+#: Streams one connection can listen to (Binance WebSocket Streams, "WebSocket Limits").
+MAX_STREAMS = 1024
+#: REQUEST_WEIGHT a minute per IP, as exchangeInfo reports it.
+WEIGHT_LIMIT = 6000
+#: Depth's weight by limit: (most levels, weight). Kept apart from the venue module's table
+#: on purpose, so that a wrong table there fails against the simulator.
+DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (MAX_DEPTH_LIMIT, 250))
+
+Query = Mapping[str, str]
+Answer = tuple[int, object]
+
+
+def depth_weight(limit: int) -> int:
+    """``GET /api/v3/depth``'s weight for ``limit`` levels."""
+    return next(w for most, w in DEPTH_WEIGHTS if limit <= most)
 
 
 def kline_interval_ns(name: str) -> int | None:
@@ -51,6 +72,11 @@ def kline_interval_ns(name: str) -> int | None:
 
 class Binance(Venue):
     name = "binance"
+
+    def __init__(self, exchange: SimulatedExchange) -> None:
+        super().__init__(exchange)
+        #: One request-weight limit for every client: they share loopback's IP.
+        self.weights = WeightLimit(WEIGHT_LIMIT)
 
     @staticmethod
     def text(mantissa: int, decimals: int) -> str:
@@ -75,18 +101,30 @@ class Binance(Venue):
         return BinanceSession(self, conn, combined, streams)
 
     def http(self, path: str, query: Mapping[str, str]) -> HttpAnswer | None:
-        path = path.rstrip("/")
-        if path == "/api/v3/depth":
-            return self._depth(query)
-        if path == "/api/v3/exchangeInfo":
-            return self._exchange_info(query)
-        if path == "/api/v3/ping":
-            return 200, {}
-        if path == "/api/v3/time":
-            return 200, {"serverTime": time.time_ns() // 1_000_000}
-        return None
+        route = self._routes.get(path.rstrip("/"))
+        if route is None:
+            return None
+        weight, handler = route
+        refused = self.weights.charge(weight(query))
+        if refused is not None:
+            return refused
+        status, body = handler(query)
+        return status, body, self.weights.used_header()
 
-    def _depth(self, query: Mapping[str, str]) -> HttpAnswer:
+    @property
+    def _routes(self) -> dict[str, tuple[Callable[[Query], int], Callable[[Query], Answer]]]:
+        """Path → (request weight, handler), weights as the Binance spot API gives them."""
+        return {
+            "/api/v3/depth": (lambda q: depth_weight(_limit(q) or 100), self._depth),
+            "/api/v3/exchangeInfo": (lambda q: 20, self._exchange_info),
+            "/api/v3/ping": (lambda q: 1, lambda q: (200, {})),
+            "/api/v3/time": (
+                lambda q: 1,
+                lambda q: (200, {"serverTime": time.time_ns() // 1_000_000}),
+            ),
+        }
+
+    def _depth(self, query: Query) -> Answer:
         symbol = query.get("symbol", "").upper()
         if not symbol:
             return 400, {
@@ -108,7 +146,7 @@ class Binance(Venue):
             "asks": [[prices[p], sizes[s]] for p, s in asks],
         }
 
-    def _exchange_info(self, query: Mapping[str, str]) -> HttpAnswer:
+    def _exchange_info(self, query: Query) -> Answer:
         wanted: set[str] | None = None
         if "symbol" in query:
             wanted = {query["symbol"].upper()}
@@ -128,7 +166,7 @@ class Binance(Venue):
                     "rateLimitType": "REQUEST_WEIGHT",
                     "interval": "MINUTE",
                     "intervalNum": 1,
-                    "limit": 6000,
+                    "limit": self.weights.limit,
                 }
             ],
             "exchangeFilters": [],
@@ -165,6 +203,12 @@ class Binance(Venue):
         }
 
 
+def _limit(query: Mapping[str, str]) -> int | None:
+    """The ``limit`` parameter, at most 5000 as Binance caps it; None when absent or bad."""
+    text = query.get("limit", "")
+    return min(int(text), MAX_DEPTH_LIMIT) if text.isdigit() else None
+
+
 def _decimal(mantissa: int, decimals: int) -> str:
     """At Binance's 8 places."""
     return fixed(mantissa * 10 ** (DECIMALS - decimals), DECIMALS)
@@ -195,6 +239,7 @@ class BinanceSession(Session):
         self._initial = streams
 
     def opened(self) -> None:
+        # No count check: 1,025 streams make a request line over the 8 KiB the server reads.
         for name in self._initial:
             self._add(name)
 
@@ -257,6 +302,11 @@ class BinanceSession(Session):
         method, params, rid = request.get("method"), request.get("params"), request.get("id")
         if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
             if method == "SUBSCRIBE":
+                new = {str(p) for p in params} - set(self.streams)
+                if len(self.streams) + len(new) > MAX_STREAMS:
+                    msg = f"Invalid request: a connection listens to at most {MAX_STREAMS} streams"
+                    self._reply({"error": {"code": 2, "msg": msg}, "id": rid})
+                    return
                 bad = [p for p in params if not self._add(str(p))]
                 if bad:
                     self._reply({"error": {"code": 2, "msg": f"Invalid streams {bad}"}, "id": rid})

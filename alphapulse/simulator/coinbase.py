@@ -14,15 +14,21 @@ connection's subscriptions. Channels: ``level2`` (full depth, written ``l2_data`
 the *maker's*), ``ticker`` (on trades), ``candles`` (the 5-minute candle, each second) and
 ``heartbeats`` (each second, with a ``heartbeat_counter``). ``sequence_num`` is one counter for
 every message of the connection. REST: ``GET /api/v3/brokerage/market/products``.
+
+Unauthenticated messages (no ``jwt``) are limited to 8 a second per IP, as Coinbase documents;
+every client of the exchange shares one IP (loopback), so they share one allowance (a bucket
+of 8 that refills at 8 a second). A message over it is answered with an ``error`` and the
+connection is closed (1008, policy violation). JWTs are not verified.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from websockets.datastructures import Headers
@@ -33,16 +39,39 @@ from alphapulse.simulator.market import ASK, BID, InstrumentSpec, Step
 from alphapulse.simulator.server import Connection, HttpAnswer, Session, Venue
 from alphapulse.simulator.state import Bar, SymbolState
 
+if TYPE_CHECKING:
+    from alphapulse.simulator.exchange import SimulatedExchange
+
 CHANNELS = ("level2", "market_trades", "ticker", "candles", "heartbeats")
 TRADE_SNAPSHOT = 100
 CANDLE_NS = 300_000_000_000
 _SIDES = {"buy": BID, "sell": ASK}
+#: Unauthenticated messages a second per IP (Advanced Trade WebSocket rate limits).
+RATE_LIMIT = 8
 _SIDE_NAMES = ("bid", "offer")
 
 
 class Coinbase(Venue):
     name = "coinbase"
     text = staticmethod(trimmed)
+
+    def __init__(self, exchange: SimulatedExchange) -> None:
+        super().__init__(exchange)
+        self._allowance = float(RATE_LIMIT)
+        self._refilled = time.monotonic()
+        #: Messages refused for the rate (every connection: they share one IP).
+        self.rate_limited = 0
+
+    def take_message(self) -> bool:
+        """Whether one more unauthenticated message is within the per-IP rate."""
+        now = time.monotonic()
+        elapsed, self._refilled = now - self._refilled, now
+        self._allowance = min(float(RATE_LIMIT), self._allowance + elapsed * RATE_LIMIT)
+        if self._allowance < 1.0:
+            self.rate_limited += 1
+            return False
+        self._allowance -= 1.0
+        return True
 
     def spec(self, symbol: str) -> InstrumentSpec:
         return crypto_spec(*split_pair(symbol, "-"))
@@ -86,8 +115,11 @@ class _Subscription:
 
 
 class CoinbaseSession(Session):
-    def __init__(self, venue: Venue, conn: Connection) -> None:
+    venue: Coinbase
+
+    def __init__(self, venue: Coinbase, conn: Connection) -> None:
         super().__init__(venue, conn)
+        self._closing: asyncio.Task[None] | None = None
         self.sequence = 0
         self.subs: dict[str, _Subscription] = {}
         self.heartbeats: list[str] | None = None
@@ -105,11 +137,21 @@ class CoinbaseSession(Session):
 
     def received(self, message: bytes) -> None:
         ts = time.time_ns()
+        if self._closing is not None:
+            return
         try:
             request = orjson.loads(message)
-            if not isinstance(request, dict):
-                raise ValueError("not an object")
         except ValueError:
+            request = None
+        signed = isinstance(request, dict) and "jwt" in request
+        if not signed and not self.venue.take_message():
+            self._error("rate limit exceeded: 8 unauthenticated messages a second per IP")
+            # Runs after the error frame is written (the caller flushes before it awaits).
+            self._closing = asyncio.get_running_loop().create_task(
+                self.conn.ws.close(1008, "rate limit exceeded")
+            )
+            return
+        if not isinstance(request, dict):
             self._error("malformed JSON")
             return
         kind, channel = request.get("type"), request.get("channel")

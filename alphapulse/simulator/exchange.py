@@ -355,8 +355,9 @@ class SimulatedExchange:
             answer: HttpAnswer | None = (404, {"error": f"no stream at {path}"})
         else:
             answer = self.venue.http(path, dict(parse_qsl(query)))
-        status, body = answer if answer is not None else (404, {"error": f"no route {path}"})
-        data = orjson.dumps(body)
+        if answer is None:
+            answer = (404, {"error": f"no route {path}"})
+        status, data = answer[0], orjson.dumps(answer[1])
         headers = Headers(
             [
                 ("Content-Type", "application/json"),
@@ -364,4 +365,6 @@ class SimulatedExchange:
                 ("Connection", "close"),
             ]
         )
+        if len(answer) == 3:
+            headers.update(answer[2])
         return Response(status, http.HTTPStatus(status).phrase, headers, data)

@@ -36,6 +36,8 @@ from alphapulse.simulator.server import Connection, Session, Venue
 from alphapulse.simulator.state import SymbolState
 
 DEPTHS = (10, 25, 100, 500, 1000)
+#: What publishes a ticker update: every trade (the default) or every best bid/offer change.
+EVENT_TRIGGERS = ("bbo", "trades")
 TRADE_SNAPSHOT = 50
 
 
@@ -187,8 +189,9 @@ class KrakenSession(Session):
 
     def _book(self, request: dict[str, Any], params: dict[str, Any], ts: int, on: bool) -> None:
         depth = params.get("depth", 10)
-        if depth not in DEPTHS:
-            self._reply(request, ts, None, f"Invalid depth {depth}; one of {list(DEPTHS)}")
+        # An integer, and one of the documented values: "10" or 10.0 are refused as well.
+        if type(depth) is not int or depth not in DEPTHS:
+            self._reply(request, ts, None, f"Invalid depth {depth!r}; one of {list(DEPTHS)}")
             return
         for state in self._symbols(request, params, ts):
             result: dict[str, Any] = {"channel": "book", "depth": depth, "symbol": state.symbol}
@@ -231,7 +234,11 @@ class KrakenSession(Session):
                 self._drop_if_idle(state)
 
     def _ticker(self, request: dict[str, Any], params: dict[str, Any], ts: int, on: bool) -> None:
-        bbo = params.get("event_trigger") == "bbo"
+        trigger = params.get("event_trigger", "trades")
+        if trigger not in EVENT_TRIGGERS:
+            self._reply(request, ts, None, f"Invalid event_trigger {trigger!r}; one of bbo, trades")
+            return
+        bbo = trigger == "bbo"
         for state in self._symbols(request, params, ts):
             self._reply(request, ts, {"channel": "ticker", "symbol": state.symbol})
             if on:

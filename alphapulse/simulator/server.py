@@ -171,8 +171,9 @@ class Connection:
         await self.ws.drain()
 
 
-#: A REST answer: HTTP status and a JSON-serializable body.
-HttpAnswer = tuple[int, object]
+#: A REST answer: HTTP status, a JSON-serializable body and, optionally, headers to add
+#: (Binance's used weight and Retry-After).
+HttpAnswer = tuple[int, object] | tuple[int, object, Mapping[str, str]]
 
 
 class Venue:

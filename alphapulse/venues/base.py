@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +50,18 @@ class Resync:
     weight: int = 0
 
 
+class SnapshotFetcher(Protocol):
+    async def get(self, url: str, weight: int) -> bytes: ...
+    async def aclose(self) -> None: ...
+
+
 class Venue:
     """Base class: one subclass per venue module."""
 
     name: str = ""
     protocol: str = ""
+    #: The most messages a second the runtime sends on one of the venue's connections.
+    messages_per_second: float | None = None
     #: The venue's request-weight budget per minute for REST snapshots (0: none used).
     weight_per_minute: int = 0
 
@@ -80,6 +88,14 @@ class Venue:
 
     def resync(self, venue_symbol: str) -> Resync:
         raise NotImplementedError
+
+    def resync_many(self, symbols: list[str]) -> list[Resync]:
+        """The resyncs of one connection's broken books, called once per round."""
+        return [self.resync(s) for s in symbols]
+
+    def make_fetcher(self) -> SnapshotFetcher | None:
+        """The REST client for this venue's snapshots; None when it takes none."""
+        return None
 
     def initial_snapshots(self) -> list[Resync]:
         """REST snapshots to fetch after each (re)connect (Binance); none by default."""
