@@ -104,8 +104,8 @@ def test_reconnects_after_the_server_closes(tmp_path: Path) -> None:
     assert events.counts["connect"] >= 3 and events.counts["reconnect_scheduled"] >= 2
     assert source.frames >= 9
     records = list(read_capture(tmp_path / "c.capture.zst"))
-    sent = [r.data for r in records if r.kind == "send"]
-    assert b"subscribe-me" in sent
+    # On a connection that authenticates, no sent message is captured: a venue may sign any.
+    assert [r.data for r in records if r.kind == "send"] == []
     assert all(b"top-secret" not in r.data for r in records)  # auth never captured
     assert sum(r.kind == "recv" for r in records) == len(recorder.frames)
 
