@@ -213,8 +213,14 @@ class WebSocketSource:
         watchdog = asyncio.create_task(self._watch_stall(ws))
         reason = "closed"
         try:
-            for message in c.auth() if callable(c.auth) else c.auth:
-                await self._send(ws, message, secret=True)  # neither captured nor logged
+            try:
+                for message in c.auth() if callable(c.auth) else c.auth:
+                    await self._send(ws, message, secret=True)  # neither captured nor logged
+            except ConnectionClosed:
+                if c.ready is None:
+                    raise
+                # Closed at once: what the venue said before closing tells why (its frames
+                # are still there to read), e.g. Alpaca's 404 auth timeout.
             if c.ready is not None:
                 await asyncio.wait_for(self._handshake(ws, c.ready), HANDSHAKE_SECONDS)
             for message in c.subscribe:

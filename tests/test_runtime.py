@@ -14,7 +14,6 @@ from alphapulse.lake import AsyncLakeWriter, LakeWriter
 from alphapulse.service import CollectorService
 from alphapulse.simulator import SimulatedExchange
 from alphapulse.simulator.alpaca import Alpaca as SimulatedAlpaca
-from alphapulse.venues import VENUES
 from alphapulse.venues.alpaca import Alpaca
 from alphapulse.venues.base import Connection
 from alphapulse.venues.kraken import Kraken
@@ -141,5 +140,150 @@ def _events(lake: Path) -> list[dict[str, Any]]:
     return [{**r, "detail": orjson.loads(r["detail"])} for r in rows]
 
 
-def test_venue_names_are_the_runtime_keys() -> None:
-    assert set(VENUES) >= {"alpaca", "binance", "kraken", "coinbase"}
+class MisspeltAlpaca(Alpaca):
+    """Asks the stocks feed for orderbooks, which only crypto has: Alpaca answers 410."""
+
+    def connections(self) -> list[Connection]:
+        from dataclasses import replace
+
+        bad = '{"action":"subscribe","orderbooks":["AAPL"]}'
+        return [replace(c, subscribe=(*c.subscribe, bad)) for c in super().connections()]
+
+
+def test_refusals_and_silence_are_problems(tmp_path: Path, alpaca_keys: None) -> None:
+    """A refused subscription becomes an event and a counter, and a venue that delivered
+    nothing is a problem the collect command fails on."""
+
+    async def session() -> CollectorService:
+        # The exchange lists MSFT only: the AAPL subscription is accepted and stays silent.
+        exchange = SimulatedExchange("alpaca", ["MSFT"], seed=2, rate=0, credentials=(KEY, SECRET))
+        await exchange.start()
+        venue = MisspeltAlpaca(["AAPL"], channels=("trades",), urls={"ws": exchange.ws_url})
+        service = CollectorService([venue], AsyncLakeWriter(LakeWriter(tmp_path)))
+        await service.start()
+        try:
+            await until(lambda: service.events.counts.get("subscription_refused", 0) >= 1)
+            exchange.advance(100)
+            await quiet(lambda: service.runtimes["alpaca"].frames)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    summary = service.summary()["venues"]["alpaca"]
+    assert summary["refused"] == 1 and summary["errors"] == 1 and summary["delivered"] == 0
+    refused = [e for e in _events(tmp_path) if e["kind"] == "subscription_refused"]
+    assert refused[0]["detail"]["connection"] == "alpaca-stocks"
+    assert "410" in refused[0]["detail"]["message"]
+    problems = service.problems()
+    assert any("subscription_refused" in p and "410" in p for p in problems), problems
+    assert "alpaca: delivered no data" in problems
+    assert service.summary()["problems"] == problems
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind", "message"),
+    [
+        ({"credentials": (KEY, "another-secret")}, "auth_failed", "402 auth failed"),
+        ({"auth_timeout": 0.0}, "auth_failed", "404 auth timeout"),
+        ({"feed": "sip", "sip_entitled": False}, "subscription_refused", "409 insufficient"),
+    ],
+)
+def test_alpaca_refusals_stop_the_connection(
+    setup: dict[str, Any], kind: str, message: str, tmp_path: Path, alpaca_keys: None
+) -> None:
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange(
+            "alpaca", ["AAPL"], rate=0, credentials=setup.get("credentials", (KEY, SECRET))
+        )
+        simulated = simulated_alpaca(exchange)
+        simulated.auth_timeout = setup.get("auth_timeout")
+        simulated.sip_entitled = setup.get("sip_entitled", True)
+        await exchange.start()
+        venue = Alpaca(
+            ["AAPL"],
+            channels=("trades",),
+            urls={"ws": exchange.ws_url},
+            feed=setup.get("feed", "iex"),
+        )
+        service = CollectorService([venue], AsyncLakeWriter(LakeWriter(tmp_path)))
+        await service.start()
+        try:
+            await until(lambda: service.events.counts.get("connection_stopped", 0) >= 1)
+            await asyncio.sleep(1.0)  # long enough for a reconnect loop to show
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    rt = service.runtimes["alpaca"]
+    assert rt.connections["alpaca-stocks"].sources[0].connects == 1
+    assert "reconnect_scheduled" not in service.events.counts
+    assert service.summary()["venues"]["alpaca"]["stopped"]["alpaca-stocks"].startswith(message)
+    events = [e for e in _events(tmp_path) if e["kind"] == kind]
+    assert len(events) == 1 and events[0]["detail"]["message"].startswith(message)
+    assert "subscribe" not in service.events.counts  # nothing subscribed before the ack
+    assert any(message in p for p in service.problems())
+
+
+def test_a_second_alpaca_connection_beyond_the_limit_is_refused(
+    tmp_path: Path, alpaca_keys: None
+) -> None:
+    async def session() -> tuple[CollectorService, CollectorService]:
+        exchange = SimulatedExchange("alpaca", ["AAPL"], rate=0, credentials=(KEY, SECRET))
+        simulated_alpaca(exchange).connection_limit = 1
+        await exchange.start()
+        first = alpaca_service(exchange, tmp_path / "first")
+        await first.start()
+        await until(lambda: first.events.counts.get("subscribe", 0) >= 3)
+        second = alpaca_service(exchange, tmp_path / "second")
+        await second.start()
+        try:
+            await until(lambda: second.events.counts.get("connection_stopped", 0) >= 3)
+            exchange.advance(100)
+            await quiet(lambda: first.runtimes["alpaca"].frames)
+        finally:
+            await second.stop()
+            await first.stop()
+            await exchange.stop()
+        return first, second
+
+    first, second = asyncio.run(session())
+    assert first.problems() == [] and first.runtimes["alpaca"].delivered > 0
+    stopped = second.summary()["venues"]["alpaca"]["stopped"]
+    assert set(stopped) == {"alpaca-stocks", "alpaca-crypto", "alpaca-news"}
+    assert all(m.startswith("406 connection limit exceeded") for m in stopped.values())
+
+
+def test_alpaca_connections_have_no_silence_limit() -> None:
+    """Alpaca sends no heartbeats: a quiet feed is silent, not stalled."""
+    venue = Alpaca(["AAPL", "BTC/USD"], channels=("trades", "book", "news"))
+    connections = venue.connections()
+    assert len(connections) == 3
+    assert all(c.stall_seconds is None and c.ready is not None for c in connections)
+    assert Alpaca(["AAPL"], feed="sip").connections()[0].url.endswith("/v2/sip")
+    with pytest.raises(ValueError, match="feed"):
+        Alpaca(["AAPL"], feed="otc")
+
+
+def test_the_simulated_alpaca_sends_data_only_after_auth() -> None:
+    from websockets.asyncio.client import connect
+
+    async def talk() -> list[bytes]:
+        async with SimulatedExchange("alpaca", ["AAPL"], rate=0) as exchange:
+            replies = []
+            async with connect(exchange.ws_url + "/v2/iex") as ws:
+                replies.append(await ws.recv(decode=False))
+                await ws.send('{"action":"subscribe","trades":["AAPL"]}')
+                replies.append(await ws.recv(decode=False))
+                exchange.advance(50)
+                with pytest.raises(TimeoutError):  # nothing subscribed: no data
+                    await asyncio.wait_for(ws.recv(), 0.3)
+            return replies
+
+    assert asyncio.run(talk()) == [
+        b'[{"T":"success","msg":"connected"}]',
+        b'[{"T":"error","code":401,"msg":"not authenticated"}]',
+    ]
