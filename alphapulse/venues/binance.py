@@ -16,6 +16,8 @@ US_REST_URL = "https://api.binance.us"
 SNAPSHOT_LIMIT = 1000
 #: Request weight of a depth snapshot with limit 501-1000 (Binance spot API).
 SNAPSHOT_WEIGHT = 50
+#: Binance cuts a connection at 24 hours; the collector replaces it ten minutes before.
+MAX_LIFETIME_SECONDS = 23 * 3600 + 50 * 60
 STREAMS = {"book": "depth@100ms", "trades": "trade", "ticker": "bookTicker", "bars": "kline_1m"}
 
 
@@ -32,7 +34,16 @@ class Binance(Venue):
         url = f"{self.url('ws', self.default_ws)}/stream?streams={streams}"
         # Binance sends no heartbeat messages: a quiet symbol is silent, not dead. Liveness
         # comes from WebSocket pings (20 s), so the data-silence limit is long.
-        return [Connection(self.name, url, self.protocol, (), stall_seconds=300.0)]
+        return [
+            Connection(
+                self.name,
+                url,
+                self.protocol,
+                (),
+                stall_seconds=300.0,
+                max_lifetime_seconds=MAX_LIFETIME_SECONDS,
+            )
+        ]
 
     def snapshot_url(self, venue_symbol: str) -> str:
         rest = self.url("rest", self.default_rest)
