@@ -6,10 +6,8 @@ disconnect puts only its own instruments out of sync and a resync goes on the so
 carries the symbol. Its source task is supervised: a crash is reported with its cause and
 the source restarted with backoff; a venue's refusal (bad keys, no entitlement) stops it.
 
-Replacing a connection (Binance's ``serverShutdown`` notice, its 24-hour limit) is make-
-before-break: a second socket opens and holds its frames; once it has delivered for
-``HANDOVER_SECONDS`` the old socket closes and the held frames go to the same engine, which
-drops what it already applied by update and trade id. The books stay in sync throughout.
+A connection the venue is about to close (Binance's ``serverShutdown`` notice, its 24-hour
+limit) is replaced make-before-break: see ``alphapulse.handover``.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiolimiter import AsyncLimiter
 
-from alphapulse import _core
+from alphapulse import _core, handover
 from alphapulse.sources import Backoff, WebSocketSource
 from alphapulse.venues.base import Connection, FatalVenueError, SnapshotFetcher, Venue
 
@@ -31,13 +29,6 @@ if TYPE_CHECKING:
     from alphapulse.service import CollectorService
 
 log = logging.getLogger("alphapulse.runtime")
-
-#: How long a replacement connection delivers (held) before the old one closes.
-HANDOVER_SECONDS = 1.0
-#: How long a replacement connection may take to deliver its first frame.
-HANDOVER_TIMEOUT = 30.0
-#: After a handover, the engine's duplicate notices are the overlap, not the venue's fault.
-HANDOVER_QUIET_SECONDS = 5.0
 
 
 @dataclass
@@ -58,6 +49,8 @@ class ConnectionRuntime:
         #: Sources replaced by a handover: their close does not disconnect the books.
         self.retiring: set[WebSocketSource] = set()
         self.rotating = False
+        #: The replacement socket while one is being opened (see alphapulse.handover).
+        self.standby: WebSocketSource | None = None
         self.quiet_duplicates_until = 0.0
         self.handover_duplicates = 0
         self.resyncs: dict[str, ResyncState] = {}
@@ -135,10 +128,10 @@ class VenueRuntime:
 
     def start(self) -> None:
         for c in self.connections.values():
-            c.source = self._source(c)
-            self.host.spawn(self._supervise(c, c.source))
+            c.source = self.source_for(c)
 
-    def _source(self, c: ConnectionRuntime, *, hold: bool = False) -> WebSocketSource:
+    def source_for(self, c: ConnectionRuntime, *, hold: bool = False) -> WebSocketSource:
+        """A new (supervised, running) source for ``c``."""
         source = WebSocketSource(
             c.connection,
             self,
@@ -153,6 +146,7 @@ class VenueRuntime:
             hold=hold,
         )
         c.sources.append(source)
+        self.host.spawn(self._supervise(c, source))
         return source
 
     async def _supervise(self, c: ConnectionRuntime, source: WebSocketSource) -> None:
@@ -235,6 +229,8 @@ class VenueRuntime:
         if source in c.retiring:
             c.retiring.discard(source)
             return  # replaced: the new connection carries the books on
+        if handover.take_over(self, c, source):
+            return  # closed while its replacement was catching up: that one carries on
         if not self.host.running or source is not c.source:
             return  # shutting down (the books end as they were), or a replacement that failed
         # Until the next snapshot, the books this connection fed are not the venue's.
@@ -330,37 +326,6 @@ class VenueRuntime:
             ):
                 self.spawn_rotation(c, "max_lifetime")
 
-    async def rotate(self, c: ConnectionRuntime, reason: str) -> None:
-        """Open a replacement for ``c``'s socket, then close the old one (make-before-break).
-        Started by :meth:`spawn_rotation`, which marks ``c`` rotating."""
-        old = c.source
-        if old is None or not self.host.running:
-            c.rotating = False
-            return
-        events = self.host.events
-        events.append("rotate", self.name, connection=c.name, reason=reason, conn_id=old.conn_id)
-        new = self._source(c, hold=True)
-        self.host.spawn(self._supervise(c, new))
-        try:
-            deadline = time.monotonic() + HANDOVER_TIMEOUT
-            while new.frames == 0 and time.monotonic() < deadline and self.host.running:
-                await asyncio.sleep(0.05)
-            if new.frames == 0 or not self.host.running:
-                events.append("rotate_failed", self.name, connection=c.name, reason=reason)
-                await new.stop()
-                return
-            # Both sockets now carry the stream: the old one until the new one has caught up.
-            await asyncio.sleep(HANDOVER_SECONDS)
-            c.retiring.add(old)
-            c.source = new
-            await old.stop()
-            c.engine.connected(new.conn_id)
-            c.quiet_duplicates_until = time.monotonic() + HANDOVER_QUIET_SECONDS
-            new.release()
-            events.append("rotated", self.name, connection=c.name, conn_id=new.conn_id)
-        finally:
-            c.rotating = False
-
     # --- status --------------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
@@ -392,4 +357,4 @@ class VenueRuntime:
         """Start replacing ``c``'s socket unless a replacement is already under way."""
         if not c.rotating:
             c.rotating = True
-            self.host.spawn(self.rotate(c, reason))
+            self.host.spawn(handover.replace_socket(self, c, reason))

@@ -157,6 +157,10 @@ class WebSocketSource:
         for payload, ts in held or ():
             self._sink.on_frame(self, self.conn_id, payload, ts)
 
+    def retire(self) -> None:
+        """No reconnect after the current connection closes."""
+        self._stopping.set()
+
     async def stop(self) -> None:
         self._stopping.set()
         if self._ws is not None:

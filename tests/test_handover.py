@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from alphapulse import _core
+import pytest
+
+from alphapulse import _core, handover
 from alphapulse.lake import AsyncLakeWriter, LakeWriter
 from alphapulse.service import CollectorService
 from alphapulse.simulator import SimulatedExchange
@@ -41,12 +43,13 @@ async def _session(
     *,
     lifetime: float | None = None,
     venue_limit: float | None = None,
+    grace: float = 4.0,
 ) -> tuple[CollectorService, SimulatedExchange]:
     exchange = SimulatedExchange("binance", SYMBOLS, seed=21, rate=0)
     simulated = exchange.venue
     assert isinstance(simulated, SimulatedBinance)
     simulated.max_connection_seconds = venue_limit
-    simulated.shutdown_grace_seconds = 4.0
+    simulated.shutdown_grace_seconds = grace
     await exchange.start()
     urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
     service = CollectorService(
@@ -113,7 +116,14 @@ def _core_reports_server_shutdown() -> bool:
     return any(s["kind"] == "venue" and s["message"] == "serverShutdown" for s in statuses)
 
 
-def test_server_shutdown_is_met_with_a_new_connection_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize("handover_seconds", [1.0, 30.0])
+def test_server_shutdown_is_met_with_a_new_connection_first(
+    handover_seconds: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue closes the old connection 3 s after its notice: after the handover, or
+    (a handover longer than that) in the middle of it, when the new socket takes over."""
+    monkeypatch.setattr(handover, "HANDOVER_SECONDS", handover_seconds)
+
     async def scenario(exchange: SimulatedExchange, service: CollectorService) -> None:
         await _trade_for(exchange, 1.0)
         simulated = exchange.venue
@@ -130,7 +140,7 @@ def test_server_shutdown_is_met_with_a_new_connection_first(tmp_path: Path) -> N
         await until(lambda: service.events.counts.get("rotated", 0) >= 1, timeout=30)
         await _trade_for(exchange, 5.0)  # past the venue's close of the old connection
 
-    service, exchange = asyncio.run(_session(tmp_path, scenario))
+    service, exchange = asyncio.run(_session(tmp_path, scenario, grace=3.0))
     _assert_gapless(service, exchange, tmp_path)
     assert service.events.counts["connect"] == 2
 
