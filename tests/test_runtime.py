@@ -257,7 +257,7 @@ def test_a_second_alpaca_connection_beyond_the_limit_is_refused(
     assert all(m.startswith("406 connection limit exceeded") for m in stopped.values())
 
 
-def test_alpaca_connections_have_no_silence_limit() -> None:
+def test_alpaca_connections_have_no_silence_limit(alpaca_keys: None) -> None:
     """Alpaca sends no heartbeats: a quiet feed is silent, not stalled."""
     venue = Alpaca(["AAPL", "BTC/USD"], channels=("trades", "book", "news"))
     connections = venue.connections()

@@ -19,11 +19,12 @@ news stream sends an item every ``news_seconds``. Numbers are JSON numbers, trim
 
 The rules of the real service that a client must survive are enforced: data flows only
 after authentication (a subscribe before it gets ``401 not authenticated``), wrong keys get
-``402 auth failed``, a client that does not authenticate within ``auth_timeout`` seconds
-gets ``404 auth timeout``, more than ``connection_limit`` authenticated connections with one
-key to one endpoint get ``406 connection limit exceeded``, and the SIP feed without
-``sip_entitled`` gets ``409 insufficient subscription``; each of these closes the
-connection. As on Alpaca, no heartbeats: a quiet feed is silent.
+``402 auth failed`` (the connection stays open for another try), a client that does not
+authenticate within ``auth_timeout`` seconds gets ``404 auth timeout``, more than
+``connection_limit`` authenticated connections with one key to one endpoint get ``406
+connection limit exceeded``, and the SIP feed without ``sip_entitled`` gets ``409
+insufficient subscription``; these three close the connection. As on Alpaca, no
+heartbeats: a quiet feed is silent.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ class AlpacaSession(Session):
         if self.authenticated:
             self._error(403, "already authenticated")
         elif not venue.credentials_ok(key, secret):
-            self._refuse(402, "auth failed")
+            self._error(402, "auth failed")  # the client may try again
         elif self.endpoint.rstrip("/").endswith("/sip") and not venue.sip_entitled:
             self._refuse(409, "insufficient subscription")
         elif venue.connection_limit is not None and venue.connection_limit <= sum(

@@ -76,11 +76,8 @@ class Alpaca(Venue):
 
     def _auth(self) -> tuple[str, ...]:
         creds = self.credentials or Credentials.from_env("ALPACA_API_KEY", "ALPACA_API_SECRET")
-        if creds is None:
-            raise FatalVenueError(
-                "auth_failed",
-                "Alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET in the environment",
-            )
+        if creds is None:  # at once, not as a refusal at every connect
+            raise ValueError("Alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET in the environment")
         return (
             orjson.dumps({"action": "auth", "key": creds.key, "secret": creds.secret}).decode(),
         )
@@ -91,7 +88,7 @@ class Alpaca(Venue):
             self._base() + path,
             self.protocol,
             (subscribe,),
-            auth=self._auth,
+            auth=self._auth(),
             stall_seconds=None,
             symbols=tuple(symbols),
             ready=authenticated,
