@@ -15,7 +15,7 @@ from alphapulse.service import CollectorService
 from alphapulse.simulator import SimulatedExchange
 from alphapulse.simulator.alpaca import Alpaca as SimulatedAlpaca
 from alphapulse.venues.alpaca import Alpaca
-from alphapulse.venues.base import Connection
+from alphapulse.venues.base import Connection, Resync
 from alphapulse.venues.kraken import Kraken
 from tests.test_service import quiet, until
 
@@ -287,3 +287,44 @@ def test_the_simulated_alpaca_sends_data_only_after_auth() -> None:
         b'[{"T":"success","msg":"connected"}]',
         b'[{"T":"error","code":401,"msg":"not authenticated"}]',
     ]
+
+
+class CountingKraken(Kraken):
+    """Kraken paced at 20 messages a second, recording its resync rounds."""
+
+    messages_per_second = 20.0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.rounds: list[list[str]] = []
+
+    def resync_many(self, symbols: list[str]) -> list[Resync]:
+        self.rounds.append(list(symbols))
+        return super().resync_many(symbols)
+
+
+def test_one_resync_round_per_connection_holds_all_its_symbols(tmp_path: Path) -> None:
+    symbols = ["BTC/USD", "ETH/USD"]
+
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange("kraken", symbols, seed=3, rate=0)
+        await exchange.start()
+        venue = CountingKraken(symbols, urls={"ws": exchange.ws_url})
+        service = CollectorService([venue], AsyncLakeWriter(LakeWriter(tmp_path)))
+        rt = service.runtimes["kraken"]
+        assert rt.limiter is not None and rt.limiter.max_rate == 20.0
+        await service.start()
+        try:
+            await until(lambda: all(rt.is_synced(s) for s in symbols))
+            for symbol in symbols:  # found wrong in the same round
+                rt.engine.invalidate(symbol, time.time_ns(), "test")
+            await until(lambda: service.events.counts.get("resync_done", 0) >= 2)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    venue = service.runtimes["kraken"].venue
+    assert isinstance(venue, CountingKraken)
+    assert venue.rounds == [symbols]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -144,3 +145,62 @@ def test_unreachable_venue_is_retried(tmp_path: Path) -> None:
     events = asyncio.run(go())
     assert events.counts["connect_failed"] >= 2
     assert "connect" not in events.counts
+
+
+def test_sends_are_paced_to_the_venue_limit(tmp_path: Path) -> None:
+    """A venue that accepts 4 messages a second gets 8 subscriptions over at least a second
+    (the first 4 at once, then one each quarter second)."""
+    from aiolimiter import AsyncLimiter
+
+    arrivals: list[float] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for _ in ws:
+            arrivals.append(time.monotonic())
+
+    async def go() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            subscribe = tuple(f"sub-{i}" for i in range(8))
+            conn = Connection("paced", f"ws://127.0.0.1:{port}", "kraken", subscribe)
+            source = WebSocketSource(
+                conn, Recorder(), EventLog(), ConnectionIds(), venue="x", limiter=AsyncLimiter(4, 1)
+            )
+            task = asyncio.create_task(source.run())
+            deadline = time.monotonic() + 30
+            while len(arrivals) < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await source.stop()
+            await asyncio.wait_for(task, 5)
+
+    asyncio.run(go())
+    assert len(arrivals) == 8
+    assert arrivals[-1] - arrivals[0] >= 0.9
+
+
+def test_no_silence_limit_means_no_stall(tmp_path: Path) -> None:
+    """``stall_seconds=None`` (Alpaca): a silent connection stays open."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send('{"hello":1}')
+        await ws.wait_closed()
+
+    async def go() -> tuple[EventLog, WebSocketSource]:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            conn = Connection(
+                "quiet", f"ws://127.0.0.1:{port}", "kraken", ("sub",), stall_seconds=None
+            )
+            events = EventLog()
+            source = WebSocketSource(conn, Recorder(), events, ConnectionIds(), venue="x")
+            task = asyncio.create_task(source.run())
+            await asyncio.sleep(2.0)
+            connected = source.connected
+            await source.stop()
+            await asyncio.wait_for(task, 5)
+            assert connected
+            return events, source
+
+    events, source = asyncio.run(go())
+    assert "stall" not in events.counts and source.connects == 1
