@@ -22,8 +22,9 @@ import httpx
 from aiolimiter import AsyncLimiter
 
 from alphapulse import _core, handover
+from alphapulse.snapshots import BudgetFetcher
 from alphapulse.sources import Backoff, WebSocketSource
-from alphapulse.venues.base import Connection, FatalVenueError, SnapshotFetcher, Venue
+from alphapulse.venues.base import Connection, FatalVenueError, Resync, SnapshotFetcher, Venue
 
 if TYPE_CHECKING:
     from alphapulse.service import CollectorService
@@ -40,7 +41,6 @@ class ResyncState:
 
 class ConnectionRuntime:
     def __init__(self, runtime: VenueRuntime, connection: Connection) -> None:
-        self.runtime = runtime
         self.connection = connection
         self.name = connection.name
         self.engine = _core.Engine(connection.protocol)
@@ -100,7 +100,7 @@ class VenueRuntime:
         engines = self.engines
         if len(engines) != 1:
             names = ", ".join(self.connections)
-            raise ValueError(f"{self.name} has {len(engines)} connections ({names}): engine_for")
+            raise ValueError(f"{self.name} has connections {names}: use engine_for(symbol)")
         return engines[0]
 
     def engine_for(self, symbol: str) -> _core.Engine:
@@ -211,7 +211,7 @@ class VenueRuntime:
             self.host.spawn(self._initial_snapshots(c, source, plans))
 
     async def _initial_snapshots(
-        self, c: ConnectionRuntime, source: WebSocketSource, plans: list[Any]
+        self, c: ConnectionRuntime, source: WebSocketSource, plans: list[Resync]
     ) -> None:
         # Let the stream's first diffs arrive (the core buffers them), then fetch.
         await asyncio.sleep(self.host.snapshot_delay)
@@ -282,17 +282,16 @@ class VenueRuntime:
                 await source.send(message)
 
     def fetcher(self) -> SnapshotFetcher:
+        """The venue's REST client, made on first use (most venues never need one)."""
         if self._fetcher is None:
-            from alphapulse.snapshots import BudgetFetcher
-
             self._fetcher = self.venue.make_fetcher() or BudgetFetcher(self.venue.weight_per_minute)
         return self._fetcher
 
-    async def _snapshot(self, c: ConnectionRuntime, source: WebSocketSource, plan: Any) -> bool:
+    async def _snapshot(self, c: ConnectionRuntime, source: WebSocketSource, plan: Resync) -> bool:
         """Fetch a REST snapshot and feed it, if the socket it belongs to is still up."""
         url = plan.snapshot_url
         conn_id = source.conn_id
-        if not source.connected:
+        if url is None or not source.connected:
             return False
         try:
             body = await self.fetcher().get(url, plan.weight)
@@ -326,6 +325,12 @@ class VenueRuntime:
             ):
                 self.spawn_rotation(c, "max_lifetime")
 
+    def spawn_rotation(self, c: ConnectionRuntime, reason: str) -> None:
+        """Start replacing ``c``'s socket unless a replacement is already under way."""
+        if not c.rotating:
+            c.rotating = True
+            self.host.spawn(handover.replace_socket(self, c, reason))
+
     # --- status --------------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
@@ -352,9 +357,3 @@ class VenueRuntime:
             "task_failures": self.task_failures,
             "stopped": {c.name: str(c.fatal) for c in self.connections.values() if c.fatal},
         }
-
-    def spawn_rotation(self, c: ConnectionRuntime, reason: str) -> None:
-        """Start replacing ``c``'s socket unless a replacement is already under way."""
-        if not c.rotating:
-            c.rotating = True
-            self.host.spawn(handover.replace_socket(self, c, reason))

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,7 +51,7 @@ class BatchSink(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-def _pending_of(rt: VenueRuntime) -> Any:
+def _pending_of(rt: VenueRuntime) -> Callable[[], float]:
     return lambda: float(sum(e.pending_events for e in rt.engines))
 
 

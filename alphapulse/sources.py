@@ -207,7 +207,6 @@ class WebSocketSource:
         self.connects += 1
         self._ws = ws
         self.last_frame = self.opened_at = time.monotonic()
-        self._fresh = True
         self._events.append(
             "connect", self.venue, connection=c.name, conn_id=self.conn_id, url=c.url
         )
@@ -227,6 +226,9 @@ class WebSocketSource:
                 # are still there to read), e.g. Alpaca's 404 auth timeout.
             if c.ready is not None:
                 await asyncio.wait_for(self._handshake(ws, c.ready), HANDSHAKE_SECONDS)
+            # Past the handshake, the venue's first frame resets the backoff (a venue that
+            # greets and then refuses must not get a fast reconnect loop).
+            self._fresh = True
             for message in c.subscribe:
                 await self._send(ws, message, secret=False)
             self._events.append(
@@ -269,7 +271,7 @@ class WebSocketSource:
         raises before the frame reaches the sink, so it is reported once, as the refusal)."""
         ts = time.time_ns()
         self.last_frame = time.monotonic()
-        if self._fresh:  # the venue talks: the next reconnect starts from a short delay
+        if self._fresh:  # the venue serves us: the next reconnect starts from a short delay
             self._backoff.reset()
             self._fresh = False
         payload = data if isinstance(data, bytes) else data.encode()
