@@ -88,6 +88,55 @@ def test_alpaca_connections_each_own_their_engine(tmp_path: Path, alpaca_keys: N
     assert service.problems() == []
 
 
+class TwoSocketKraken(Kraken):
+    """Kraken with one connection per symbol, as a venue with several sockets has."""
+
+    def connections(self) -> list[Connection]:
+        from dataclasses import replace
+
+        out = []
+        for i, symbol in enumerate(self.symbols):
+            (one,) = Kraken([symbol], urls=self.urls).connections()
+            out.append(replace(one, name=f"kraken-{i}", symbols=(symbol,)))
+        return out
+
+
+def test_a_disconnect_touches_only_the_books_of_its_connection(tmp_path: Path) -> None:
+    from alphapulse.simulator import FaultPlan
+
+    symbols = ["BTC/USD", "ETH/USD"]
+
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange(
+            "kraken", symbols, seed=4, rate=0, faults=FaultPlan(drop_after=40)
+        )
+        await exchange.start()
+        venue = TwoSocketKraken(symbols, urls={"ws": exchange.ws_url})
+        service = CollectorService([venue], AsyncLakeWriter(LakeWriter(tmp_path)))
+        rt = service.runtimes["kraken"]
+        await service.start()
+        try:
+            await until(lambda: all(rt.is_synced(s) for s in symbols))
+            for _ in range(20):
+                exchange.advance(20)
+                await asyncio.sleep(0.02)
+            await until(lambda: service.events.counts.get("disconnect", 0) >= 1)
+            await until(lambda: all(rt.is_synced(s) for s in symbols), timeout=20)
+            await quiet(lambda: rt.frames)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    rt = service.runtimes["kraken"]
+    (dropped,) = [c for c in rt.connections.values() if c.sources[0].connects == 2]
+    (kept,) = [c for c in rt.connections.values() if c.sources[0].connects == 1]
+    synced = [e for e in _events(tmp_path) if e["kind"] == "synced"]
+    per_symbol = {s: sum(e["instrument"] == s for e in synced) for s in symbols}
+    assert per_symbol == {dropped.symbols[0]: 2, kept.symbols[0]: 1}
+
+
 class FlakyKraken(Kraken):
     """A venue whose auth callable breaks once (a bug, a keyring that is not ready yet)."""
 
@@ -136,7 +185,7 @@ def _events(lake: Path) -> list[dict[str, Any]]:
 
     from alphapulse.lake import read_table
 
-    rows = read_table(lake, "events").select(["kind", "venue", "detail"]).to_pylist()
+    rows = read_table(lake, "events").select(["kind", "venue", "instrument", "detail"]).to_pylist()
     return [{**r, "detail": orjson.loads(r["detail"])} for r in rows]
 
 
