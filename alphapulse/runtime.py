@@ -144,6 +144,7 @@ class VenueRuntime:
             limiter=self.limiter,
             pause=self.host.pause,
             hold=hold,
+            private=self.venue.credentials is not None,
         )
         c.sources.append(source)
         self.host.spawn(self._supervise(c, source))

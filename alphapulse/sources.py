@@ -96,6 +96,7 @@ class WebSocketSource:
         limiter: AsyncLimiter | None = None,
         pause: PauseWatch | None = None,
         hold: bool = False,
+        private: bool = False,
     ) -> None:
         self.connection = connection
         self.venue = venue
@@ -109,8 +110,8 @@ class WebSocketSource:
         self._limiter = limiter
         self._pause = pause
         # A venue that authenticates may put credentials in any message (Coinbase signs each
-        # subscription): nothing sent on such a connection is captured.
-        self._private = bool(connection.auth)
+        # subscription and resync): nothing sent on such a connection is captured.
+        self._private = private or bool(connection.auth)
         self._held: list[tuple[bytes, int]] | None = [] if hold else None
         self._ws: ClientConnection | None = None
         self._stopping = asyncio.Event()

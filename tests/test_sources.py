@@ -53,6 +53,7 @@ async def _run_against(
     *,
     auth: tuple[str, ...] = (),
     stall_seconds: float = 15.0,
+    private: bool = False,
 ) -> tuple[Recorder, EventLog, WebSocketSource]:
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
@@ -74,6 +75,7 @@ async def _run_against(
             venue="test",
             capture=capture,
             backoff=Backoff(base=0.01, cap=0.05),
+            private=private,
         )
         task = asyncio.create_task(source.run())
         for _ in range(200):
@@ -109,6 +111,20 @@ def test_reconnects_after_the_server_closes(tmp_path: Path) -> None:
     assert [r.data for r in records if r.kind == "send"] == []
     assert all(b"top-secret" not in r.data for r in records)  # auth never captured
     assert sum(r.kind == "recv" for r in records) == len(recorder.frames)
+
+
+def test_nothing_sent_is_captured_for_a_venue_with_credentials(tmp_path: Path) -> None:
+    """Messages built by a venue with keys may carry them (Coinbase signs each one): not even
+    the subscription is captured."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send('{"n":1}')
+        await ws.wait_closed()
+
+    asyncio.run(_run_against(handler, lambda r: len(r.frames) >= 1, tmp_path, private=True))
+    records = list(read_capture(tmp_path / "c.capture.zst"))
+    assert [r.kind for r in records if r.kind in ("recv", "send")] == ["recv"]
 
 
 def test_a_silent_connection_is_closed_and_reopened(tmp_path: Path) -> None:
