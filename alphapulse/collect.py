@@ -39,8 +39,8 @@ class CollectResult:
 
     @property
     def ok(self) -> bool:
-        """Nothing lost and every book in sync at the end."""
-        return self.rows_lost == 0 and not self.out_of_sync
+        """Nothing lost, every book in sync at the end, no venue problem (service.problems)."""
+        return self.rows_lost == 0 and not self.out_of_sync and not self.summary.get("problems")
 
 
 def status_line(summary: dict[str, Any], previous: dict[str, Any] | None, dt: float) -> str:

@@ -1,11 +1,13 @@
-"""The collector service: sources → Rust engines → sinks, with resync and an event log.
+"""The collector service: the one place where the stages meet.
 
 It runs inside an already running asyncio loop (a Jupyter server's, or the CLI's) and keeps
-no global state: ``await service.start()`` … ``await service.stop()``. Per venue it owns one
-engine (normalizer + books) fed by that venue's WebSocket sources. A drain task hands the
-engines' events to the sink as Arrow batches, turns integrity statuses into events and
-resyncs only the instruments that need it (Binance: a fresh REST snapshot within the request
-weight budget; Kraken, Coinbase, Alpaca: resubscribe that symbol), while the others flow on.
+no global state: ``await service.start()`` … ``await service.stop()``. Each venue is a
+:class:`~alphapulse.runtime.VenueRuntime` (its connections, each with its own engine, its
+resyncs and its activity watch). The service ties them to the sink, the event log, the
+status file and the metrics: a drain task hands the engines' events to the sink as Arrow
+batches, turns integrity statuses and venue errors into events, starts the resyncs that are
+due and replaces connections that the venue is about to close. :meth:`problems` says what
+should fail a run (a venue that refused us or delivered nothing).
 """
 
 from __future__ import annotations
@@ -15,27 +17,30 @@ import contextlib
 import logging
 import os
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from alphapulse import _core
 from alphapulse.capture import CaptureWriter
 from alphapulse.eventlog import EventLog
 from alphapulse.metrics import CollectorMetrics
-from alphapulse.sources import Backoff, ConnectionIds, WebSocketSource
-from alphapulse.venues.base import Resync, Venue
+from alphapulse.pausewatch import PauseWatch
+from alphapulse.runtime import ConnectionRuntime, VenueRuntime
+from alphapulse.sources import ConnectionIds
+from alphapulse.venues.base import Venue
 
 log = logging.getLogger("alphapulse.service")
 
 #: Engine statuses that are also service events.
 INTEGRITY_KINDS = ("gap", "checksum_failed", "resync_needed", "synced", "crossed", "duplicate")
+#: Tables of market data: their rows count as delivered.
+DATA_TABLES = ("trades", "quotes", "book_deltas", "bars", "news")
+#: The core's status (kind ``venue``) for Binance's notice that it will close the connection.
+SERVER_SHUTDOWN = "serverShutdown"
 
 
 class BatchSink(Protocol):
@@ -46,50 +51,8 @@ class BatchSink(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-@dataclass
-class ResyncState:
-    since: float
-    started: float | None = None
-    attempts: int = 0
-
-
-@dataclass
-class VenueRuntime:
-    venue: Venue
-    engine: _core.Engine
-    sources: list[WebSocketSource] = field(default_factory=list)
-    resyncs: dict[str, ResyncState] = field(default_factory=dict)
-    resync_count: int = 0
-    last_conn: dict[str, int] = field(default_factory=dict)
-    #: Per instrument: (messages seen, when that count last moved, reported quiet).
-    activity: dict[str, tuple[int, float, bool]] = field(default_factory=dict)
-
-
-class WeightBudget:
-    """A venue's REST request weight per rolling minute (Binance: 6000, Binance.US: 1200)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._spent: list[tuple[float, int]] = []
-
-    async def spend(self, weight: int) -> None:
-        while True:
-            now = time.monotonic()
-            self._spent = [(t, w) for t, w in self._spent if now - t < 60.0]
-            if sum(w for _, w in self._spent) + weight <= self.per_minute:
-                self._spent.append((now, weight))
-                return
-            await asyncio.sleep(60.0 - (now - self._spent[0][0]))
-
-
-def _pending_of(engine: _core.Engine) -> Callable[[], float]:
-    return lambda: float(engine.pending_events)
-
-
-def fetch(url: str, timeout: float = 10.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        body: bytes = response.read()
-        return body
+def _pending_of(rt: VenueRuntime) -> Callable[[], float]:
+    return lambda: float(sum(e.pending_events for e in rt.engines))
 
 
 class CollectorService:
@@ -106,18 +69,13 @@ class CollectorService:
         quiet_seconds: float = 60.0,
         max_pending_events: int = 500_000,
         status_path: Path | None = None,
-        fetcher: Callable[[str], bytes] = fetch,
     ) -> None:
         self.sink = sink
         self.metrics = CollectorMetrics()
         self.events = EventLog()
         self.ids = ConnectionIds()
         self.capture = CaptureWriter(capture) if capture is not None else None
-        self.runtimes = {v.name: VenueRuntime(v, _core.Engine(v.protocol)) for v in venues}
-        self.metrics.queue_depth.set_function(lambda: float(sink.stats().get("queue_depth", 0)))
-        self.metrics.bytes_written.set_function(lambda: float(sink.stats().get("bytes_written", 0)))
-        for name, rt in self.runtimes.items():
-            self.metrics.pending.labels(name).set_function(_pending_of(rt.engine))
+        self.pause = PauseWatch(self._paused)
         self.drain_seconds = drain_seconds
         self.resync_grace = resync_grace_seconds
         self.resync_timeout = resync_timeout_seconds
@@ -127,20 +85,25 @@ class CollectorService:
         self.max_pending_events = max_pending_events
         self.flowing = asyncio.Event()
         self.flowing.set()
+        self.runtimes = {v.name: VenueRuntime(v, self) for v in venues}
+        self.metrics.queue_depth.set_function(lambda: float(sink.stats().get("queue_depth", 0)))
+        self.metrics.bytes_written.set_function(lambda: float(sink.stats().get("bytes_written", 0)))
+        for name, rt in self.runtimes.items():
+            self.metrics.pending.labels(name).set_function(_pending_of(rt))
         self.backpressure_count = 0
         self.drain_failures = 0
         #: Rows taken from the engines that the sink refused (see drain_failed events).
         self.rows_lost = 0
         self._last_watch = 0.0
         self.status_path = status_path
-        self._fetch = fetcher
-        self._budgets = {
-            v.name: WeightBudget(v.weight_per_minute) for v in venues if v.weight_per_minute
-        }
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[tuple[asyncio.Task[None], Coroutine[Any, Any, None]]] = []
         self._running = False
         self.started_at = 0.0
         self.rejects_seen = 0
+
+    @property
+    def running(self) -> bool:
+        return self._running
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -156,50 +119,41 @@ class CollectorService:
                 name,
                 symbols=rt.venue.symbols,
                 channels=list(rt.venue.channels),
-                urls=[c.url for c in rt.venue.connections()],
+                urls=[c.connection.url for c in rt.connections.values()],
             )
         for rt in self.runtimes.values():
-            for connection in rt.venue.connections():
-                if rt.venue.stall_seconds is not None:
-                    connection = replace(connection, stall_seconds=rt.venue.stall_seconds)
-                source = WebSocketSource(
-                    connection,
-                    self,
-                    self.events,
-                    self.ids,
-                    venue=rt.venue.name,
-                    capture=self.capture,
-                    backoff=Backoff(),
-                    flowing=self.flowing,
-                )
-                rt.sources.append(source)
-                self._spawn(source.run())
-        self._spawn(self._drain_loop())
+            rt.start()
+        self.spawn(self._drain_loop())
+        self.spawn(self.pause.run())
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         async def guarded() -> None:
             try:
                 await coro
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a task must never take the service down silently
+            except Exception as e:  # a task must never take the service down silently
                 log.exception("collector task failed")
-                self.events.append("task_failed")
+                self.events.append(
+                    "task_failed",
+                    task=getattr(coro, "__qualname__", "?"),
+                    error=f"{type(e).__name__}: {e}",
+                )
 
-        self._tasks.append(asyncio.create_task(guarded()))
+        self._tasks.append((asyncio.create_task(guarded()), coro))
 
     async def stop(self) -> None:
         if not self._running:
             return
         self._running = False
         for rt in self.runtimes.values():
-            for source in rt.sources:
-                await source.stop()
-        for task in self._tasks:
+            await rt.stop()
+        for task, _ in self._tasks:
             task.cancel()
-        for task in self._tasks:
+        for task, coro in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            coro.close()  # one cancelled before it ever ran was never awaited
         self._tasks.clear()
         await self.drain()
         self.events.append("service_stop", **self.summary())
@@ -208,39 +162,21 @@ class CollectorService:
         if self.capture is not None:
             self.capture.close()
 
-    # --- frames (FrameSink) ------------------------------------------------------------------
+    # --- frames ------------------------------------------------------------------------------
 
-    def on_open(self, source: WebSocketSource, conn_id: int) -> None:
-        rt = self.runtimes[source.venue]
-        rt.engine.connected(conn_id)
-        rt.last_conn[source.connection.name] = conn_id
-        self.metrics.connects.labels(source.venue).inc()
-        if plans := rt.venue.initial_snapshots():
-            self._spawn(self._initial_snapshots(rt, plans))
-
-    async def _initial_snapshots(self, rt: VenueRuntime, plans: list[Resync]) -> None:
-        # Let the stream's first diffs arrive (the core buffers them), then fetch.
-        await asyncio.sleep(self.snapshot_delay)
-        for plan in plans:
-            await self._snapshot(rt, plan)
-
-    def on_frame(self, source: WebSocketSource, conn_id: int, data: bytes, ts_ns: int) -> None:
-        engine = self.runtimes[source.venue].engine
-        engine.feed(data, ts_ns, conn_id)
-        if engine.pending_events > self.max_pending_events and self.flowing.is_set():
+    def fed(self, venue: str, pending: int, ts_ns: int) -> None:
+        """A frame went into one of ``venue``'s engines, which now holds ``pending`` events."""
+        if pending > self.max_pending_events and self.flowing.is_set():
             # The sink is behind: stop reading until a drain catches up (backpressure).
             self.flowing.clear()
             self.backpressure_count += 1
-            self.events.append("backpressure", source.venue, pending=engine.pending_events)
-        self.metrics.frames.labels(source.venue).inc()
+            self.events.append("backpressure", venue, pending=pending)
+        self.metrics.frames.labels(venue).inc()
         self.metrics.wire_to_book.observe((time.time_ns() - ts_ns) / 1e9)
 
-    def on_close(self, source: WebSocketSource, conn_id: int, reason: str) -> None:
-        self.metrics.disconnects.labels(source.venue).inc()
-        if not self._running:
-            return  # shutting down: the books end as they were
-        # Until the next snapshot, the books this connection fed are not the venue's.
-        self.runtimes[source.venue].engine.disconnected(time.time_ns(), reason)
+    def _paused(self, seconds: float) -> None:
+        # Not the venues' silence: the watchdogs measure from now on (PauseWatch.since).
+        self.events.append("process_paused", seconds=round(seconds, 3))
 
     # --- draining and resync -----------------------------------------------------------------
 
@@ -249,7 +185,10 @@ class CollectorService:
             await asyncio.sleep(self.drain_seconds)
             try:
                 await self.drain()
-                await self._resync_due()
+                now = time.monotonic()
+                for rt in self.runtimes.values():
+                    rt.resync_due(now)
+                    rt.watch_lifetimes(now)
                 self._watch_channels()
                 self._write_status()
             except Exception as e:  # one bad round must not stop collection
@@ -265,40 +204,44 @@ class CollectorService:
         if now - self._last_watch < 1.0:
             return
         self._last_watch = now
+        self.pause.check()
         for rt in self.runtimes.values():
-            if not any(s.connected for s in rt.sources):
-                continue
-            for key, s in rt.engine.stats().items():
-                symbol = key.split(":", 1)[1]
-                seen = s["trades"] + s["quotes"] + s["book_updates"] + s["snapshots"]
-                count, since, reported = rt.activity.get(symbol, (-1, now, False))
-                if seen != count:
-                    if reported:
-                        self.events.append("channel_active", rt.venue.name, symbol)
-                    rt.activity[symbol] = (seen, now, False)
-                elif not reported and now - since > self.quiet_seconds:
-                    self.events.append(
-                        "channel_quiet", rt.venue.name, symbol, silent_s=round(now - since, 1)
-                    )
-                    rt.activity[symbol] = (count, since, True)
+            for c in rt.connections.values():
+                if c.connected:
+                    self._watch_connection(rt.name, c, now)
+
+    def _watch_connection(self, venue: str, c: ConnectionRuntime, now: float) -> None:
+        for key, s in c.engine.stats().items():
+            symbol = key.split(":", 1)[1]
+            seen = s["trades"] + s["quotes"] + s["book_updates"] + s["snapshots"]
+            count, since, reported = c.activity.get(symbol, (-1, now, False))
+            if seen != count:
+                if reported:
+                    self.events.append("channel_active", venue, symbol)
+                c.activity[symbol] = (seen, now, False)
+            elif not reported and now - self.pause.since(since) > self.quiet_seconds:
+                silent = round(now - self.pause.since(since), 1)
+                self.events.append("channel_quiet", venue, symbol, silent_s=silent)
+                c.activity[symbol] = (count, since, True)
 
     async def drain(self) -> None:
         """Hand every pending event to the sink (waiting while it is full), then let the
         sources read again."""
         for name, rt in self.runtimes.items():
-            if not rt.engine.pending_events:
-                continue
-            batches = rt.engine.take()
-            self._log_integrity(name, batches)
-            pending = [(t, b) for t, b in batches.items() if len(b)]
-            for i, (table, batch) in enumerate(pending):
-                try:
-                    await self.sink.put(table, batch)
-                except Exception:
-                    # Counted, never silent: these rows are only in the capture now.
-                    self.rows_lost += sum(len(b) for _, b in pending[i:])
-                    raise
-                self.metrics.events.labels(name, table).inc(len(batch))
+            for c in rt.connections.values():
+                if not c.engine.pending_events:
+                    continue
+                batches = c.engine.take()
+                self._log_integrity(rt, c, batches)
+                pending = [(t, b) for t, b in batches.items() if len(b)]
+                for i, (table, batch) in enumerate(pending):
+                    try:
+                        await self.sink.put(table, batch)
+                    except Exception:
+                        # Counted, never silent: these rows are only in the capture now.
+                        self.rows_lost += sum(len(b) for _, b in pending[i:])
+                        raise
+                    self.metrics.events.labels(name, table).inc(len(batch))
         await self._drain_events()
         self.flowing.set()
 
@@ -306,13 +249,26 @@ class CollectorService:
         if len(self.events):
             await self.sink.put("events", self.events.drain())
 
-    def _log_integrity(self, venue: str, batches: dict[str, _core.EventBatch]) -> None:
+    def _log_integrity(
+        self, rt: VenueRuntime, c: ConnectionRuntime, batches: dict[str, _core.EventBatch]
+    ) -> None:
+        venue = rt.name
+        rt.delivered += sum(len(batches[t]) for t in DATA_TABLES if t in batches)
         statuses = pa.record_batch(batches["statuses"])
         if statuses.num_rows:
-            mask = pc.is_in(statuses.column("kind"), pa.array(INTEGRITY_KINDS))
-            for row in statuses.filter(mask).select(["kind", "symbol", "message"]).to_pylist():
-                self.events.append(row["kind"], venue, row["symbol"], message=row["message"])
-                self.metrics.integrity.labels(venue, row["kind"]).inc()
+            handover = time.monotonic() < c.quiet_duplicates_until
+            for row in statuses.select(["kind", "symbol", "message"]).to_pylist():
+                kind, message = row["kind"], row["message"] or ""
+                if kind in INTEGRITY_KINDS:
+                    if kind == "duplicate" and handover:
+                        c.handover_duplicates += 1  # the overlap of two sockets, not a fault
+                        continue
+                    self.events.append(kind, venue, row["symbol"], message=message)
+                    self.metrics.integrity.labels(venue, kind).inc()
+                elif kind == "venue_error":
+                    rt.problem(rt.venue.error_kind(message), message, connection=c.name)
+                elif kind == "venue" and message == SERVER_SHUTDOWN:
+                    rt.spawn_rotation(c, SERVER_SHUTDOWN)
         rejects = pa.record_batch(batches["rejects"])
         if rejects.num_rows:
             self.rejects_seen += rejects.num_rows
@@ -320,86 +276,25 @@ class CollectorService:
             reasons = rejects.column("reason").to_pylist()
             self.events.append("reject", venue, count=rejects.num_rows, first_reason=reasons[0])
 
-    async def _resync_due(self) -> None:
-        now = time.monotonic()
-        for rt in self.runtimes.values():
-            broken = set(rt.engine.out_of_sync())
-            for symbol in list(rt.resyncs):
-                if symbol not in broken:
-                    state = rt.resyncs.pop(symbol)
-                    if state.started is not None:
-                        self.events.append(
-                            "resync_done",
-                            rt.venue.name,
-                            symbol,
-                            seconds=round(now - state.started, 3),
-                        )
-            for symbol in broken:
-                state = rt.resyncs.setdefault(symbol, ResyncState(since=now))
-                waited = now - (state.started or state.since)
-                due = self.resync_grace if state.started is None else self.resync_timeout
-                if waited >= due:
-                    state.started = now
-                    state.attempts += 1
-                    rt.resync_count += 1
-                    self._spawn(self._resync(rt, symbol, state.attempts))
-
-    async def _resync(self, rt: VenueRuntime, symbol: str, attempt: int) -> None:
-        plan: Resync = rt.venue.resync(symbol)
-        self.events.append(
-            "resync",
-            rt.venue.name,
-            symbol,
-            attempt=attempt,
-            method="snapshot" if plan.snapshot_url else "resubscribe",
-        )
-        self.metrics.resyncs.labels(rt.venue.name).inc()
-        if plan.snapshot_url is not None and not await self._snapshot(rt, plan):
-            return
-        for message in plan.messages:
-            for source in rt.sources:
-                if source.connected and await source.send(message):
-                    break
-
-    async def _snapshot(self, rt: VenueRuntime, plan: Resync) -> bool:
-        """Fetch a REST snapshot within the venue's weight budget and feed it."""
-        assert plan.snapshot_url is not None
-        budget = self._budgets.get(rt.venue.name)
-        if budget is not None:
-            await budget.spend(plan.weight)
-        try:
-            body = await asyncio.to_thread(self._fetch, plan.snapshot_url)
-        except OSError as e:
-            self.events.append(
-                "snapshot_failed", rt.venue.name, url=plan.snapshot_url, error=str(e)
-            )
-            return False
-        ts = time.time_ns()
-        if self.capture is not None:
-            self.capture.http(
-                f"{rt.venue.name}-rest", rt.venue.protocol, plan.snapshot_url, body, ts
-            )
-        rt.engine.feed_http(plan.snapshot_url, body, ts)
-        self.events.append("snapshot", rt.venue.name, url=plan.snapshot_url, bytes=len(body))
-        return True
-
     # --- status --------------------------------------------------------------------------------
 
-    def summary(self) -> dict[str, Any]:
-        venues = {}
+    def problems(self) -> list[str]:
+        """What should fail a run, one line each: a venue that refused authentication or a
+        subscription, stopped a connection, answered with errors, or delivered no data (the
+        last is only meaningful once the run has had time to receive some)."""
+        out = []
         for name, rt in self.runtimes.items():
-            stats = rt.engine.stats()
-            venues[name] = {
-                "frames": rt.engine.frames,
-                "rejects": rt.engine.rejects,
-                "connects": sum(s.connects for s in rt.sources),
-                "connected": sum(s.connected for s in rt.sources),
-                "bytes": sum(s.bytes for s in rt.sources),
-                "gaps": rt.engine.connection_gaps + sum(s["gaps"] for s in stats.values()),
-                "checksums_failed": sum(s["checksums_failed"] for s in stats.values()),
-                "resyncs": rt.resync_count,
-                "out_of_sync": rt.engine.out_of_sync(),
-            }
+            for c in rt.connections.values():
+                if c.fatal is not None:
+                    out.append(f"{name}: {c.name} stopped: {c.fatal.kind} ({c.fatal.message})")
+            for kind, (count, message) in sorted(rt.problems.items()):
+                out.append(f"{name}: {kind} x{count} (last: {message})")
+            if rt.delivered == 0:
+                out.append(f"{name}: delivered no data")
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        venues = {name: rt.summary() for name, rt in self.runtimes.items()}
         p99 = self.metrics.wire_to_book_quantile(0.99)
         return {
             "uptime_s": round(time.time() - self.started_at, 3),
@@ -408,6 +303,7 @@ class CollectorService:
             "venues": venues,
             "sink": self.sink.stats(),
             "events": dict(self.events.counts),
+            "problems": self.problems(),
         }
 
     def _write_status(self) -> None:

@@ -64,10 +64,12 @@ async def collect(
     await exchange.start()
     urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
     sink = AsyncLakeWriter(LakeWriter(lake, roll_seconds=0.5))
-    service = CollectorService([VENUES[venue](SYMBOLS[venue], urls=urls)], sink, drain_seconds=0.05)
+    # A test cannot wait out the real stall limit.
+    stall = 2.5 if faults is not None and faults.stall_after is not None else None
+    service = CollectorService(
+        [VENUES[venue](SYMBOLS[venue], urls=urls, stall_seconds=stall)], sink, drain_seconds=0.05
+    )
     rt = service.runtimes[venue]
-    if faults is not None and faults.stall_after is not None:
-        rt.venue.stall_seconds = 2.5  # a test cannot wait out the real limit
     await service.start()
     try:
         await until(lambda: all(_synced(service, venue, s) for s in SYMBOLS[venue]))
@@ -445,15 +447,15 @@ def test_alpaca_end_to_end_keeps_secrets_out(
             capture=capture,
             drain_seconds=0.05,
         )
-        engine = service.runtimes["alpaca"].engine
+        rt = service.runtimes["alpaca"]
         await service.start()
         try:
-            await until(lambda: engine.frames >= 4)
+            await until(lambda: rt.frames >= 4)
             await asyncio.sleep(0.3)
             for _ in range(6):
                 exchange.advance(50)
                 await asyncio.sleep(0.02)
-            await quiet(lambda: engine.frames)
+            await quiet(lambda: rt.frames)
         finally:
             await service.stop()
             await exchange.stop()

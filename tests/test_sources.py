@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -52,6 +53,7 @@ async def _run_against(
     *,
     auth: tuple[str, ...] = (),
     stall_seconds: float = 15.0,
+    private: bool = False,
 ) -> tuple[Recorder, EventLog, WebSocketSource]:
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
@@ -73,6 +75,7 @@ async def _run_against(
             venue="test",
             capture=capture,
             backoff=Backoff(base=0.01, cap=0.05),
+            private=private,
         )
         task = asyncio.create_task(source.run())
         for _ in range(200):
@@ -104,10 +107,24 @@ def test_reconnects_after_the_server_closes(tmp_path: Path) -> None:
     assert events.counts["connect"] >= 3 and events.counts["reconnect_scheduled"] >= 2
     assert source.frames >= 9
     records = list(read_capture(tmp_path / "c.capture.zst"))
-    sent = [r.data for r in records if r.kind == "send"]
-    assert b"subscribe-me" in sent
+    # On a connection that authenticates, no sent message is captured: a venue may sign any.
+    assert [r.data for r in records if r.kind == "send"] == []
     assert all(b"top-secret" not in r.data for r in records)  # auth never captured
     assert sum(r.kind == "recv" for r in records) == len(recorder.frames)
+
+
+def test_nothing_sent_is_captured_for_a_venue_with_credentials(tmp_path: Path) -> None:
+    """Messages built by a venue with keys may carry them (Coinbase signs each one): not even
+    the subscription is captured."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send('{"n":1}')
+        await ws.wait_closed()
+
+    asyncio.run(_run_against(handler, lambda r: len(r.frames) >= 1, tmp_path, private=True))
+    records = list(read_capture(tmp_path / "c.capture.zst"))
+    assert [r.kind for r in records if r.kind in ("recv", "send")] == ["recv"]
 
 
 def test_a_silent_connection_is_closed_and_reopened(tmp_path: Path) -> None:
@@ -144,3 +161,62 @@ def test_unreachable_venue_is_retried(tmp_path: Path) -> None:
     events = asyncio.run(go())
     assert events.counts["connect_failed"] >= 2
     assert "connect" not in events.counts
+
+
+def test_sends_are_paced_to_the_venue_limit(tmp_path: Path) -> None:
+    """A venue that accepts 4 messages a second gets 8 subscriptions over at least a second
+    (the first 4 at once, then one each quarter second)."""
+    from aiolimiter import AsyncLimiter
+
+    arrivals: list[float] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for _ in ws:
+            arrivals.append(time.monotonic())
+
+    async def go() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            subscribe = tuple(f"sub-{i}" for i in range(8))
+            conn = Connection("paced", f"ws://127.0.0.1:{port}", "kraken", subscribe)
+            source = WebSocketSource(
+                conn, Recorder(), EventLog(), ConnectionIds(), venue="x", limiter=AsyncLimiter(4, 1)
+            )
+            task = asyncio.create_task(source.run())
+            deadline = time.monotonic() + 30
+            while len(arrivals) < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await source.stop()
+            await asyncio.wait_for(task, 5)
+
+    asyncio.run(go())
+    assert len(arrivals) == 8
+    assert arrivals[-1] - arrivals[0] >= 0.9
+
+
+def test_no_silence_limit_means_no_stall(tmp_path: Path) -> None:
+    """``stall_seconds=None`` (Alpaca): a silent connection stays open."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send('{"hello":1}')
+        await ws.wait_closed()
+
+    async def go() -> tuple[EventLog, WebSocketSource]:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            conn = Connection(
+                "quiet", f"ws://127.0.0.1:{port}", "kraken", ("sub",), stall_seconds=None
+            )
+            events = EventLog()
+            source = WebSocketSource(conn, Recorder(), events, ConnectionIds(), venue="x")
+            task = asyncio.create_task(source.run())
+            await asyncio.sleep(2.0)
+            connected = source.connected
+            await source.stop()
+            await asyncio.wait_for(task, 5)
+            assert connected
+            return events, source
+
+    events, source = asyncio.run(go())
+    assert "stall" not in events.counts and source.connects == 1

@@ -16,10 +16,20 @@ orderbook changes, in one frame. Stock trades carry exchange and conditions, cry
 the taker side ``tks``. Minute bars (``bar_seconds``) close with their interval;
 ``updatedBars``, ``dailyBars``, ``statuses`` and the like are accepted and stay silent. The
 news stream sends an item every ``news_seconds``. Numbers are JSON numbers, trimmed.
+
+The rules of the real service that a client must survive are enforced: data flows only
+after authentication (a subscribe before it gets ``401 not authenticated``), wrong keys get
+``402 auth failed`` (the connection stays open for another try), a client that does not
+authenticate within ``auth_timeout`` seconds gets ``404 auth timeout``, more than
+``connection_limit`` authenticated connections with one key to one endpoint get ``406
+connection limit exceeded``, and the SIP feed without ``sip_entitled`` gets ``409
+insufficient subscription``; these three close the connection. As on Alpaca, no
+heartbeats: a quiet feed is silent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import TYPE_CHECKING, Any
@@ -81,11 +91,18 @@ class Alpaca(Venue):
         self._next_news = 0
         self._news_id = 24_000_000
         self.news_sessions: list[AlpacaSession] = []
+        self.sessions: list[AlpacaSession] = []
         self.time = TimeText()
         #: Per symbol, the first bar start whose bar holds every trade of its interval: the
         #: exchange keeps bars only from the first subscription on, so the bar then in
         #: progress misses the trades before it and is never sent.
         self.bars_from: dict[str, int] = {}
+        #: Authenticated connections per key and endpoint (None: any number).
+        self.connection_limit: int | None = None
+        #: Whether the keys may use the SIP feed (``/v2/sip``).
+        self.sip_entitled = True
+        #: Seconds a client has to authenticate (None: forever; 0: it is always too late).
+        self.auth_timeout: float | None = None
 
     def accepts(self, path: str) -> bool:
         return _feed(path) is not None
@@ -96,7 +113,13 @@ class Alpaca(Venue):
         return stock_spec(symbol)
 
     def session(self, conn: Connection, path: str, headers: Headers) -> Session:
-        return AlpacaSession(self, conn, _feed(path) or "stocks", headers)
+        return AlpacaSession(self, conn, _feed(path) or "stocks", headers, path.split("?")[0])
+
+    def drop_feed(self, feed: str) -> None:
+        """Abort the connections to one feed (``stocks``, ``crypto`` or ``news``)."""
+        for session in list(self.sessions):
+            if session.feed == feed:
+                session.conn.abort()
 
     def second(self, ts: int) -> None:
         if ts < self._next_news:
@@ -135,9 +158,16 @@ class Alpaca(Venue):
 class AlpacaSession(Session):
     venue: Alpaca
 
-    def __init__(self, venue: Alpaca, conn: Connection, feed: str, headers: Headers) -> None:
+    def __init__(
+        self, venue: Alpaca, conn: Connection, feed: str, headers: Headers, endpoint: str
+    ) -> None:
         super().__init__(venue, conn)
         self.feed = feed
+        self.endpoint = endpoint
+        self.key: object = None
+        self.opened_at = time.monotonic()
+        self._closing: asyncio.Task[None] | None = None
+        venue.sessions.append(self)
         self.channels = {
             "stocks": STOCK_CHANNELS,
             "crypto": CRYPTO_CHANNELS,
@@ -156,20 +186,39 @@ class AlpacaSession(Session):
     def _error(self, code: int, msg: str) -> None:
         self._control({"T": "error", "code": code, "msg": msg})
 
+    def _refuse(self, code: int, msg: str) -> None:
+        """An error that ends the connection: sent, then closed (after the frame is written)."""
+        self._error(code, msg)
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.conn.ws.close(1008, msg))
+
     def opened(self) -> None:
         self._control({"T": "success", "msg": "connected"})
+        if self.venue.auth_timeout is not None and self.venue.auth_timeout <= 0:
+            self._refuse(404, "auth timeout")
+            return
         key, secret = self._header_auth
         if key is not None or secret is not None:
             self._auth(key, secret)
 
     def _auth(self, key: object, secret: object) -> None:
+        venue = self.venue
+        if self._closing is not None:
+            return
         if self.authenticated:
             self._error(403, "already authenticated")
-        elif self.venue.credentials_ok(key, secret):
-            self.authenticated = True
-            self._control({"T": "success", "msg": "authenticated"})
+        elif not venue.credentials_ok(key, secret):
+            self._error(402, "auth failed")  # the client may try again
+        elif self.endpoint.rstrip("/").endswith("/sip") and not venue.sip_entitled:
+            self._refuse(409, "insufficient subscription")
+        elif venue.connection_limit is not None and venue.connection_limit <= sum(
+            s.authenticated and s.key == key and s.endpoint == self.endpoint for s in venue.sessions
+        ):
+            self._refuse(406, "connection limit exceeded")
         else:
-            self._error(402, "auth failed")
+            self.authenticated = True
+            self.key = key
+            self._control({"T": "success", "msg": "authenticated"})
 
     def received(self, message: bytes) -> None:
         try:
@@ -253,6 +302,8 @@ class AlpacaSession(Session):
         super().closed()
         if self in self.venue.news_sessions:
             self.venue.news_sessions.remove(self)
+        if self in self.venue.sessions:
+            self.venue.sessions.remove(self)
 
     def _orderbook_reset(self, symbol: str) -> None:
         ts = time.time_ns()
@@ -325,6 +376,14 @@ class AlpacaSession(Session):
             self.out.append(f"[{','.join(messages)}]".encode())
 
     def second(self, ts: int) -> None:
+        timeout = self.venue.auth_timeout
+        if (
+            timeout is not None
+            and not self.authenticated
+            and self._closing is None
+            and time.monotonic() - self.opened_at >= timeout
+        ):
+            self._refuse(404, "auth timeout")
         if not self.subs.get("bars"):
             return
         interval = int(self.exchange.bar_seconds * 1e9)

@@ -13,6 +13,10 @@ id per changed level), ``@trade``, ``@aggTrade`` (each fill is one aggregate tra
 ``a`` is the trade id), ``@bookTicker`` (on every best bid/offer change) and ``@kline_<i>``
 (each second while the candle has trades). Decimals are written with 8 places, as Binance does.
 
+Connections end as on Binance: after ``max_connection_seconds`` (24 hours there; None here
+unless a test sets it), and :meth:`Binance.announce_shutdown` sends every client the
+``serverShutdown`` event and closes its connection ``shutdown_grace_seconds`` later.
+
 REST on the same port: ``GET /api/v3/depth?symbol=X&limit=N`` (``lastUpdateId`` is the last
 update id already sent on the streams, so Binance's sync rules hold), ``/api/v3/exchangeInfo``,
 ``/api/v3/ping`` and ``/api/v3/time``, each charged its request weight against one limit for
@@ -22,6 +26,7 @@ A connection listens to at most 1,024 streams; a ``SUBSCRIBE`` past that is refu
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +42,9 @@ from alphapulse.simulator.market import ASK, BID, InstrumentSpec, Step
 from alphapulse.simulator.server import Connection, HttpAnswer, Session, Venue
 from alphapulse.simulator.state import Bar, SymbolState
 from alphapulse.simulator.weights import WeightLimit
+
+if TYPE_CHECKING:
+    from alphapulse.simulator.exchange import SimulatedExchange
 
 if TYPE_CHECKING:
     from alphapulse.simulator.exchange import SimulatedExchange
@@ -72,11 +80,21 @@ def kline_interval_ns(name: str) -> int | None:
 
 class Binance(Venue):
     name = "binance"
+    #: Connections are closed once this old (seconds; Binance: 24 hours). None: never.
+    max_connection_seconds: float | None = None
+    #: Between the ``serverShutdown`` notice and the close (seconds).
+    shutdown_grace_seconds: float = 5.0
 
     def __init__(self, exchange: SimulatedExchange) -> None:
         super().__init__(exchange)
+        self.sessions: list[BinanceSession] = []
         #: One request-weight limit for every client: they share loopback's IP.
         self.weights = WeightLimit(WEIGHT_LIMIT)
+
+    def announce_shutdown(self) -> None:
+        """Tell every client the server is about to shut down, then close their connections."""
+        for session in list(self.sessions):
+            session.shutdown()
 
     @staticmethod
     def text(mantissa: int, decimals: int) -> str:
@@ -231,17 +249,46 @@ class _Streams:
 
 
 class BinanceSession(Session):
-    def __init__(self, venue: Venue, conn: Connection, combined: bool, streams: list[str]) -> None:
+    venue: Binance
+
+    def __init__(
+        self, venue: Binance, conn: Connection, combined: bool, streams: list[str]
+    ) -> None:
         super().__init__(venue, conn)
         self.combined = combined
         self.streams: list[str] = []
         self.subs: dict[str, _Streams] = {}
         self._initial = streams
+        self.opened_at = time.monotonic()
+        self._closing: asyncio.Task[None] | None = None
+        self._shutdown: asyncio.TimerHandle | None = None
+        venue.sessions.append(self)
 
     def opened(self) -> None:
         # No count check: 1,025 streams make a request line over the 8 KiB the server reads.
         for name in self._initial:
             self._add(name)
+
+    def closed(self) -> None:
+        super().closed()
+        if self._shutdown is not None:
+            self._shutdown.cancel()
+        if self in self.venue.sessions:
+            self.venue.sessions.remove(self)
+
+    def shutdown(self) -> None:
+        """The ``serverShutdown`` notice now, the close after the venue's grace period."""
+        if self._shutdown is not None:
+            return
+        ms = time.time_ns() // 1_000_000
+        self.conn.send_control(f'{{"e":"serverShutdown","E":{ms}}}'.encode())
+        self.exchange.flush()
+        loop = asyncio.get_running_loop()
+        self._shutdown = loop.call_later(self.venue.shutdown_grace_seconds, self._close)
+
+    def _close(self) -> None:
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.conn.ws.close(1001))
 
     def _add(self, name: str) -> bool:
         symbol, _, kind = name.partition("@")
@@ -385,6 +432,9 @@ class BinanceSession(Session):
                 )
 
     def second(self, ts: int) -> None:
+        limit = self.venue.max_connection_seconds
+        if limit is not None and time.monotonic() - self.opened_at >= limit:
+            self._close()  # Binance's 24-hour mark
         for symbol, subs in self.subs.items():
             if not subs.klines:
                 continue

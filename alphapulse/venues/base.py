@@ -34,8 +34,42 @@ class Connection:
     #: Sent before the subscriptions; never captured or logged (they may hold secrets). A
     #: callable is called at every (re)connect, for tokens that expire (Coinbase JWTs).
     auth: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
-    #: Seconds of silence after which the connection is considered dead.
-    stall_seconds: float = 15.0
+    #: Seconds of silence after which the connection is considered dead; None: no data-silence
+    #: limit (a venue without heartbeats, whose quiet feeds are silent), WebSocket pings only.
+    stall_seconds: float | None = 15.0
+    #: Venue symbols this connection carries (empty: all of the venue's); resyncs go here.
+    symbols: tuple[str, ...] = ()
+    #: Handshake: consulted on each frame received after authenticating and before
+    #: subscribing; True once the venue acknowledged (Alpaca's ``authenticated``). Raises
+    #: :class:`FatalVenueError` for a reply that makes reconnecting pointless. None: no wait.
+    ready: Callable[[bytes], bool] | None = None
+    #: The venue closes connections older than this (Binance: 24 h); the collector replaces
+    #: the connection before then, opening the new one before closing the old.
+    max_lifetime_seconds: float | None = None
+
+
+class FatalVenueError(Exception):
+    """The venue refused the connection for a reason a reconnect would not fix (bad keys, no
+    entitlement, too many connections): the connection stops, with this message.
+
+    ``kind`` names the problem's event: ``auth_failed``, ``subscription_refused`` or
+    ``venue_error``.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class SnapshotFetcher(Protocol):
+    """REST snapshots within a venue's request budget (``alphapulse.rest.RestClient``).
+
+    ``get`` raises ``OSError`` or ``httpx.HTTPError`` subclasses on failure.
+    """
+
+    async def get(self, url: str, weight: int) -> bytes: ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +84,16 @@ class Resync:
     weight: int = 0
 
 
-class SnapshotFetcher(Protocol):
-    async def get(self, url: str, weight: int) -> bytes: ...
-    async def aclose(self) -> None: ...
-
-
 class Venue:
     """Base class: one subclass per venue module."""
 
     name: str = ""
     protocol: str = ""
-    #: The most messages a second the runtime sends on one of the venue's connections.
-    messages_per_second: float | None = None
     #: The venue's request-weight budget per minute for REST snapshots (0: none used).
     weight_per_minute: int = 0
+    #: The most messages a second the venue accepts from a client (None: no limit); every
+    #: message the collector sends on the venue's connections is paced to it.
+    messages_per_second: float | None = None
 
     def __init__(
         self,
@@ -90,15 +120,22 @@ class Venue:
         raise NotImplementedError
 
     def resync_many(self, symbols: list[str]) -> list[Resync]:
-        """The resyncs of one connection's broken books, called once per round."""
+        """Resyncs for several symbols of one connection, due in the same round (a venue may
+        put several in one message)."""
         return [self.resync(s) for s in symbols]
 
     def make_fetcher(self) -> SnapshotFetcher | None:
-        """The REST client for this venue's snapshots; None when it takes none."""
+        """The REST client for this venue's snapshots (None: the collector's default)."""
         return None
 
-    def initial_snapshots(self) -> list[Resync]:
-        """REST snapshots to fetch after each (re)connect (Binance); none by default."""
+    def error_kind(self, message: str) -> str:
+        """The event kind of a venue error reply (a ``venue_error`` status): ``auth_failed``,
+        ``subscription_refused`` or ``venue_error``."""
+        return "venue_error"
+
+    def initial_snapshots(self, connection: str | None = None) -> list[Resync]:
+        """REST snapshots to fetch after each (re)connect of ``connection`` (a name; every
+        connection's when None): Binance; none by default."""
         return []
 
     def url(self, key: str, default: str) -> str:

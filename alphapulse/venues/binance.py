@@ -24,6 +24,8 @@ REST_URL = "https://api.binance.com"
 US_WS_URL = "wss://stream.binance.us:9443"
 US_REST_URL = "https://api.binance.us"
 SNAPSHOT_LIMIT = 1000
+#: Binance cuts a connection at 24 hours; the collector replaces it ten minutes before.
+MAX_LIFETIME_SECONDS = 23 * 3600 + 50 * 60
 STREAMS = {"book": "depth@100ms", "trades": "trade", "ticker": "bookTicker", "bars": "kline_1m"}
 #: Streams one connection can listen to.
 MAX_STREAMS = 1024
@@ -80,7 +82,17 @@ class Binance(Venue):
                 )
             # Binance sends no heartbeat messages: a quiet symbol is silent, not dead.
             # Liveness comes from WebSocket pings (20 s), so the data-silence limit is long.
-            out.append(Connection(name, url, self.protocol, subscribe, stall_seconds=300.0))
+            out.append(
+                Connection(
+                    name,
+                    url,
+                    self.protocol,
+                    subscribe,
+                    stall_seconds=300.0,
+                    symbols=tuple(symbols),
+                    max_lifetime_seconds=MAX_LIFETIME_SECONDS,
+                )
+            )
         return out
 
     def snapshot_weight(self, limit: int = SNAPSHOT_LIMIT) -> int:
