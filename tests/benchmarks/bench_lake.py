@@ -128,7 +128,7 @@ class Stages:
             spent[name] = Timing(spent[name].wall + wall, spent[name].cpu + cpu)
             lap = stopwatch()
 
-        parts = []
+        parts: list[pa.Table] = []
         for batch in self.batches:
             table = writer.checked_table("trades", batch)
             step("schema check/cast (checked_table)")
@@ -254,7 +254,7 @@ def breakdown(stages: Stages, times: dict[str, list[Timing]]) -> str:
 
     return "\n".join(
         [
-            "  where LakeWriter's time goes (its steps re-run one by one; median ms, wall and CPU):",
+            "  where LakeWriter's time goes (its steps one by one; median ms, wall and CPU):",
             *(line(name, each) for name, each in stages.times.items()),
             line("sum of the steps", times["stages"]),
             line("LakeWriter, whole", times["ours"]),

@@ -39,7 +39,7 @@ class Plan:
 
 FULL = Plan()
 #: A few seconds in all: to see that the harness works, not to quote figures.
-QUICK = Plan(repeats=3, scale=0.02)
+QUICK = Plan(repeats=3, scale=0.01)
 
 
 class Timing(NamedTuple):
@@ -70,20 +70,27 @@ def timing(run: Callable[[T], object], setup: Callable[[], T]) -> Callable[[], T
 def interleaved(sides: dict[str, Callable[[], Timing]], repeats: int) -> dict[str, list[Timing]]:
     """Nanoseconds of each side, ``repeats`` rounds of one repetition a side.
 
-    Round ``r`` starts with side ``r mod k``; the garbage collector is collected before and
-    off during each repetition, so that no side pays for another's garbage.
+    Round ``r`` starts with side ``r mod k``. The garbage collector is off during each
+    repetition, and its young generations are collected between them, so that no side pays
+    for another's garbage. Everything alive at the start (the inputs) is collected once and
+    frozen (``gc.freeze``), so that no collection walks every frame and delta again.
     """
     names = list(sides)
     out: dict[str, list[Timing]] = {name: [] for name in names}
-    for r in range(repeats):
-        start = r % len(names)
-        for name in names[start:] + names[:start]:
-            gc.collect()
-            gc.disable()
-            try:
-                out[name].append(sides[name]())
-            finally:
-                gc.enable()
+    gc.collect()
+    gc.freeze()
+    try:
+        for r in range(repeats):
+            start = r % len(names)
+            for name in names[start:] + names[:start]:
+                gc.collect(1)
+                gc.disable()
+                try:
+                    out[name].append(sides[name]())
+                finally:
+                    gc.enable()
+    finally:
+        gc.unfreeze()
     return out
 
 
@@ -123,6 +130,11 @@ class Figure:
     @classmethod
     def of(cls, values: list[float], unit: str) -> Figure:
         return cls(tuple(values), unit)
+
+    @classmethod
+    def once(cls, value: float, unit: str) -> Figure:
+        """A single measurement (no spread to report)."""
+        return cls((value,), unit)
 
     @property
     def n(self) -> int:
@@ -267,7 +279,7 @@ def _better(ours: float, peer: float, higher_is_better: bool) -> float | None:
 
 def table(rows: list[Row]) -> str:
     """Rows as a fixed-width text table: medians, min-max, n, ratio of medians."""
-    header = (
+    header: tuple[str, ...] = (
         "metric",
         "ours median",
         "ours min-max",
@@ -281,7 +293,7 @@ def table(rows: list[Row]) -> str:
         "target",
         "",
     )
-    cells = [
+    cells: list[tuple[str, ...]] = [
         (
             r.metric,
             fmt(r.ours.median, r.ours.unit),
@@ -298,6 +310,11 @@ def table(rows: list[Row]) -> str:
         )
         for r in rows
     ]
+    if not any(r.peer_name for r in rows):  # no peers: leave out their empty columns
+        keep = [i for i, h in enumerate(header) if not h.startswith("peer") and "ratio" not in h]
+        keep.remove(header.index("per round"))
+        header = tuple(header[i] for i in keep)
+        cells = [tuple(c[i] for i in keep) for c in cells]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
 
     def line(c: tuple[str, ...]) -> str:
