@@ -132,8 +132,14 @@ class Stages:
         for batch in self.batches:
             table = writer.checked_table("trades", batch)
             step("schema check/cast (checked_table)")
-            parts.extend(part for _venue, _day, part in writer.split_partitions(table))
+            split = writer.split_partitions(table)
+            parts.extend(part for _venue, _day, part in split)
             step("venue/date split (split_partitions)")
+        # A new lake's first file creates its partition's directories, each made durable in
+        # its parent; a running lake does this once per venue and day.
+        directory = layout.partition_dir(directory, "trades", split[0][0], split[0][1])
+        layout.make_dirs(directory)
+        step("partition directories (make_dirs, 3 dir fsyncs)")
         table = pa.concat_tables(parts)
         step("concat_tables")
         table = writer.sorted_by_ts_recv(table)
