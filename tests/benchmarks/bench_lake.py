@@ -256,7 +256,7 @@ def breakdown(stages: Stages, times: dict[str, list[Timing]]) -> str:
     def line(name: str, each: list[Timing]) -> str:
         wall = statistics.median(t.wall for t in each) / 1e6
         cpu = statistics.median(t.cpu for t in each) / 1e6
-        return f"    {name:<42} {wall:8.1f} {cpu:8.1f}"
+        return f"    {name:<48} {wall:8.1f} {cpu:8.1f}"
 
     return "\n".join(
         [
