@@ -66,9 +66,11 @@ test: lint typecheck stubtest rust-test python-test
 
 # Rust-only figures first (criterion, their own table), then the Python side: ours and each
 # peer interleaved on the same inputs, with their spread; see tests/benchmarks/measure.py.
+# Not criterion's --quick: it keeps two samples, so there would be no spread to report.
+CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 3
 bench: build
 	$(PIP) install -q nautilus_trader
-	$(CARGO) bench --bench core -- --quick
+	$(CARGO) bench --bench core -- $(CRITERION_ARGS)
 	$(PY) -m tests.benchmarks.run $(BENCH_ARGS)
 
 clean:
