@@ -131,7 +131,8 @@ def compare(fs: FrameSet, plan: Plan) -> list[Row]:
     ]
     if variants:
         for side in ("ours feed()", "ours no Arrow"):
-            rows.append(Row(f"{fs.name} frames/s, {side}", Figure.rate(times[side], n)))
+            figure = Figure.rate(times[side], n)
+            rows.append(Row(f"{fs.name} frames/s, {side}", figure, target=TARGET[fs.kind]))
     return rows
 
 

@@ -259,10 +259,12 @@ class Row:
         """The lines a benchmark prints as it finishes."""
         lines = [f"  {self.metric}: {self.ours}  target {self.target_text()}  {self.status}"]
         if self.peer is not None:
+            more = [f"per round {self.paired_text()}"] if self.paired() else []
+            if self.cpu_ratio is not None:
+                more.append(f"in CPU time {self.cpu_ratio_text()}")
             lines.append(
-                f"    peer {self.peer_name}: {self.peer}; ratio of medians "
-                f"{self.ratio_text()} (per round {self.paired_text()}; "
-                f"in CPU time {self.cpu_ratio_text()})"
+                f"    peer {self.peer_name}: {self.peer}; ratio of medians {self.ratio_text()}"
+                + (f" ({'; '.join(more)})" if more else "")
             )
         elif self.peer_name:
             lines.append(f"    peer {self.peer_name}: skipped")
@@ -284,6 +286,7 @@ def table(rows: list[Row]) -> str:
         "ours median",
         "ours min-max",
         "n",
+        "ours CPU time",
         "peer",
         "peer median",
         "peer min-max",
@@ -291,7 +294,7 @@ def table(rows: list[Row]) -> str:
         "per round",
         "cpu ratio",
         "target",
-        "",
+        "status",
     )
     cells: list[tuple[str, ...]] = [
         (
@@ -299,6 +302,7 @@ def table(rows: list[Row]) -> str:
             fmt(r.ours.median, r.ours.unit),
             r.ours.spread(),
             str(r.ours.n),
+            fmt(statistics.median(r.ours.cpu), r.ours.unit) if r.ours.cpu else "-",
             r.peer_name or "-",
             "-" if r.peer is None else fmt(r.peer.median, r.peer.unit),
             "-" if r.peer is None else r.peer.spread(),
@@ -310,11 +314,10 @@ def table(rows: list[Row]) -> str:
         )
         for r in rows
     ]
-    if not any(r.peer_name for r in rows):  # no peers: leave out their empty columns
-        keep = [i for i, h in enumerate(header) if not h.startswith("peer") and "ratio" not in h]
-        keep.remove(header.index("per round"))
-        header = tuple(header[i] for i in keep)
-        cells = [tuple(c[i] for i in keep) for c in cells]
+    # Columns no row fills (no peers, no CPU times, no spread) are left out.
+    keep = [i for i in range(len(header)) if any(c[i] not in ("-", "") for c in cells)]
+    header = tuple(header[i] for i in keep)
+    cells = [tuple(c[i] for i in keep) for c in cells]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
 
     def line(c: tuple[str, ...]) -> str:
