@@ -194,7 +194,8 @@ def run(plan: Plan = FULL, runs: int = RUNS) -> list[Row]:
             "collector frames/s end to end, 2 symbols",
             frames_s("flat out, 2 symbols"),
             100_000.0,
-            note="simulator flat out in its own process",
+            note="simulator flat out in its own process; in CPU time = frames per CPU second "
+            "of the collector process (all threads), what it does with the CPU it gets",
         ),
         Row("collector frames/s end to end, 20 symbols", frames_s("flat out, 20 symbols")),
         Row(
