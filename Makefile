@@ -14,7 +14,7 @@ help:
 	@echo "make run    - set up, then collect from the embedded simulator into data/lake (Ctrl-C stops)"
 	@echo "make demo   - write a capture in the venues' wire formats and replay it with --verify"
 	@echo "make test   - set up, then run every check: ruff, mypy, cargo fmt/clippy/test, stubtest, pytest"
-	@echo "make bench  - benchmarks with their peers (not part of the tests)"
+	@echo "make bench  - benchmarks with their peers (not part of the tests); BENCH_ARGS=--quick to try"
 
 $(VENV)/.deps: pyproject.toml
 	@command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -64,10 +64,14 @@ python-test: build
 
 test: lint typecheck stubtest rust-test python-test
 
+# Rust-only figures first (criterion, their own table), then the Python side: ours and each
+# peer interleaved on the same inputs, with their spread; see tests/benchmarks/measure.py.
+# Not criterion's --quick: it keeps two samples, so there would be no spread to report.
+CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 3
 bench: build
 	$(PIP) install -q nautilus_trader
-	$(CARGO) bench --bench core -- --quick
-	$(PY) -m tests.benchmarks.run
+	$(CARGO) bench --bench core -- $(CRITERION_ARGS)
+	$(PY) -m tests.benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) rust_ext/target $(DATA)

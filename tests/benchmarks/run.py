@@ -1,108 +1,108 @@
-"""``make bench``: AlphaPulse against its targets and peers, then one summary table.
+"""``make bench``: AlphaPulse against its targets and peers, then the summary tables.
 
-Python-side figures are measured here; the Rust-only ones come from criterion's last
-``cargo bench --bench core`` results (rust_ext/target/criterion), with their age, and are
-compared with the msgspec figures of this run. Every figure is a median of repeated runs.
+Python-side comparisons are measured here, ours and the peer's repetitions interleaved on
+the same inputs (``measure``). The collector's end-to-end figures come from separate
+processes, several runs each. The Rust-only figures are criterion's last ``cargo bench
+--bench core`` results, in a table of their own.
 
-    .venv/bin/python tests/benchmarks/run.py
+    python -m tests.benchmarks.run [--quick] [--only parse,book,...] [--collector-runs N]
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script (`make bench`): the suite imports itself as the package it is.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks import bench_book, bench_collector, bench_lake, bench_memory, bench_parse
-from tests.benchmarks.measure import REPEATS, Figure, Row, table
+from tests.benchmarks import (
+    bench_book,
+    bench_collector,
+    bench_lake,
+    bench_memory,
+    bench_parse,
+    criterion,
+)
+from tests.benchmarks.measure import FULL, QUICK, Plan, Row, table
 
-REPO = Path(__file__).resolve().parents[2]
-#: criterion benchmark id → (the frame set it mirrors, frames/s target).
-RUST_FRAMES = {
-    "binance_depth": ("binance depthUpdate", 1e6),
-    "binance_trade": ("binance trade", 3e6),
-    "kraken_v1_book": ("kraken v1 book", 1e6),
-    "coinbase_l2": ("coinbase l2_data", 1e6),
-    "kraken_v2_book": ("kraken v2 book", 1e6),
-}
-
-
-def criterion_dir() -> Path:
-    target = os.environ.get("CARGO_TARGET_DIR", str(REPO / "rust_ext" / "target"))
-    return Path(target) / "criterion"
+SECTIONS = ("parse", "book", "memory", "lake", "collector")
 
 
-def criterion_figure(bench: str) -> tuple[Figure, float] | None:
-    """Elements/s of one criterion benchmark (median and best sample), and its age in s."""
-    new = criterion_dir() / bench / "new"
-    try:
-        info = json.loads((new / "benchmark.json").read_text())
-        estimates = json.loads((new / "estimates.json").read_text())
-        sample = json.loads((new / "sample.json").read_text())
-    except (OSError, ValueError):
-        return None
-    elements = (info.get("throughput") or {}).get("Elements")
-    if not elements:
-        return None
-    median_ns = estimates["median"]["point_estimate"]
-    best_ns = min(t / n for t, n in zip(sample["times"], sample["iters"], strict=True))
-    age = time.time() - (new / "estimates.json").stat().st_mtime
-    return Figure(elements * 1e9 / median_ns, elements * 1e9 / best_ns, "/s"), age
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run")
+    parser.add_argument(
+        "--quick", action="store_true", help="small inputs, 3 rounds: a check, not figures"
+    )
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--collector-runs", type=int, help="collector processes per kind")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    return args
 
 
-def rust_rows(python_rows: list[Row]) -> list[Row]:
-    """Criterion's figures, each against this run's msgspec figure for the same venue."""
-    msgspec = {r.metric: r.peer for r in python_rows if r.peer_name == "msgspec"}
-    rows, ages = [], []
-    for group, what in (("engine", "normalize+apply"), ("normalize", "normalize only")):
-        for bench, (name, target) in RUST_FRAMES.items():
-            found = criterion_figure(f"{group}/{bench}")
-            if found is None:
-                continue
-            figure, age = found
-            ages.append(age)
-            rows.append(
-                Row(
-                    f"rust {name} frames/s ({what})",
-                    figure,
-                    target,
-                    msgspec.get(f"{name} frames/s"),
-                    "msgspec",
-                    bench_parse.MIN_RATIO,
-                )
-            )
-    found = criterion_figure("book/apply")
-    if found is not None:
-        rows.append(Row("rust book.apply deltas/s", found[0]))
-        ages.append(found[1])
-    if not rows:
-        print("Rust (criterion): no results yet; run `cargo bench --bench core` first")
-        return []
-    print(f"Rust (criterion, cargo bench results {max(ages) / 60:.0f} min old at most)")
-    for row in rows:
-        print(row.report())
-    return rows
+def legend(sections: list[str]) -> str:
+    """What each side of each comparison does, by the labels the table uses."""
+    modules = {"parse": bench_parse, "book": bench_book, "lake": bench_lake}
+    work: dict[str, str] = {}
+    for name in sections:
+        if name in modules:
+            work.update(modules[name].WORK)
+    width = max(map(len, work), default=0)
+    return "\n".join(f"  {label:<{width}}  {text}" for label, text in work.items())
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    plan: Plan = QUICK if args.quick else FULL
+    sections = [s for s in SECTIONS if s in args.only.split(",")]
+    runs = args.collector_runs or (1 if args.quick else bench_collector.RUNS)
     started = time.perf_counter()
     print(
         f"AlphaPulse benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"medians of {REPEATS} runs (best in brackets)\n"
+        f"load average {os.getloadavg()[0]:.1f}; {'QUICK (not figures), ' if args.quick else ''}"
+        f"{plan.repeats} interleaved rounds per comparison\n"
     )
-    rows: list[Row] = []
-    for module in (bench_parse, bench_book, bench_memory, bench_lake, bench_collector):
-        rows.extend(module.run())
+    benches: dict[str, Callable[[], list[Row]]] = {
+        "parse": lambda: bench_parse.run(plan),
+        "book": lambda: bench_book.run(plan),
+        "memory": bench_memory.run,
+        "lake": lambda: bench_lake.run(plan),
+        "collector": lambda: bench_collector.run(plan, runs),
+    }
+    python_rows: list[Row] = []
+    collector_rows: list[Row] = []
+    for name in sections:
+        rows = benches[name]()
+        (collector_rows if name == "collector" else python_rows).extend(rows)
         print()
-    rows.extend(rust_rows(rows))
-    print(f"\nSummary ({time.perf_counter() - started:.0f} s; ratio = times better than peer)\n")
-    print(table(rows))
+    rust_rows, rust_note = criterion.rows()
+
+    print(
+        f"Summary ({time.perf_counter() - started:.0f} s; load average now "
+        f"{os.getloadavg()[0]:.1f})\n"
+    )
+    if python_rows:
+        print(
+            "From Python, ours and the peer interleaved on the same inputs (medians; ratio = "
+            "times better than the peer, of medians; per round = range of the paired ratios)\n"
+        )
+        print(table(python_rows))
+        print("\nWhat each side does:")
+        print(legend(sections))
+    if collector_rows:
+        print(f"\nCollector end to end ({runs} collector processes per figure)\n")
+        print(table(collector_rows))
+    print(f"\nRust only, no Python ({rust_note})\n")
+    if rust_rows:
+        print(table(rust_rows))
     return 0
 
 
