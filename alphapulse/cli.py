@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import orjson
 
 from alphapulse import _core
+from alphapulse.arguments import positive_number, symbol_list
 from alphapulse.capture import CaptureError
+from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
+from alphapulse.lake.layout import LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
+from alphapulse.venues import VENUES
 
 _HEADERS = {
     "trades": "trades",
@@ -123,12 +129,53 @@ def cmd_schema(args: argparse.Namespace) -> int:
         try:
             schema = pa.schema(_core.event_schema(name))
         except KeyError as e:
-            print(f"alphapulse schema: {e.args[0]}", file=sys.stderr)
-            return 2
+            raise UsageError(str(e.args[0])) from None
         print(f"{name}:")
         for f in schema:
             print(f"  {f.name:<16} {f.type}{'' if f.nullable else ' not null'}")
     return 0
+
+
+def collect_config(args: argparse.Namespace) -> CollectorConfig:
+    """What ``collect`` would run: the config file, the environment, then the options.
+
+    Raises ConfigError for the file and UsageError for options that do not fit together;
+    nothing is started, so the tests run every input through here."""
+    config = CollectorConfig.load(Path(args.config) if args.config else None)
+    if args.lake:
+        config.lake = Path(args.lake)
+    if args.capture:
+        config.capture = Path(args.capture)
+    if args.symbols and not args.venue:
+        raise UsageError("--symbols needs --venue")
+    if args.venue:
+        # The file's settings for that venue (URLs, depth) stay; the options narrow them.
+        configured = config.venues.get(args.venue)
+        if args.symbols:
+            chosen = replace(configured or VenueConfig([]), symbols=args.symbols)
+        elif configured is not None:
+            chosen = configured
+        else:
+            raise UsageError(f"--venue {args.venue} needs --symbols (it is not in the config)")
+        config.venues = {args.venue: chosen}
+    if args.simulated:
+        from alphapulse.simulator.exchange import SimulatedExchange
+
+        for name, vc in config.venues.items():
+            try:
+                SimulatedExchange(name, vc.symbols)  # a model per symbol; nothing started
+            except ValueError as e:
+                raise UsageError(f"the simulator cannot serve {name}: {e}") from None
+    for venue in config.build_venues():
+        try:
+            venue.connections()  # what the service calls first: missing keys show here
+        except ValueError as e:
+            raise ConfigError(f"{venue.name}: {e}") from None
+    if config.lake.exists() and not config.lake.is_dir():
+        raise LakeError(f"{config.lake}: not a directory (a lake is a directory)")
+    if config.capture is not None and config.capture.is_dir():
+        raise CaptureError(f"{config.capture}: a directory, not a capture file")
+    return config
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -136,24 +183,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     import logging
 
     from alphapulse.collect import run_collector
-    from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    try:
-        config = CollectorConfig.load(Path(args.config) if args.config else None)
-    except ConfigError as e:
-        print(f"alphapulse collect: {e}", file=sys.stderr)
-        return 2
-    if args.lake:
-        config.lake = Path(args.lake)
-    if args.capture:
-        config.capture = Path(args.capture)
-    if args.venue:
-        symbols = args.symbols.split(",") if args.symbols else []
-        if not symbols:
-            print("alphapulse collect: --venue needs --symbols", file=sys.stderr)
-            return 2
-        config.venues = {args.venue: VenueConfig(symbols)}
+    config = collect_config(args)
     result = asyncio.run(
         run_collector(
             config,
@@ -175,15 +207,35 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from alphapulse.collect import print_status
-    from alphapulse.config import CollectorConfig
+    from alphapulse.collect import read_status
+    from alphapulse.status import dumps, format_status, status_json
 
     lake = Path(args.lake) if args.lake else CollectorConfig.load().lake
-    return print_status(lake)
+    status = read_status(lake)
+    if status is None:
+        raise NotRunningError(f"no collector is running on {lake}")
+    now = time.time()
+    print(dumps(status_json(lake, status, now)) if args.json else format_status(lake, status, now))
+    return 0
+
+
+class UsageError(Exception):
+    """The command line cannot run as given: exit 2, like argparse's own errors."""
+
+
+class NotRunningError(Exception):
+    """``status`` found no collector: exit 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: the usage block is what ``--help`` is for."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alphapulse", description=__doc__)
+    parser = Parser(prog="alphapulse", description=__doc__)
     parser.add_argument("--version", action="version", version=_core.__version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -199,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write a demo capture in the venues' real wire formats")
     p.add_argument("--out", default="data/demo.capture.zst")
-    p.add_argument("--seconds", type=float, default=30.0, help="simulated market time")
+    p.add_argument("--seconds", type=positive_number, default=30.0, help="simulated market time")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo)
 
@@ -212,11 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="collect from the embedded simulator (the default with no config)",
     )
-    p.add_argument("--venue", help="collect one venue (kraken, coinbase, binance, ...)")
-    p.add_argument("--symbols", help="comma-separated venue symbols for --venue")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--venue", choices=list(VENUES), help="collect this one venue")
+    p.add_argument("--symbols", type=symbol_list, help="comma-separated venue symbols for --venue")
+    p.add_argument("--duration", type=positive_number, help="stop after this many seconds")
     p.add_argument(
-        "--rate", type=float, default=200.0, help="simulator frames per second per venue"
+        "--rate",
+        type=positive_number,
+        default=200.0,
+        help="simulator frames per second per venue",
     )
     p.set_defaults(func=cmd_collect)
 
@@ -228,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="the status of a running collector")
     p.add_argument("--lake", help="the collector's lake directory")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
@@ -236,7 +292,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The errors a user can cause and fix, with their exit codes: 2 when the command or its
+#: config cannot run as given, 1 when running it failed. Any other exception is a bug and
+#: keeps its traceback.
+USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (UsageError, 2),
+    (ConfigError, 2),
+    (NotRunningError, 1),
+    (LakeError, 1),
+    (CaptureError, 1),
+    (OSError, 1),
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    """Run one command; the one place where exceptions become messages and exit codes."""
+    args = build_parser().parse_args(argv)  # usage errors exit 2 here
+    prog = f"alphapulse {args.command}"
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        code = next((c for kind, c in USER_ERRORS if isinstance(e, kind)), 0)
+        if not code:
+            raise
+        print(f"{prog}: error: {_one_line(describe_error(e))}", file=sys.stderr)
     return code
+
+
+def describe_error(e: Exception) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        # "Permission denied: data/lake/_alphapulse_lake.lock", not "[Errno 13] ..."
+        path = f": {e.filename}" if e.filename is not None else ""
+        return f"{e.strerror}{path}"
+    return str(e) or type(e).__name__
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _stdout_to_devnull() -> None:
+    """Python's advice for a closed pipe: point stdout at /dev/null so that the flush at
+    exit does not raise again (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
