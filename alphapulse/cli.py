@@ -140,7 +140,7 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
     """What ``collect`` would run: the config file, the environment, then the options.
 
     Raises ConfigError for the file and UsageError for options that do not fit together;
-    nothing is started, so the tests run every input through here."""
+    it touches no file but the config and starts nothing, so tests run any input through."""
     config = CollectorConfig.load(Path(args.config) if args.config else None)
     if args.lake:
         config.lake = Path(args.lake)
@@ -171,11 +171,16 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
             venue.connections()  # what the service calls first: missing keys show here
         except ValueError as e:
             raise ConfigError(f"{venue.name}: {e}") from None
+    return config
+
+
+def check_paths(config: CollectorConfig) -> None:
+    """Paths of the wrong kind, found before any venue is contacted (the writers would
+    fail later with less to say: "File exists" for a file where the lake should be)."""
     if config.lake.exists() and not config.lake.is_dir():
         raise LakeError(f"{config.lake}: not a directory (a lake is a directory)")
     if config.capture is not None and config.capture.is_dir():
         raise CaptureError(f"{config.capture}: a directory, not a capture file")
-    return config
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -186,6 +191,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     config = collect_config(args)
+    check_paths(config)
     result = asyncio.run(
         run_collector(
             config,

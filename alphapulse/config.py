@@ -17,7 +17,7 @@ urls = { ws = "wss://stream.binance.com:9443", rest = "https://api.binance.com" 
 [venues.alpaca]
 symbols = ["AAPL", "BTC/USD"]
 channels = ["trades", "ticker", "news"]
-feed = "iex"                                    # or "sip" (a paid subscription)
+# feed = "sip"                                  # stock feed: "iex" (default) or "sip"
 ```
 
 Every venue takes ``symbols`` (required, no duplicates), ``channels`` (default book and
@@ -181,7 +181,16 @@ def _token(value: str) -> str:
     return value
 
 
+def _path(value: str) -> str:
+    if not value:
+        raise ValueError("an empty path")
+    if "\0" in value:
+        raise ValueError(f"{value!r} holds a NUL character, which no path can")
+    return value
+
+
 Token = Annotated[str, AfterValidator(_token)]
+FilePath = Annotated[str, AfterValidator(_path)]
 
 
 class WsUrls(BaseModel):
@@ -269,8 +278,8 @@ class VenuesSchema(BaseModel):
 
 class ConfigFile(BaseModel):
     model_config = _STRICT
-    lake: str = Field(default=str(DEFAULT_LAKE), min_length=1)
-    capture: str | None = Field(default=None, min_length=1)
+    lake: FilePath = str(DEFAULT_LAKE)
+    capture: FilePath | None = None
     venues: VenuesSchema = VenuesSchema()
 
 
