@@ -165,12 +165,17 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
             try:
                 SimulatedExchange(name, vc.symbols)  # a model per symbol; nothing started
             except ValueError as e:
-                raise UsageError(f"the simulator cannot serve {name}: {e}") from None
+                raise ConfigError(f"the simulator cannot serve {name}: {e}") from None
     for venue in config.build_venues():
         try:
-            venue.connections()  # what the service calls first: missing keys show here
-        except ValueError as e:
-            raise ConfigError(f"{venue.name}: {e}") from None
+            # What the service calls first: missing or unusable keys show here, once,
+            # rather than at every reconnect.
+            for connection in venue.connections():
+                if callable(connection.auth):
+                    connection.auth()
+        # cryptography raises TypeError for an encrypted private key.
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{venue.name}: {_one_line(str(e))}") from None
     return config
 
 
@@ -313,11 +318,14 @@ USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the one place where exceptions become messages and exit codes."""
-    args = build_parser().parse_args(argv)  # usage errors exit 2 here
+    try:
+        args = build_parser().parse_args(argv)  # usage errors exit 2 here
+    except SystemExit:
+        _flush_stdout()  # --help into a closed pipe
+        raise
     prog = f"alphapulse {args.command}"
     try:
         code: int = args.func(args)
-        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except BrokenPipeError:
         _stdout_to_devnull()
         return 1
@@ -329,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not code:
             raise
         print(f"{prog}: error: {_one_line(describe_error(e))}", file=sys.stderr)
-    return code
+    return code if _flush_stdout() else 1
 
 
 def describe_error(e: Exception) -> str:
@@ -342,6 +350,18 @@ def describe_error(e: Exception) -> str:
 
 def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _flush_stdout() -> bool:
+    """Flush now, so that a closed pipe shows here and not at interpreter exit; False if
+    the reader has gone (``alphapulse schema | head -1``)."""
+    try:
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return False
+    return True
 
 
 def _stdout_to_devnull() -> None:

@@ -318,8 +318,13 @@ def test_status_without_a_collector(tmp_path: Path) -> None:
     one_line_error(run_quick("status", "--lake", str(tmp_path)), 1, "no collector is running")
 
 
-@pytest.mark.parametrize("argv", [["schema"], ["status", "--lake", "{lake}"]], ids=" ".join)
-def test_a_closed_stdout_is_not_a_traceback(argv: list[str], tmp_path: Path) -> None:
+CLOSED_STDOUT = [(["schema"], 1), (["status", "--lake", "{lake}"], 1), (["collect", "--help"], 0)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), CLOSED_STDOUT, ids=[" ".join(a) for a, _ in CLOSED_STDOUT]
+)
+def test_a_closed_pipe_is_not_a_traceback(argv: list[str], code: int, tmp_path: Path) -> None:
     """``alphapulse schema | head -1``: the reader is gone before (most of) the output."""
     fake_status(tmp_path)
     read, write = os.pipe()
@@ -332,7 +337,24 @@ def test_a_closed_stdout_is_not_a_traceback(argv: list[str], tmp_path: Path) -> 
             text=True,
             timeout=60,
         )
-    assert out.stderr == "" and out.returncode == 1
+    assert out.stderr == "" and out.returncode == code
+
+
+def test_no_stdout_at_all_is_not_a_traceback() -> None:
+    """Started with stdout closed (``>&-``), Python's sys.stdout is None."""
+    out = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "alphapulse", "schema"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stderr == "" and out.returncode == 0
+
+
+def test_unusable_venue_keys_are_one_line() -> None:
+    env = {**os.environ, "COINBASE_API_KEY": "key", "COINBASE_API_SECRET": "not a key"}
+    argv = ["collect", "--venue", "coinbase", "--symbols", "BTC-USD"]
+    one_line_error(run_quick(*argv, env=env), 2, "coinbase: ")
 
 
 def test_ctrl_c_outside_collect_is_one_line(

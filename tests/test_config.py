@@ -19,6 +19,7 @@ from alphapulse import config as config_module
 from alphapulse.cli import build_parser, collect_config
 from alphapulse.config import (
     CHANNELS,
+    KRAKEN_DEPTHS,
     CollectorConfig,
     ConfigError,
     VenueConfig,
@@ -243,20 +244,27 @@ values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
     max_leaves=20,
 )
+symbol_lists = st.lists(st.sampled_from(["BTC/USD", "BTC-USD", "BTCUSDT", "AAPL", "", "X"]))
 venue_tables = st.fixed_dictionaries(
     {},
     optional={
-        "symbols": st.lists(st.sampled_from(["BTC/USD", "BTC-USD", "AAPL", "", "BTC/USD"]))
+        "symbols": st.lists(st.sampled_from(["BTC/USD", "BTC-USD", "BTCUSDT", "AAPL"]), min_size=1)
+        | symbol_lists
         | values,
         "channels": st.lists(st.sampled_from(["book", "trades", "ticker", "news", "x"])) | values,
-        "urls": st.dictionaries(st.sampled_from(["ws", "rest", "x"]), values, max_size=2),
-        "depth": values,
-        "feed": values,
+        "urls": st.dictionaries(
+            st.sampled_from(["ws", "rest", "x"]),
+            st.sampled_from(["wss://h", "https://h", "ws://h:0", "http://h:99999"]) | values,
+            max_size=2,
+        ),
+        "depth": st.sampled_from(KRAKEN_DEPTHS) | values,
+        "feed": st.sampled_from(["iex", "sip"]) | values,
     },
 )
+paths = st.text(min_size=1, max_size=12) | values
 configs = st.dictionaries(keys, values, max_size=3) | st.fixed_dictionaries(
     {"venues": st.dictionaries(st.sampled_from([*VENUES, "nasdaq"]), venue_tables, max_size=3)},
-    optional={"lake": values, "capture": values},
+    optional={"lake": paths, "capture": paths},
 )
 
 
@@ -266,17 +274,25 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, int | float | str):
-        return json.dumps(value)  # JSON's escapes are TOML's; a lone surrogate is not TOML
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, int | float):
+        return json.dumps(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list):
         return "[" + ", ".join(map(toml_value, value)) + "]"
-    return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return "{" + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+
+
+def toml_string(text: str) -> str:
+    """JSON's escapes are TOML's, but not its surrogate pairs (hence no ensure_ascii), and
+    TOML also wants DEL escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def toml_file(data: dict[str, Any]) -> str:
-    return "".join(f"{json.dumps(k)} = {toml_value(v)}\n" for k, v in data.items())
+    return "".join(f"{toml_string(k)} = {toml_value(v)}\n" for k, v in data.items())
 
 
 def check_collect_config(path: Path, *options: str) -> None:
