@@ -342,7 +342,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         else:
             bare = part and all(c.isascii() and (c.isalnum() or c in "-_") for c in part)
-            out += ("." if out else "") + (part if bare else _one_line(repr(part)))
+            out += ("." if out else "") + (part if bare else repr(part))
     return out
 
 
@@ -369,8 +369,4 @@ def _toml_value(value: object) -> str:
     shown = repr(value)
     if isinstance(value, dict | list):
         return kind
-    return f"{kind} {_one_line(shown if len(shown) <= 40 else shown[:37] + '...')}"
-
-
-def _one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    return f"{kind} {shown if len(shown) <= 40 else shown[:37] + '...'}"
