@@ -1,5 +1,6 @@
 """Value types for the command line: each turns one argument's text into a checked value or
-raises ``ArgumentTypeError``, which argparse reports as a usage error naming the option.
+raises ``ArgumentTypeError``, which argparse reports as a usage error naming the option;
+UsageError for what only a command can find out.
 
 ``float("nan")``, ``float("inf")`` and ``-5`` are all floats; a duration, a rate or a port
 must also make sense, and ``--symbols ""`` must not become a venue with no symbols::
@@ -17,6 +18,11 @@ import math
 
 #: Port 0 asks the operating system for a free one.
 MAX_PORT = 65_535
+
+
+class UsageError(Exception):
+    """The command line cannot run as given, found after parsing (options that do not fit
+    together, a symbol a venue cannot spell): ``alphapulse`` exits 2, as for argparse's own."""
 
 
 def _number(text: str) -> float:

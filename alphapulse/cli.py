@@ -14,7 +14,7 @@ from typing import NoReturn, TextIO
 import orjson
 
 from alphapulse import _core
-from alphapulse.arguments import positive_number, symbol_list
+from alphapulse.arguments import UsageError, positive_number, symbol_list
 from alphapulse.capture import CaptureError
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 from alphapulse.lake.layout import LakeError
@@ -228,10 +228,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = time.time()
     print(dumps(status_json(lake, status, now)) if args.json else format_status(lake, status, now))
     return 0
-
-
-class UsageError(Exception):
-    """The command line cannot run as given: exit 2, like argparse's own errors."""
 
 
 class NotRunningError(Exception):

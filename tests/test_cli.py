@@ -159,6 +159,7 @@ USAGE_ERRORS = [
     (["simulate", "--port", "70000"], "argument --port: port 70000 is out of range (0-65535)"),
     (["simulate", "--port", "-1"], "argument --port: port -1 is out of range"),
     (["simulate", "--rate", "0"], "argument --rate: must be above 0"),
+    (["simulate", "--port", "0", "--symbols", "ZZZ"], "--symbols: 'ZZZ' is not a BASE/QUOTE"),
     (["demo", "--seconds", "nan"], "argument --seconds: not a finite number"),
     (["collect", "--venue", "kraken", "--symbols", ""], "argument --symbols: no symbols given"),
     (["collect", "--venue", "kraken", "--symbols", "BTC/USD,,ETH/USD"], "an empty symbol"),

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from alphapulse.arguments import port_number, positive_number
+from alphapulse.arguments import UsageError, port_number, positive_number
 from alphapulse.simulator.exchange import VENUES, SimulatedExchange
 from alphapulse.simulator.faults import FaultPlan
 
@@ -77,19 +77,22 @@ async def serve(args: argparse.Namespace) -> None:
     if args.credentials:
         key, _, secret = args.credentials.partition(":")
         credentials = (key, secret)
-    exchange = SimulatedExchange(
-        args.venue,
-        [s.strip() for s in symbols if s.strip()],
-        seed=args.seed,
-        rate=args.rate,
-        faults=args.fault,
-        host=args.host,
-        port=args.port,
-        credentials=credentials,
-        bar_seconds=args.bar_seconds,
-        news_seconds=args.news_seconds,
-        truth_limit=TRUTH_LIMIT,
-    )
+    try:
+        exchange = SimulatedExchange(
+            args.venue,
+            [s.strip() for s in symbols if s.strip()],
+            seed=args.seed,
+            rate=args.rate,
+            faults=args.fault,
+            host=args.host,
+            port=args.port,
+            credentials=credentials,
+            bar_seconds=args.bar_seconds,
+            news_seconds=args.news_seconds,
+            truth_limit=TRUTH_LIMIT,
+        )
+    except ValueError as e:  # a symbol the venue cannot spell, or none
+        raise UsageError(f"--symbols: {e}") from None
     await exchange.start()
     try:
         print(f"simulating {args.venue} {', '.join(exchange.symbols)} at {args.rate:g} steps/s")
