@@ -230,6 +230,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_CODES = (
+    "exit codes: 0 done; 1 failed while running (the lake, a file, rows lost or books out "
+    "of sync, replay --verify found a fault, status found no collector); 2 bad usage or "
+    "config; 130 interrupted"
+)
+
+
 class NotRunningError(Exception):
     """``status`` found no collector: exit 1."""
 
@@ -242,7 +249,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="alphapulse", description=__doc__)
+    parser = Parser(prog="alphapulse", description=__doc__, epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=_core.__version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
