@@ -17,7 +17,7 @@ from alphapulse import _core
 from alphapulse.arguments import UsageError, positive_number, symbol_list
 from alphapulse.capture import CaptureError
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
-from alphapulse.lake.layout import LakeError
+from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
 from alphapulse.venues import VENUES
 
@@ -182,8 +182,20 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
 def check_paths(config: CollectorConfig) -> None:
     """Paths of the wrong kind, found before any venue is contacted (the writers would
     fail later with less to say: "File exists" for a file where the lake should be)."""
-    if config.lake.exists() and not config.lake.is_dir():
-        raise LakeError(f"{config.lake}: not a directory (a lake is a directory)")
+    lake = config.lake
+    if lake.exists() and not lake.is_dir():
+        raise LakeError(f"{lake}: not a directory (a lake is a directory)")
+    if lake.is_dir() and not (lake / MARKER).exists():
+        # `--lake .` or `--lake ~` would fill that directory with table directories.
+        from alphapulse.collect import STATUS_FILE
+
+        status = Path(STATUS_FILE)
+        ours = {LOCK, f".{MARKER}.tmp", status.name, status.with_suffix(".tmp").name}
+        if others := sorted(p.name for p in lake.iterdir() if p.name not in ours):
+            raise LakeError(
+                f"{lake}: not a lake (no {MARKER}) and not empty ({others[0]}"
+                f"{', ...' if len(others) > 1 else ''}): give a new or empty directory"
+            )
     if config.capture is not None and config.capture.is_dir():
         raise CaptureError(f"{config.capture}: a directory, not a capture file")
 

@@ -216,6 +216,18 @@ def test_paths_of_the_wrong_kind(tmp_path: Path) -> None:
     assert a_file.read_text() == "not a lake"
 
 
+def test_a_directory_that_is_not_a_lake(tmp_path: Path) -> None:
+    """``--lake .`` in a project directory would fill it with table directories."""
+    (tmp_path / "notes.txt").write_text("mine")
+    one_line_error(run_quick(*collect_into(tmp_path)), 1, f"{tmp_path}: not a lake")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "_alphapulse_lake.lock").touch()  # a collector died before writing the marker
+    out = run_quick(*collect_into(empty, "--rate", "50"))
+    assert out.returncode == 0, out.stderr
+
+
 def test_a_lake_of_a_newer_version(tmp_path: Path) -> None:
     (tmp_path / "_alphapulse_lake.json").write_text(
         '{"format": "alphapulse.lake", "schema_version": 99}'
