@@ -158,6 +158,12 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
         else:
             raise UsageError(f"--venue {args.venue} needs --symbols (it is not in the config)")
         config.venues = {args.venue: chosen}
+
+    def where(name: str) -> str:
+        if args.symbols or config.source is None:
+            return f"--venue {name}"
+        return f"{config.source}: venues.{name}"
+
     if args.simulated:
         from alphapulse.simulator.exchange import SimulatedExchange
 
@@ -165,7 +171,7 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
             try:
                 SimulatedExchange(name, vc.symbols)  # a model per symbol; nothing started
             except ValueError as e:
-                raise ConfigError(f"the simulator cannot serve {name}: {e}") from None
+                raise ConfigError(f"{where(name)}: the simulator cannot serve it: {e}") from None
     for venue in config.build_venues():
         try:
             # What the service calls first: missing or unusable keys show here, once,
@@ -175,7 +181,7 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
                     connection.auth()
         # cryptography raises TypeError for an encrypted private key.
         except (ValueError, TypeError) as e:
-            raise ConfigError(f"{venue.name}: {_one_line(str(e))}") from None
+            raise ConfigError(f"{where(venue.name)}: {_one_line(str(e))}") from None
     return config
 
 

@@ -98,6 +98,8 @@ class CollectorConfig:
     lake: Path = DEFAULT_LAKE
     capture: Path | None = None
     venues: dict[str, VenueConfig] = field(default_factory=dict)
+    #: Where the settings were read (the file's path), for messages; None: the defaults.
+    source: str | None = None
 
     @property
     def configured(self) -> bool:
@@ -132,7 +134,7 @@ class CollectorConfig:
         except ValidationError as e:
             raise ConfigError(describe(source, e)) from None
         capture = Path(schema.capture) if schema.capture is not None else None
-        config = cls(lake=Path(schema.lake), capture=capture)
+        config = cls(lake=Path(schema.lake), capture=capture, source=source)
         for name in data.get("venues", {}):  # the file's order, not the schema's
             vs: VenueSchema = getattr(schema.venues, name)
             config.venues[name] = VenueConfig(

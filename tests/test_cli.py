@@ -170,13 +170,16 @@ USAGE_ERRORS = [
     (["collect", "--config", "/nonexistent/c.toml"], "/nonexistent/c.toml: cannot read"),
     (
         ["collect", "--simulated", "--venue", "binance_us", "--symbols", "BTCUSD"],
-        "the simulator cannot serve binance_us",
+        "--venue binance_us: the simulator cannot serve it: unknown venue 'binance_us'",
     ),
     (
         ["collect", "--simulated", "--venue", "kraken", "--symbols", "BTCUSD"],
         "'BTCUSD' is not a BASE/QUOTE pair",
     ),
-    (["collect", "--venue", "alpaca", "--symbols", "AAPL"], "alpaca: Alpaca needs ALPACA_API_KEY"),
+    (
+        ["collect", "--venue", "alpaca", "--symbols", "AAPL"],
+        "--venue alpaca: Alpaca needs ALPACA_API_KEY",
+    ),
     (["schema", "nope"], 'no table "nope"'),
     (["nope"], "argument command: invalid choice: 'nope'"),
 ]
@@ -367,7 +370,7 @@ def test_no_stdout_at_all_is_not_a_traceback() -> None:
 def test_unusable_venue_keys_are_one_line() -> None:
     env = {**os.environ, "COINBASE_API_KEY": "key", "COINBASE_API_SECRET": "not a key"}
     argv = ["collect", "--venue", "coinbase", "--symbols", "BTC-USD"]
-    one_line_error(run_quick(*argv, env=env), 2, "coinbase: ")
+    one_line_error(run_quick(*argv, env=env), 2, "--venue coinbase: ")
 
 
 def test_ctrl_c_outside_collect_is_one_line(
