@@ -10,11 +10,10 @@ CARGO := cd rust_ext && cargo
 
 .PHONY: help setup build run demo test lint typecheck rust-test python-test stubtest bench clean
 
-help:
-	@echo "make run    - set up, then collect from the embedded simulator into data/lake (Ctrl-C stops)"
-	@echo "make demo   - write a capture in the venues' wire formats and replay it with --verify"
-	@echo "make test   - set up, then run every check: ruff, mypy, cargo fmt/clippy/test, stubtest, pytest"
-	@echo "make bench  - benchmarks with their peers (not part of the tests); BENCH_ARGS=--quick to try"
+# Every target with a "## what it does" comment, so that a new target cannot be left out
+# (tests/test_cli.py checks that every target has one).
+help: ## this list
+	@awk -F ':.*## ' '/^[A-Za-z0-9_-]+:.*## / { printf "make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(VENV)/.deps: pyproject.toml
 	@command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -27,51 +26,51 @@ $(VENV)/.deps: pyproject.toml
 		"PyJWT[crypto]>=2.8"
 	touch $@
 
-setup: $(VENV)/.deps
+setup: $(VENV)/.deps ## create .venv with the Python tools (needs cargo)
 
 # Release build: the core is what gets measured, and tests on it are fast either way.
-build: setup
+build: setup ## build the Rust core into .venv; then `. .venv/bin/activate` puts alphapulse on the PATH
 	$(VENV)/bin/maturin develop --release --quiet
 
 # The collector on the embedded simulator (Kraken, Coinbase, Binance) into $(DATA)/lake, with
 # a live status line; Ctrl-C (or DURATION=seconds) stops it cleanly.
-run: build
+run: build ## collect from the embedded simulator into data/lake (Ctrl-C or DURATION=seconds stops)
 	$(PY) -m alphapulse collect --simulated --lake $(DATA)/lake $(if $(DURATION),--duration $(DURATION))
 
 # A capture in the venues' wire formats, replayed with every check.
-demo: build
+demo: build ## write a capture in the venues' wire formats and replay it with --verify
 	$(PY) -m alphapulse demo --out $(DATA)/demo.capture.zst
 	$(PY) -m alphapulse replay --verify $(DATA)/demo.capture.zst
 
-lint: setup
+lint: setup ## ruff check and format, cargo fmt and clippy
 	$(VENV)/bin/ruff check alphapulse tests
 	$(VENV)/bin/ruff format --check alphapulse tests
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features python -- -D warnings
 
-typecheck: build
+typecheck: build ## mypy (strict on the package)
 	$(VENV)/bin/mypy
 
-stubtest: build
+stubtest: build ## check _core.pyi against the compiled module
 	$(VENV)/bin/python -m mypy.stubtest alphapulse._core
 
-rust-test:
+rust-test: ## cargo test
 	$(CARGO) test
 
-python-test: build
+python-test: build ## pytest
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck stubtest rust-test python-test
+test: lint typecheck stubtest rust-test python-test ## every check: lint, typecheck, stubtest, cargo test, pytest
 
 # Rust-only figures first (criterion, their own table), then the Python side: ours and each
 # peer interleaved on the same inputs, with their spread; see tests/benchmarks/measure.py.
 # Not criterion's --quick: it keeps two samples, so there would be no spread to report.
 CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 3
-bench: build
+bench: build ## benchmarks with their peers (not part of the tests); BENCH_ARGS=--quick to try
 	$(PIP) install -q nautilus_trader
 	$(CARGO) bench --bench core -- $(CRITERION_ARGS)
 	$(PY) -m tests.benchmarks.run $(BENCH_ARGS)
 
-clean:
+clean: ## remove .venv, the Rust build and data/
 	rm -rf $(VENV) rust_ext/target $(DATA)

@@ -6,16 +6,22 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import orjson
 from tqdm import tqdm
 
 from alphapulse import _core
+from alphapulse.arguments import UsageError, positive_number, symbol_list
 from alphapulse.capture import CaptureError
+from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
+from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
+from alphapulse.venues import VENUES
 
 _HEADERS = {
     "trades": "trades",
@@ -122,7 +128,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         report = replay(args.path, progress=bar)
     except (CaptureError, OSError) as e:
-        _write(sys.stderr, f"alphapulse replay: {_one_line(e)}\n")
+        _write(sys.stderr, f"alphapulse replay: error: {_one_line(e)}\n")
         return 2
     finally:
         if bar is not None:
@@ -145,16 +151,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from alphapulse.simulator.demo import write_demo_capture
 
-    if not 0 < args.seconds < float("inf"):
-        _write(sys.stderr, f"alphapulse demo: --seconds must be positive, not {args.seconds}\n")
-        return 2
     out = Path(args.out)
     try:
         if out.exists():
             out.unlink()
         stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
     except OSError as e:
-        _write(sys.stderr, f"alphapulse demo: {_one_line(e)}\n")
+        _write(sys.stderr, f"alphapulse demo: error: {_one_line(e)}\n")
         return 2
     _write(
         sys.stdout,
@@ -172,12 +175,82 @@ def cmd_schema(args: argparse.Namespace) -> int:
         try:
             schema = pa.schema(_core.event_schema(name))
         except KeyError as e:
-            print(f"alphapulse schema: {e.args[0]}", file=sys.stderr)
-            return 2
+            raise UsageError(str(e.args[0])) from None
         print(f"{name}:")
         for f in schema:
             print(f"  {f.name:<16} {f.type}{'' if f.nullable else ' not null'}")
     return 0
+
+
+def collect_config(args: argparse.Namespace) -> CollectorConfig:
+    """What ``collect`` would run: the config file, the environment, then the options.
+
+    Raises ConfigError for the file and UsageError for options that do not fit together;
+    it touches no file but the config and starts nothing, so tests run any input through."""
+    config = CollectorConfig.load(Path(args.config) if args.config else None)
+    if args.lake:
+        config.lake = Path(args.lake)
+    if args.capture:
+        config.capture = Path(args.capture)
+    if args.symbols and not args.venue:
+        raise UsageError("--symbols needs --venue")
+    if args.venue:
+        # The file's settings for that venue (URLs, depth) stay; the options narrow them.
+        configured = config.venues.get(args.venue)
+        if args.symbols:
+            chosen = replace(configured or VenueConfig([]), symbols=args.symbols)
+        elif configured is not None:
+            chosen = configured
+        else:
+            raise UsageError(f"--venue {args.venue} needs --symbols (it is not in the config)")
+        config.venues = {args.venue: chosen}
+
+    def where(name: str) -> str:
+        if args.symbols or config.source is None:
+            return f"--venue {name}"
+        return f"{config.source}: venues.{name}"
+
+    if args.simulated:
+        from alphapulse.simulator.exchange import SimulatedExchange
+
+        for name, vc in config.venues.items():
+            try:
+                SimulatedExchange(name, vc.symbols)  # a model per symbol; nothing started
+            except ValueError as e:
+                raise ConfigError(f"{where(name)}: the simulator cannot serve it: {e}") from None
+    for name, vc in config.venues.items():
+        try:
+            # What the service calls first: missing or unusable keys show here, once,
+            # rather than at every reconnect (a venue checks its keys when it is built).
+            venue = VENUES[name](vc.symbols, **vc.venue_kwargs(VENUES[name]))
+            for connection in venue.connections():
+                if callable(connection.auth):
+                    connection.auth()
+        # cryptography raises TypeError for an encrypted private key.
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{where(name)}: {_one_line(str(e))}") from None
+    return config
+
+
+def check_paths(config: CollectorConfig) -> None:
+    """Paths of the wrong kind, found before any venue is contacted (the writers would
+    fail later with less to say: "File exists" for a file where the lake should be)."""
+    lake = config.lake
+    if lake.exists() and not lake.is_dir():
+        raise LakeError(f"{lake}: not a directory (a lake is a directory)")
+    if lake.is_dir() and not (lake / MARKER).exists():
+        # `--lake .` or `--lake ~` would fill that directory with table directories.
+        from alphapulse.collect import STATUS_FILE
+
+        status = Path(STATUS_FILE)
+        ours = {LOCK, f".{MARKER}.tmp", status.name, status.with_suffix(".tmp").name}
+        if others := sorted(p.name for p in lake.iterdir() if p.name not in ours):
+            raise LakeError(
+                f"{lake}: not a lake (no {MARKER}) and not empty ({others[0]}"
+                f"{', ...' if len(others) > 1 else ''}): give a new or empty directory"
+            )
+    if config.capture is not None and config.capture.is_dir():
+        raise CaptureError(f"{config.capture}: a directory, not a capture file")
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -185,24 +258,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     import logging
 
     from alphapulse.collect import run_collector
-    from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    try:
-        config = CollectorConfig.load(Path(args.config) if args.config else None)
-    except ConfigError as e:
-        print(f"alphapulse collect: {e}", file=sys.stderr)
-        return 2
-    if args.lake:
-        config.lake = Path(args.lake)
-    if args.capture:
-        config.capture = Path(args.capture)
-    if args.venue:
-        symbols = args.symbols.split(",") if args.symbols else []
-        if not symbols:
-            print("alphapulse collect: --venue needs --symbols", file=sys.stderr)
-            return 2
-        config.venues = {args.venue: VenueConfig(symbols)}
+    config = collect_config(args)
+    check_paths(config)
     result = asyncio.run(
         run_collector(
             config,
@@ -224,15 +283,38 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from alphapulse.collect import print_status
-    from alphapulse.config import CollectorConfig
+    from alphapulse.collect import read_status
+    from alphapulse.status import dumps, format_status, status_json
 
     lake = Path(args.lake) if args.lake else CollectorConfig.load().lake
-    return print_status(lake)
+    status = read_status(lake)
+    if status is None:
+        raise NotRunningError(f"no collector is running on {lake}")
+    now = time.time()
+    print(dumps(status_json(lake, status, now)) if args.json else format_status(lake, status, now))
+    return 0
+
+
+EXIT_CODES = (
+    "exit codes: 0 done; 1 failed while running (the lake, a file, rows lost or books out "
+    "of sync, replay --verify found a fault, status found no collector); 2 bad usage or "
+    "config; 130 interrupted"
+)
+
+
+class NotRunningError(Exception):
+    """``status`` found no collector: exit 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: the usage block is what ``--help`` is for."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alphapulse", description=__doc__)
+    parser = Parser(prog="alphapulse", description=__doc__, epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=_core.__version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -248,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write a demo capture in the venues' real wire formats")
     p.add_argument("--out", default="data/demo.capture.zst")
-    p.add_argument("--seconds", type=float, default=30.0, help="simulated market time")
+    p.add_argument("--seconds", type=positive_number, default=30.0, help="simulated market time")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo)
 
@@ -261,11 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="collect from the embedded simulator (the default with no config)",
     )
-    p.add_argument("--venue", help="collect one venue (kraken, coinbase, binance, ...)")
-    p.add_argument("--symbols", help="comma-separated venue symbols for --venue")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--venue", choices=list(VENUES), help="collect this one venue")
+    p.add_argument("--symbols", type=symbol_list, help="comma-separated venue symbols for --venue")
+    p.add_argument("--duration", type=positive_number, help="stop after this many seconds")
     p.add_argument(
-        "--rate", type=float, default=200.0, help="simulator frames per second per venue"
+        "--rate",
+        type=positive_number,
+        default=200.0,
+        help="simulator frames per second per venue",
     )
     p.set_defaults(func=cmd_collect)
 
@@ -277,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="the status of a running collector")
     p.add_argument("--lake", help="the collector's lake directory")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
@@ -285,7 +371,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The errors a user can cause and fix, with their exit codes: 2 when the command or its
+#: config cannot run as given, 1 when running it failed. Any other exception is a bug and
+#: keeps its traceback.
+USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (UsageError, 2),
+    (ConfigError, 2),
+    (NotRunningError, 1),
+    (LakeError, 1),
+    (CaptureError, 1),
+    (OSError, 1),
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
-    return code
+    """Run one command; the one place where exceptions become messages and exit codes."""
+    try:
+        args = build_parser().parse_args(argv)  # usage errors exit 2 here
+    except SystemExit:
+        _flush_stdout()  # --help into a closed pipe
+        raise
+    prog = f"alphapulse {args.command}"
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        code = next((c for kind, c in USER_ERRORS if isinstance(e, kind)), 0)
+        if not code:
+            raise
+        print(f"{prog}: error: {_one_line(describe_error(e))}", file=sys.stderr)
+    return code if _flush_stdout() else 1
+
+
+def describe_error(e: Exception) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        # "Permission denied: data/lake/_alphapulse_lake.lock", not "[Errno 13] ..."
+        path = f": {e.filename}" if e.filename is not None else ""
+        return f"{e.strerror}{path}"
+    return str(e) or type(e).__name__
+
+
+def _flush_stdout() -> bool:
+    """Flush now, so that a closed pipe shows here and not at interpreter exit; False if
+    the reader has gone (``alphapulse schema | head -1``)."""
+    try:
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return False
+    return True
+
+
+def _stdout_to_devnull() -> None:
+    """Python's advice for a closed pipe: point stdout at /dev/null so that the flush at
+    exit does not raise again (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass

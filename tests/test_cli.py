@@ -1,17 +1,24 @@
-"""`alphapulse replay` / `demo` / `schema` as a user runs them."""
+"""`alphapulse …` as a user runs it: replay, demo, schema, status, and every kind of bad
+input answered with one line and an exit code."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from alphapulse import cli
 from alphapulse.capture import CaptureWriter, read_capture
 from alphapulse.cli import main
-from tests.conftest import KRAKEN, recording
+from tests.conftest import KRAKEN, ROOT, recording
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -117,3 +124,286 @@ def test_schema_lists_tables(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "trades:" in out and "price_raw" in out and "rejects:" in out
     assert main(["schema", "nope"]) == 2
+
+
+# --- bad input: one line on stderr, exit 2 (usage) or 1 (runtime), never a traceback -------
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], code: int, expected: str) -> str:
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == code, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and ": error: " in lines[0], out.stderr
+    assert expected in lines[0], lines[0]
+    return lines[0]
+
+
+def run_quick(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Errors come before anything runs: a hang (``--duration nan`` collected forever) fails."""
+    return subprocess.run(
+        [sys.executable, "-m", "alphapulse", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+USAGE_ERRORS = [
+    (["collect", "--duration", "nan"], "argument --duration: not a finite number: 'nan'"),
+    (["collect", "--duration", "-1"], "argument --duration: must be above 0, not '-1'"),
+    (["collect", "--rate", "inf"], "argument --rate: not a finite number: 'inf'"),
+    (["collect", "--rate", "nan"], "argument --rate: not a finite number"),
+    (["collect", "--rate", "-5"], "argument --rate: must be above 0"),
+    (["collect", "--rate", "0"], "argument --rate: must be above 0"),
+    (["simulate", "--port", "70000"], "argument --port: port 70000 is out of range (0-65535)"),
+    (["simulate", "--port", "-1"], "argument --port: port -1 is out of range"),
+    (["simulate", "--rate", "0"], "argument --rate: must be above 0"),
+    (["simulate", "--port", "0", "--symbols", "ZZZ"], "--symbols: 'ZZZ' is not a BASE/QUOTE"),
+    (["demo", "--seconds", "nan"], "argument --seconds: not a finite number"),
+    (["collect", "--venue", "kraken", "--symbols", ""], "argument --symbols: no symbols given"),
+    (["collect", "--venue", "kraken", "--symbols", "BTC/USD,,ETH/USD"], "an empty symbol"),
+    (["collect", "--venue", "kraken", "--symbols", "A/B,A/B"], "symbol 'A/B' is given twice"),
+    (["collect", "--venue", "nasdaq", "--symbols", "AAPL"], "argument --venue: invalid choice"),
+    (["collect", "--symbols", "BTC/USD"], "--symbols needs --venue"),
+    (["collect", "--venue", "kraken"], "--venue kraken needs --symbols"),
+    (["collect", "--config", "/nonexistent/c.toml"], "/nonexistent/c.toml: cannot read"),
+    (
+        ["collect", "--simulated", "--venue", "binance_us", "--symbols", "BTCUSD"],
+        "--venue binance_us: the simulator cannot serve it: unknown venue 'binance_us'",
+    ),
+    (
+        ["collect", "--simulated", "--venue", "kraken", "--symbols", "BTCUSD"],
+        "'BTCUSD' is not a BASE/QUOTE pair",
+    ),
+    (
+        ["collect", "--venue", "alpaca", "--symbols", "AAPL"],
+        "--venue alpaca: Alpaca needs ALPACA_API_KEY",
+    ),
+    (["schema", "nope"], 'no table "nope"'),
+    (["nope"], "argument command: invalid choice: 'nope'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"), USAGE_ERRORS, ids=[" ".join(argv) for argv, _ in USAGE_ERRORS]
+)
+def test_usage_errors_are_one_line_and_exit_2(argv: list[str], expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
+    one_line_error(run_quick(*argv, env=env), 2, expected)
+
+
+def test_a_bad_config_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "collector.toml"
+    config.write_text('[venues.kraken]\nsymbols = "BTC/USD"\n')
+    one_line_error(
+        run_quick("collect", "--config", str(config)),
+        2,
+        f"{config}: venues.kraken.symbols: expected an array, got a string 'BTC/USD'",
+    )
+    one_line_error(run_quick("collect", "--config", str(tmp_path)), 2, "Is a directory")
+
+
+def collect_into(lake: Path, *more: str) -> list[str]:
+    return ["collect", "--simulated", "--duration", "1", "--lake", str(lake), *more]
+
+
+def test_paths_of_the_wrong_kind(tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a lake")
+    one_line_error(run_quick(*collect_into(a_file)), 1, f"{a_file}: not a directory")
+    under = a_file / "lake"
+    one_line_error(run_quick(*collect_into(under)), 1, f"Not a directory: {under}")
+    more = ("--capture", str(tmp_path))
+    one_line_error(run_quick(*collect_into(tmp_path / "lake", *more)), 1, "not a capture file")
+    assert a_file.read_text() == "not a lake"
+
+
+def test_a_directory_that_is_not_a_lake(tmp_path: Path) -> None:
+    """``--lake .`` in a project directory would fill it with table directories."""
+    (tmp_path / "notes.txt").write_text("mine")
+    one_line_error(run_quick(*collect_into(tmp_path)), 1, f"{tmp_path}: not a lake")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "_alphapulse_lake.lock").touch()  # a collector died before writing the marker
+    out = run_quick(*collect_into(empty, "--rate", "50"))
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_lake_of_a_newer_version(tmp_path: Path) -> None:
+    (tmp_path / "_alphapulse_lake.json").write_text(
+        '{"format": "alphapulse.lake", "schema_version": 99}'
+    )
+    one_line_error(run_quick(*collect_into(tmp_path)), 1, "lake schema version 99")
+
+
+def test_a_lake_another_collector_holds(tmp_path: Path) -> None:
+    from alphapulse.lake import LakeWriter
+
+    writer = LakeWriter(tmp_path)
+    try:
+        out = run_quick(*collect_into(tmp_path))
+    finally:
+        writer.close()
+    one_line_error(out, 1, f"another writer holds the lake at {tmp_path}")
+
+
+def test_an_unwritable_lake(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    argv = [sys.executable, "-m", "alphapulse", *collect_into(lake)]
+    if os.geteuid() != 0:
+        lake.chmod(0o555)
+    elif (
+        shutil.which("unshare")
+        and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+    ):
+        # Root writes anywhere a mode allows nothing: make the lake a read-only mount.
+        mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+        argv = ["unshare", "-m", "sh", "-c", mount, str(lake), *argv]
+    else:
+        pytest.skip("running as root without mount namespaces: no directory is unwritable")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    lake.chmod(0o755)
+    line = one_line_error(out, 1, str(lake))
+    assert "Read-only file system" in line or "Permission denied" in line
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def fake_status(lake: Path, committed: bool = True) -> None:
+    """What a running collector leaves in its lake; this test's pid counts as alive."""
+    lake.mkdir(exist_ok=True)
+    status = {
+        "pid": os.getpid(),
+        "ts": time.time(),
+        "uptime_s": 125.0,
+        "venues": {
+            "kraken": {
+                "frames": 120345,
+                "connected": 1,
+                "gaps": 0,
+                "resyncs": 2,
+                "rejects": 0,
+                "out_of_sync": [],
+            }
+        },
+        "sink": {
+            "rows_written": 1204112,
+            "rows_buffered": 3018,
+            "bytes_written": 38_200_000,
+            "files_committed": 14,
+            "queue_depth": 3,
+            "max_queue": 64,
+            "rows_lost": 0,
+        },
+    }
+    (lake / "_status.json").write_text(json.dumps(status))
+    if committed:
+        today = datetime.now(UTC).date().isoformat()
+        part = lake / "trades" / "venue=kraken" / f"date={today}" / "part-000000-x.parquet"
+        part.parent.mkdir(parents=True)
+        part.write_bytes(b"")
+        os.utime(part, (time.time() - 42, time.time() - 42))
+
+
+def test_status_formats_the_lake(tmp_path: Path) -> None:
+    fake_status(tmp_path)
+    out = run_quick("status", "--lake", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "{" not in out.stdout  # not a dict's repr
+    assert "kraken" in out.stdout and "frames      120,345" in out.stdout
+    lake_line = out.stdout.splitlines()[-1]
+    assert lake_line.startswith("  lake: 1,204,112 rows written, 3,018 buffered | 38.2 MB in 14 ")
+    assert "queue 3/64" in lake_line and re.search(r"last commit 4\d s ago$", lake_line)
+
+
+def test_status_json(tmp_path: Path) -> None:
+    fake_status(tmp_path, committed=False)
+    out = run_quick("status", "--lake", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["lake"] == str(tmp_path) and status["pid"] == os.getpid()
+    assert status["sink"]["rows_written"] == 1204112 and status["last_commit_age_s"] is None
+    assert 0 <= status["status_age_s"] < 30
+
+
+def test_status_without_a_collector(tmp_path: Path) -> None:
+    one_line_error(run_quick("status", "--lake", str(tmp_path)), 1, "no collector is running")
+
+
+CLOSED_STDOUT = [(["schema"], 1), (["status", "--lake", "{lake}"], 1), (["collect", "--help"], 0)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), CLOSED_STDOUT, ids=[" ".join(a) for a, _ in CLOSED_STDOUT]
+)
+def test_a_closed_pipe_is_not_a_traceback(argv: list[str], code: int, tmp_path: Path) -> None:
+    """``alphapulse schema | head -1``: the reader is gone before (most of) the output."""
+    fake_status(tmp_path)
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        out = subprocess.run(
+            [sys.executable, "-m", "alphapulse", *(a.format(lake=tmp_path) for a in argv)],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert out.stderr == "" and out.returncode == code
+
+
+def test_no_stdout_at_all_is_not_a_traceback() -> None:
+    """Started with stdout closed (``>&-``), Python's sys.stdout is None."""
+    out = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "alphapulse", "schema"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stderr == "" and out.returncode == 0
+
+
+def test_unusable_venue_keys_are_one_line() -> None:
+    env = {**os.environ, "COINBASE_API_KEY": "key", "COINBASE_API_SECRET": "not a key"}
+    argv = ["collect", "--venue", "coinbase", "--symbols", "BTC-USD"]
+    one_line_error(run_quick(*argv, env=env), 2, "--venue coinbase: ")
+
+
+def test_ctrl_c_outside_collect_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_schema", interrupted)
+    assert main(["schema"]) == 130
+    assert capsys.readouterr().err == "alphapulse schema: interrupted\n"
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_schema", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["schema"])
+
+
+# --- make help ------------------------------------------------------------------------------
+
+
+def test_make_help_lists_every_target() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    makefile = (ROOT / "Makefile").read_text()
+    targets = re.findall(r"^([A-Za-z0-9_-]+):(?!=)", makefile, re.M)
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M)
+    assert phony is not None and set(phony.group(1).split()) == set(targets)
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    listed = [line.split()[1] for line in out.stdout.splitlines()]
+    assert listed == targets  # each once, in the Makefile's order

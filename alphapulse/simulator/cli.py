@@ -18,6 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from alphapulse.arguments import UsageError, port_number, positive_number
 from alphapulse.simulator.exchange import VENUES, SimulatedExchange
 from alphapulse.simulator.faults import FaultPlan
 
@@ -36,9 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--venue", choices=list(VENUES), default="kraken")
     parser.add_argument("--symbols", help="comma-separated venue symbols (default: two per venue)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--port", type=port_number, default=8765, help="0 picks a free port")
     parser.add_argument(
-        "--rate", type=float, default=1000.0, help="market steps per second (about frames/s)"
+        "--rate",
+        type=positive_number,
+        default=1000.0,
+        help="market steps per second (about frames/s)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -73,19 +77,22 @@ async def serve(args: argparse.Namespace) -> None:
     if args.credentials:
         key, _, secret = args.credentials.partition(":")
         credentials = (key, secret)
-    exchange = SimulatedExchange(
-        args.venue,
-        [s.strip() for s in symbols if s.strip()],
-        seed=args.seed,
-        rate=args.rate,
-        faults=args.fault,
-        host=args.host,
-        port=args.port,
-        credentials=credentials,
-        bar_seconds=args.bar_seconds,
-        news_seconds=args.news_seconds,
-        truth_limit=TRUTH_LIMIT,
-    )
+    try:
+        exchange = SimulatedExchange(
+            args.venue,
+            [s.strip() for s in symbols if s.strip()],
+            seed=args.seed,
+            rate=args.rate,
+            faults=args.fault,
+            host=args.host,
+            port=args.port,
+            credentials=credentials,
+            bar_seconds=args.bar_seconds,
+            news_seconds=args.news_seconds,
+            truth_limit=TRUTH_LIMIT,
+        )
+    except ValueError as e:  # a symbol the venue cannot spell, or none
+        raise UsageError(f"--symbols: {e}") from None
     await exchange.start()
     try:
         print(f"simulating {args.venue} {', '.join(exchange.symbols)} at {args.rate:g} steps/s")

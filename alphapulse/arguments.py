@@ -1,0 +1,77 @@
+"""Value types for the command line: each turns one argument's text into a checked value or
+raises ``ArgumentTypeError``, which argparse reports as a usage error naming the option;
+UsageError for what only a command can find out.
+
+``float("nan")``, ``float("inf")`` and ``-5`` are all floats; a duration, a rate or a port
+must also make sense, and ``--symbols ""`` must not become a venue with no symbols::
+
+    >>> positive_number("2.5")
+    2.5
+    >>> symbol_list("BTC/USD, ETH/USD")
+    ['BTC/USD', 'ETH/USD']
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+#: Port 0 asks the operating system for a free one.
+MAX_PORT = 65_535
+
+
+class UsageError(Exception):
+    """The command line cannot run as given, found after parsing (options that do not fit
+    together, a symbol a venue cannot spell): ``alphapulse`` exits 2, as for argparse's own."""
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number above zero (seconds, a rate)."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text!r}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number, zero or above (zero usually switches something off)."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or above, not {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range (0-{MAX_PORT})")
+    return value
+
+
+def symbol_list(text: str) -> list[str]:
+    """Comma-separated venue symbols: at least one, none empty, none twice."""
+    symbols = [s.strip() for s in text.split(",")]
+    if not any(symbols):
+        raise argparse.ArgumentTypeError("no symbols given")
+    if "" in symbols:
+        raise argparse.ArgumentTypeError(f"an empty symbol in {text!r}")
+    if len(set(symbols)) < len(symbols):
+        twice = next(s for s in symbols if symbols.count(s) > 1)
+        raise argparse.ArgumentTypeError(f"symbol {twice!r} is given twice")
+    if bad := [s for s in symbols if any(c.isspace() for c in s)]:
+        raise argparse.ArgumentTypeError(f"symbol {bad[0]!r} has spaces")
+    return symbols
