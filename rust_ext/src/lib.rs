@@ -6,6 +6,7 @@
 pub mod arrow;
 pub mod book;
 pub mod checksum;
+pub mod dedup;
 pub mod engine;
 pub mod event;
 pub mod instruments;

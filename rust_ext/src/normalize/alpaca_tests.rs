@@ -14,12 +14,7 @@ fn run(frames: &[&str]) -> (Instruments, Events) {
     let mut instruments = Instruments::new(venue.venue(), venue.precision_policy());
     let mut out = Events::new();
     for frame in frames {
-        let mut ctx = Ctx {
-            instruments: &mut instruments,
-            out: &mut out,
-            ts_recv: 7,
-            conn: 0,
-        };
+        let mut ctx = Ctx::new(&mut instruments, &mut out, 7, 0);
         super::super::normalize_frame(&mut venue, &mut ctx, frame.as_bytes());
     }
     (instruments, out)

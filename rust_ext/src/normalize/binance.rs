@@ -210,9 +210,8 @@ impl Normalizer for Binance {
         frame(ctx, data)
     }
 
-    fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) {
-        let mark = ctx.out.mark();
-        let result = if url.contains("/depth") {
+    fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) -> Result<(), String> {
+        if url.contains("/depth") {
             match query_param(url, "symbol") {
                 Some(symbol) => depth_snapshot(ctx, &symbol, body),
                 None => Err(format!("binance: depth url without symbol: {url}")),
@@ -221,10 +220,6 @@ impl Normalizer for Binance {
             exchange_info(ctx, body)
         } else {
             Ok(())
-        };
-        if let Err(reason) = result {
-            ctx.out.rollback(mark);
-            ctx.reject(reason, body);
         }
     }
 }
@@ -378,10 +373,22 @@ fn dispatch(ctx: &mut Ctx<'_>, p: &Payload<'_>, data: &[u8]) -> Result<(), Strin
         Some("depthUpdate") => depth_update(ctx, p, ts_event),
         Some("trade") | Some("aggTrade") => trade(ctx, p),
         Some("kline") => kline(ctx, p, ts_event),
+        // The server closes the connection soon (Binance's WebSocket stream docs: "establish
+        // a new connection as soon as possible"): the collector must act, so a status.
+        Some("serverShutdown") => {
+            ctx.out.status(
+                NO_INSTRUMENT,
+                ts_event,
+                ctx.ts_recv,
+                StatusKind::Venue,
+                "serverShutdown",
+            );
+            Ok(())
+        }
         Some(other) => Err(format!("binance: unknown event {other:?}")),
         None if p.bid_qty.is_some() && p.ask_qty.is_some() => book_ticker(ctx, p, ts_event),
         None if p.id.is_some() && p.error.is_some() => {
-            let msg = p.error.map(|e| e.get().to_owned()).unwrap_or_default();
+            let msg = p.error.map(error_message).unwrap_or_default();
             ctx.out
                 .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, msg);
             Ok(())
@@ -395,6 +402,21 @@ fn dispatch(ctx: &mut Ctx<'_>, p: &Payload<'_>, data: &[u8]) -> Result<(), Strin
             Ok(())
         }
         None => Err(format!("binance: unknown message: {}", snippet(data))),
+    }
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    code: i64,
+    msg: String,
+}
+
+/// `{"code":2,"msg":"Invalid request"}` → `2: Invalid request`; any other shape as
+/// `error: <its JSON>`.
+fn error_message(raw: &RawValue) -> String {
+    match serde_json::from_str::<WireError>(raw.get()) {
+        Ok(e) => format!("{}: {}", e.code, e.msg),
+        Err(_) => format!("error: {}", raw.get()),
     }
 }
 
@@ -504,7 +526,7 @@ fn trade(ctx: &mut Ctx<'_>, p: &Payload<'_>) -> Result<(), String> {
         ts_event: to_nanos(time, MS)?,
         ts_recv: ctx.ts_recv,
         price: ctx.price(inst, price)?,
-        size: ctx.size(inst, qty)?,
+        size: ctx.trade_size(inst, qty)?,
         aggressor,
         // aggTrade's id is `a`, the field depth updates use for asks.
         trade_id: p
@@ -573,12 +595,7 @@ mod tests {
     fn run(path: fn(&mut Ctx<'_>, &[u8]) -> Result<(), String>, frame: &[u8]) -> Events {
         let mut instruments = Instruments::new("binance", PrecisionPolicy::FirstValue);
         let mut out = Events::new();
-        let mut ctx = Ctx {
-            instruments: &mut instruments,
-            out: &mut out,
-            ts_recv: 1,
-            conn: 0,
-        };
+        let mut ctx = Ctx::new(&mut instruments, &mut out, 1, 0);
         let mark = ctx.out.mark();
         if path(&mut ctx, frame).is_err() {
             ctx.out.rollback(mark);
