@@ -217,7 +217,10 @@ mod tests {
         for id in 1_000..1_000 + RECENT as u64 - 1 {
             assert!(seen.insert(&trade(id, 0), false));
         }
-        assert!(!seen.insert(&trade(7, 2), false), "within the last RECENT trades");
+        assert!(
+            !seen.insert(&trade(7, 2), false),
+            "within the last RECENT trades"
+        );
         for id in 100..100 + 2 * RECENT as u64 {
             seen.insert(&trade(id, 0), false);
         }

@@ -109,9 +109,7 @@ fn binance_level(price: &str, qty: &str) -> String {
 }
 
 fn binance_trade(price: &str, qty: &str) -> String {
-    format!(
-        r#"{{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"{price}","q":"{qty}","T":1,"m":true}}"#
-    )
+    format!(r#"{{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"{price}","q":"{qty}","T":1,"m":true}}"#)
 }
 
 fn alpaca_level(price: &str, size: &str) -> String {
@@ -121,7 +119,9 @@ fn alpaca_level(price: &str, size: &str) -> String {
 }
 
 fn alpaca_trade(price: &str, size: &str) -> String {
-    format!(r#"[{{"T":"t","S":"BTC/USD","i":1,"p":{price},"s":{size},"t":"2021-02-22T15:51:44Z"}}]"#)
+    format!(
+        r#"[{{"T":"t","S":"BTC/USD","i":1,"p":{price},"s":{size},"t":"2021-02-22T15:51:44Z"}}]"#
+    )
 }
 
 type Frame = fn(&str, &str) -> String;
@@ -154,19 +154,59 @@ fn negative_prices_and_sizes_are_malformed_in_every_venue() {
         let ok = (0, 1);
         let rejected = (1, 0);
         assert_eq!(outcome(proto, None, &level("354.15", "5.0")), ok, "{proto}");
-        assert_eq!(outcome(proto, None, &level("354.15", "0")), ok, "{proto}: 0 deletes");
-        assert_eq!(outcome(proto, None, &level("-354.15", "5.0")), rejected, "{proto}");
-        assert_eq!(outcome(proto, None, &level("354.15", "-5.0")), rejected, "{proto}");
+        assert_eq!(
+            outcome(proto, None, &level("354.15", "0")),
+            ok,
+            "{proto}: 0 deletes"
+        );
+        assert_eq!(
+            outcome(proto, None, &level("-354.15", "5.0")),
+            rejected,
+            "{proto}"
+        );
+        assert_eq!(
+            outcome(proto, None, &level("354.15", "-5.0")),
+            rejected,
+            "{proto}"
+        );
         assert_eq!(outcome(proto, None, &trade("100.5", "0.25")), ok, "{proto}");
-        assert_eq!(outcome(proto, None, &trade("-100.5", "0.25")), rejected, "{proto}");
-        assert_eq!(outcome(proto, None, &trade("100.5", "-5.0")), rejected, "{proto}");
-        assert_eq!(outcome(proto, None, &trade("100.5", "0")), rejected, "{proto}");
+        assert_eq!(
+            outcome(proto, None, &trade("-100.5", "0.25")),
+            rejected,
+            "{proto}"
+        );
+        assert_eq!(
+            outcome(proto, None, &trade("100.5", "-5.0")),
+            rejected,
+            "{proto}"
+        );
+        assert_eq!(
+            outcome(proto, None, &trade("100.5", "0")),
+            rejected,
+            "{proto}"
+        );
         // Declared to trade below zero: negative prices are normalized, sizes still not.
         let allow = Some(symbol);
-        assert_eq!(outcome(proto, allow, &level("-354.15", "5.0")), ok, "{proto}");
-        assert_eq!(outcome(proto, allow, &trade("-100.5", "0.25")), ok, "{proto}");
-        assert_eq!(outcome(proto, allow, &level("-354.15", "-5.0")), rejected, "{proto}");
-        assert_eq!(outcome(proto, allow, &trade("-100.5", "0")), rejected, "{proto}");
+        assert_eq!(
+            outcome(proto, allow, &level("-354.15", "5.0")),
+            ok,
+            "{proto}"
+        );
+        assert_eq!(
+            outcome(proto, allow, &trade("-100.5", "0.25")),
+            ok,
+            "{proto}"
+        );
+        assert_eq!(
+            outcome(proto, allow, &level("-354.15", "-5.0")),
+            rejected,
+            "{proto}"
+        );
+        assert_eq!(
+            outcome(proto, allow, &trade("-100.5", "0")),
+            rejected,
+            "{proto}"
+        );
     }
 }
 
@@ -174,14 +214,26 @@ fn negative_prices_and_sizes_are_malformed_in_every_venue() {
 fn a_declared_negative_price_keeps_its_sign() {
     let mut e = Engine::new("kraken_v1").unwrap();
     let inst = e.allow_negative_prices("XMR/USD");
-    e.feed(kraken_v1_trade("-37.63000000", "1.00000000").as_bytes(), 1, 0);
+    e.feed(
+        kraken_v1_trade("-37.63000000", "1.00000000").as_bytes(),
+        1,
+        0,
+    );
     let ev = e.take();
     assert_eq!(ev.trades[0].price, -3_763_000_000);
     assert_eq!(ev.trades[0].instrument, inst);
     let reason = {
-        e.feed(kraken_v1_trade("-1.00000000", "1.00000000").as_bytes(), 2, 0);
+        e.feed(
+            kraken_v1_trade("-1.00000000", "1.00000000").as_bytes(),
+            2,
+            0,
+        );
         let mut other = Engine::new("kraken_v1").unwrap();
-        other.feed(kraken_v1_trade("-1.00000000", "1.00000000").as_bytes(), 2, 0);
+        other.feed(
+            kraken_v1_trade("-1.00000000", "1.00000000").as_bytes(),
+            2,
+            0,
+        );
         other.take().rejects[0].reason.clone()
     };
     assert!(reason.contains("allow_negative_prices"), "{reason}");
@@ -214,7 +266,10 @@ fn a_rejected_frame_registers_no_instrument_and_sets_no_depth() {
         e.feed(frame.as_bytes(), i, 0);
     }
     assert_eq!(e.rejects(), 10_000);
-    assert!(e.instruments().is_empty(), "garbage symbols must cost no memory");
+    assert!(
+        e.instruments().is_empty(),
+        "garbage symbols must cost no memory"
+    );
     // An accepted frame keeps its instrument; a later rejected one does not change it.
     e.feed(kraken_v1_level("1.0", "1.0").as_bytes(), 1, 0);
     let frame = r#"[1,{"b":[["-1.0","1.0","1.0"]]},"book-25","XMR/USD"]"#;
@@ -244,7 +299,11 @@ fn a_rejected_kraken_v2_snapshot_keeps_the_precision_it_had() {
 fn reference_data_in_a_rejected_response_is_undone() {
     let mut e = Engine::new("binance").unwrap();
     let url = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000";
-    e.feed_http(url, br#"{"lastUpdateId":1,"bids":[["1.00","1"]],"asks":[["-2.0","1"]]}"#, 1);
+    e.feed_http(
+        url,
+        br#"{"lastUpdateId":1,"bids":[["1.00","1"]],"asks":[["-2.0","1"]]}"#,
+        1,
+    );
     assert_eq!(e.rejects(), 1);
     assert!(e.instruments().is_empty());
     e.feed(binance_trade("1.12345678", "1.00000000").as_bytes(), 2, 0);
@@ -308,7 +367,11 @@ fn statuses(proto: &str, frame: &str) -> Vec<(StatusKind, String, i64)> {
 
 #[test]
 fn control_messages_are_statuses_in_a_stable_format() {
-    let shutdown = vec![(StatusKind::Venue, "serverShutdown".to_owned(), 1_770_123_456_789_000_000)];
+    let shutdown = vec![(
+        StatusKind::Venue,
+        "serverShutdown".to_owned(),
+        1_770_123_456_789_000_000,
+    )];
     for frame in [
         r#"{"e":"serverShutdown","E":1770123456789}"#,
         r#"{"stream":"btcusdt@trade","data":{"e":"serverShutdown","E":1770123456789}}"#,
@@ -324,7 +387,10 @@ fn control_messages_are_statuses_in_a_stable_format() {
         (409, "insufficient subscription"),
     ] {
         let frame = format!(r#"[{{"T":"error","code":{code},"msg":"{text}"}}]"#);
-        assert_eq!(statuses("alpaca", &frame), error(&format!("{code}: {text}")));
+        assert_eq!(
+            statuses("alpaca", &frame),
+            error(&format!("{code}: {text}"))
+        );
     }
     assert_eq!(
         statuses(

@@ -5,6 +5,7 @@
 
 pub mod arrow;
 pub mod book;
+pub mod book_arrow;
 pub mod checksum;
 pub mod dedup;
 pub mod engine;

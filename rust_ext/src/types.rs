@@ -80,7 +80,10 @@ impl Aggressor {
 pub enum DecimalError {
     Empty,
     InvalidChar,
-    TooPrecise { decimals: u8, precision: u8 },
+    TooPrecise {
+        decimals: u8,
+        precision: u8,
+    },
     Overflow,
     /// A negative size, or a negative venue time.
     Negative,

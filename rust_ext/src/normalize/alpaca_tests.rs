@@ -153,6 +153,10 @@ mod fixtures {
         news,
         reject_bad_field,
         reject_unknown_type,
+        control_error_codes,
+        reject_negative_price,
+        reject_zero_trade_size,
+        reject_negative_book_size,
     );
 }
 

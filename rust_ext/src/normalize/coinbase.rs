@@ -314,11 +314,12 @@ impl Normalizer for Coinbase {
 
 /// The envelope's `timestamp`: absent is 0 (null in the tables), unreadable is a reject.
 fn envelope_time(timestamp: Option<&str>) -> Result<i64, String> {
-    timestamp.map_or(Ok(0), |t| rfc3339("timestamp", t))
+    timestamp.map_or(Ok(0), |t| rfc3339("envelope timestamp", t))
 }
 
-fn rfc3339(field: &str, t: &str) -> Result<i64, String> {
-    parse_rfc3339_ns(t.as_bytes()).ok_or_else(|| format!("coinbase: bad {field} {t:?}"))
+/// An RFC 3339 time; `context` names where it was in the reject reason.
+fn rfc3339(context: &str, t: &str) -> Result<i64, String> {
+    parse_rfc3339_ns(t.as_bytes()).ok_or_else(|| format!("coinbase {context}: bad time {t:?}"))
 }
 
 /// `"0.01"` → 2.
@@ -345,7 +346,7 @@ fn l2_events(ctx: &mut Ctx<'_>, events: Vec<L2Event<'_>>, seq: u64) -> Result<()
         let start = ctx.out.deltas.len();
         if snapshot {
             let ts_event = match ev.updates.first() {
-                Some(u) => rfc3339("event_time", u.event_time)?,
+                Some(u) => rfc3339("l2_data event_time", u.event_time)?,
                 None => 0,
             };
             ctx.out
@@ -363,7 +364,7 @@ fn l2_events(ctx: &mut Ctx<'_>, events: Vec<L2Event<'_>>, seq: u64) -> Result<()
             let price = ctx.price(inst, u.price_level)?;
             let size = ctx.size(inst, u.new_quantity)?;
             if u.event_time != last_time.0 {
-                last_time = (u.event_time, rfc3339("event_time", u.event_time)?);
+                last_time = (u.event_time, rfc3339("l2_data event_time", u.event_time)?);
             }
             ctx.out.deltas.push(BookDelta {
                 instrument: inst,
@@ -399,7 +400,7 @@ fn market_trades(ctx: &mut Ctx<'_>, events: &str) -> Result<(), String> {
             };
             let trade = Trade {
                 instrument: inst,
-                ts_event: rfc3339("market_trades time", t.time)?,
+                ts_event: rfc3339("market_trades", t.time)?,
                 ts_recv: ctx.ts_recv,
                 price: ctx.price(inst, t.price)?,
                 size: ctx.trade_size(inst, t.size)?,
@@ -498,37 +499,5 @@ fn heartbeats(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Events;
-    use crate::instruments::Instruments;
-
-    fn run(frame: &[u8]) -> Events {
-        let mut instruments = Instruments::new("coinbase", DEFAULT_PRECISION);
-        let mut out = Events::new();
-        let mut ctx = Ctx::new(&mut instruments, &mut out, 1, 0);
-        super::super::normalize_frame(&mut Coinbase::default(), &mut ctx, frame);
-        out
-    }
-
-    /// The one-pass `l2_data` path and the general path agree.
-    #[test]
-    fn l2_data_paths_agree() {
-        let events = r#"[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2026-08-09T21:05:48.210883Z","price_level":"65062.5","new_quantity":"0.00583"},{"side":"offer","event_time":"2026-08-09T21:05:48.210883Z","price_level":"65070","new_quantity":"0"}]}]"#;
-        let leading = format!(
-            r#"{{"channel":"l2_data","timestamp":"2026-08-09T21:05:48.505350477Z","sequence_num":14,"events":{events}}}"#
-        );
-        let trailing = format!(
-            r#"{{"sequence_num":14,"events":{events},"timestamp":"2026-08-09T21:05:48.505350477Z","channel":"l2_data"}}"#
-        );
-        assert!(first_field_is(leading.as_bytes(), "channel", "l2_data"));
-        assert!(!first_field_is(trailing.as_bytes(), "channel", "l2_data"));
-        let (a, b) = (run(leading.as_bytes()), run(trailing.as_bytes()));
-        assert_eq!(a.deltas.len(), 2);
-        assert_eq!(a.deltas, b.deltas);
-        assert!(a.rejects.is_empty() && b.rejects.is_empty());
-        // A malformed hot frame still gets the general path's reject.
-        let broken = leading.replace("65062.5", "65,062.5");
-        assert_eq!(run(broken.as_bytes()).rejects.len(), 1);
-    }
-}
+#[path = "coinbase_tests.rs"]
+mod tests;

@@ -132,7 +132,9 @@ fn positive(field: &str, text: &str, value: i64) -> Result<i64, String> {
     if value > 0 {
         Ok(value)
     } else {
-        Err(format!("bad {field} {text:?}: a trade's size must be above zero"))
+        Err(format!(
+            "bad {field} {text:?}: a trade's size must be above zero"
+        ))
     }
 }
 
