@@ -252,7 +252,7 @@ def test_negative_size_is_an_error(book_type: type[_core.OrderBook] | type[PyOrd
         book_type().apply(BID, 1, -1)
 
 
-SIDE_TYPES = {
+SIDE_TYPES: dict[str, tuple[pa.DataType, list[Any]]] = {
     "uint8": (pa.uint8(), [0, 1, 7]),
     "int8": (pa.int8(), [0, 1, -1]),
     "bool": (pa.bool_(), [False, True, True]),
@@ -307,7 +307,7 @@ def test_apply_arrow_rust_equals_python(
         columns["action"] if with_action else None,
     )
     rust, ref = _core.OrderBook(), PyOrderBook()
-    outcomes = []
+    outcomes: list[tuple[str, int | str]] = []
     for book in (rust, ref):
         book.apply(ASK, 10_050, 3)
         try:

@@ -47,15 +47,9 @@ impl<'a> Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Whatever the frame pushed or changed so far stands even if the rest of it is
+    /// Whatever was pushed or changed so far stands even if the rest of the frame is
     /// rejected (Coinbase: a `sequence_num` taken, and the gap it revealed).
     pub fn keep(&mut self) {
-        self.instruments.commit();
-        self.kept = (self.out.mark(), self.instruments.mark());
-    }
-
-    /// A new frame starts: nothing of it is kept yet.
-    fn begin(&mut self) {
         self.instruments.commit();
         self.kept = (self.out.mark(), self.instruments.mark());
     }
@@ -183,14 +177,9 @@ pub trait Normalizer: Send + Sync {
 
 /// Normalize one frame whole or not at all: on error, drop what it pushed, undo what it
 /// changed in the instrument table (a precision settled by its first value, a symbol it
-/// registered, a book depth) and record a reject with the reason and the bytes. The one
-/// place a frame is rolled back.
+/// registered, a book depth) and record a reject with the reason and the bytes.
 pub fn normalize_frame<N: Normalizer + ?Sized>(normalizer: &mut N, ctx: &mut Ctx<'_>, data: &[u8]) {
-    ctx.begin();
-    match normalizer.frame(ctx, data) {
-        Ok(()) => ctx.instruments.commit(),
-        Err(reason) => ctx.rollback(reason, data),
-    }
+    whole_or_nothing(ctx, data, |ctx| normalizer.frame(ctx, data));
 }
 
 /// A REST response, whole or not at all, like [`normalize_frame`].
@@ -200,10 +189,20 @@ pub fn normalize_http<N: Normalizer + ?Sized>(
     url: &str,
     body: &[u8],
 ) {
-    ctx.begin();
-    match normalizer.http(ctx, url, body) {
+    whole_or_nothing(ctx, body, |ctx| normalizer.http(ctx, url, body));
+}
+
+/// The one place input is rolled back: to the start of `raw`, or to where the normalizer
+/// last called [`Ctx::keep`].
+fn whole_or_nothing<'a>(
+    ctx: &mut Ctx<'a>,
+    raw: &[u8],
+    normalize: impl FnOnce(&mut Ctx<'a>) -> Result<(), String>,
+) {
+    ctx.keep(); // everything before this input stands
+    match normalize(ctx) {
         Ok(()) => ctx.instruments.commit(),
-        Err(reason) => ctx.rollback(reason, body),
+        Err(reason) => ctx.rollback(reason, raw),
     }
 }
 
