@@ -131,8 +131,9 @@ class Engine:
     absent one is a null ``ts_event``).
 
     Duplicate trades are dropped (a ``duplicate`` status each) with memory bounded per
-    instrument: where a venue numbers trades upwards, ids more than 4096 below the highest
-    seen count as replays; on Alpaca the last 4096 to 8192 trades are remembered.
+    instrument: where a venue numbers trades upwards, the 4096 ids below the highest seen
+    are told apart exactly (an id further below restarts the window: a reset count); on
+    Alpaca the last 4096 to 8192 trades are remembered by id, time, price and size.
 
     Statuses the collector acts on, ``kind`` and ``message``:
 

@@ -8,8 +8,10 @@
 //!   only a high-water mark and a bitmap of the [`WINDOW`] ids below it: 512 bytes an
 //!   instrument. Trades arrive out of order by a few ids at most (Coinbase lists a
 //!   `market_trades` snapshot newest first), so a late trade within the window is told from a
-//!   duplicate exactly. One more than [`WINDOW`] ids below the mark is taken for a replay of
-//!   old data and dropped as a duplicate.
+//!   duplicate exactly. An id more than [`WINDOW`] below the mark means the venue restarted
+//!   its count (a simulator or testnet reset) or replayed data older than the window; the two
+//!   cannot be told apart, and dropping every trade until the count passes the old mark would
+//!   lose real data, so the window starts over at that id.
 //! - Alpaca's stock trade ids are numbered by each exchange, so they neither increase nor are
 //!   unique per symbol. There the last [`RECENT`] to 2×[`RECENT`] trades are remembered by a
 //!   fingerprint of id, time, price and size (two exchanges' trades that share an id differ in
@@ -114,7 +116,12 @@ fn insert_increasing(high: &mut u64, bits: &mut [u64; WORDS], id: u64) -> bool {
         return true;
     }
     if *high - id >= WINDOW {
-        return false; // far older than anything in the window: a replay
+        // A restarted count (or a replay older than the window): start over from here.
+        bits.fill(0);
+        let (w, b) = slot(id);
+        bits[w] |= b;
+        *high = id;
+        return true;
     }
     let (w, b) = slot(id);
     let new = bits[w] & b == 0;
@@ -192,11 +199,17 @@ mod tests {
         for &id in &ids {
             assert!(seen.insert(&trade(id, 0), true), "{id} is new");
         }
-        for &id in &ids[ids.len() - 3..] {
+        for &id in &ids[ids.len() - 2..] {
             assert!(!seen.insert(&trade(id, 0), true), "{id} again");
         }
-        // Older than the window below the mark: a replay.
-        assert!(!seen.insert(&trade(1999, 0), true));
+        // Far below the mark: the venue counts from 1 again, and those trades are new.
+        for id in 1..=10 {
+            assert!(seen.insert(&trade(id, 0), true), "{id} after a restart");
+            assert!(
+                !seen.insert(&trade(id, 0), true),
+                "{id} again after a restart"
+            );
+        }
         // Recent ids come back as duplicates after the bitmap wrapped many times.
         let mut seen = SeenTrades::default();
         for id in 1..=100_000u64 {
