@@ -83,16 +83,24 @@ class OrderBook:
     def apply(self, side: int, price: int, size: int) -> bool:
         """Set ``price`` on ``side`` (BID/ASK) to ``size``; 0 removes the level.
 
-        Returns False for a delete of a level that was not there.
+        Returns False for a delete of a level that was not there. ValueError for a side
+        other than BID/ASK or a negative size.
         """
     def apply_bbo(self, side: int, price: int, size: int) -> tuple[_Level | None, _Level | None]:
         """``apply`` then return ``(best_bid, best_ask)``."""
     def apply_arrow(self, batch: Any) -> int:
-        """Apply every row of an Arrow record batch / struct array.
+        """Apply every row of an Arrow record batch / struct array, or none of them.
 
-        Columns: ``side`` (uint8 0=bid 1=ask, int8, bool is-ask, or "bid"/"ask" strings),
-        ``price_raw`` and ``size_raw`` (int64), optional ``action`` ("clear" empties the
-        book). Returns the number of rows.
+        Columns: ``side`` (uint8/int8 0=bid 1=ask, bool is-ask, or "bid"/"ask" strings),
+        ``price_raw`` and ``size_raw`` (int64; ``price``/``size`` where the raw ones are
+        absent), optional ``action`` ("clear" empties the book, "set" sets a level; the
+        other columns of a clear row are not read). Returns the number of rows.
+
+        Every row is checked before the book changes. A null, a side other than those, an
+        action other than clear/set or a negative size raises ValueError naming the column
+        and row: ``"column 'side' row 3: 7 is not 0 (bid) or 1 (ask)"``,
+        ``"column 'price_raw' row 0: null"``. TypeError for an object without
+        ``__arrow_c_array__``.
         """
     def clear(self) -> None: ...
     def best_bid(self) -> _Level | None: ...
@@ -114,6 +122,31 @@ class Engine:
 
     ``protocol`` is one of ``PROTOCOLS``: coinbase, kraken (WS v2), kraken_v1, binance,
     binance_us, alpaca, alpaca_news.
+
+    A frame is normalized whole or not at all: a frame with anything malformed becomes one
+    row of ``rejects`` and changes nothing else (no events, no instrument, no precision
+    learnt from its values). Malformed includes a negative price (unless declared with
+    ``allow_negative_prices``), a negative size (a book size of 0 deletes the level), a
+    trade size of 0, and a venue time that is present but unreadable or negative (an
+    absent one is a null ``ts_event``).
+
+    Duplicate trades are dropped (a ``duplicate`` status each) with memory bounded per
+    instrument: where a venue numbers trades upwards, the 4096 ids below the highest seen
+    are told apart exactly (an id further below restarts the window: a reset count); on
+    Alpaca the last 4096 to 8192 trades are remembered by id, time, price and size.
+
+    Statuses the collector acts on, ``kind`` and ``message``:
+
+    - ``venue_error``: the venue refused or failed a request. ``message`` is
+      ``"<code>: <text>"``: the venue's numeric code where it sends one (Alpaca
+      ``"402: auth failed"``, also 401, 406, 409; Binance ``"2: Invalid request"``), else
+      the request or message that failed (Kraken v2 ``"subscribe: <error>"``, Kraken v1
+      ``"subscriptionStatus: <errorMessage>"`` or ``"error: <errorMessage>"``, Coinbase
+      ``"error: <message>"``). ``<text>`` is the venue's own, verbatim.
+    - ``venue`` with message ``"serverShutdown"``: Binance will close the connection soon
+      (``ts_event`` is its announcement time); reconnect.
+    - ``gap``, ``checksum_failed``, ``resync_needed``, ``synced``, ``crossed``,
+      ``duplicate``: integrity, with what was expected and what came.
     """
 
     def __new__(cls, protocol: str) -> Engine: ...
@@ -145,6 +178,10 @@ class Engine:
         book_depth: int | None = None,
     ) -> str:
         """Register reference data for ``symbol``; returns its canonical id."""
+    def allow_negative_prices(self, symbol: str) -> str:
+        """Declare that ``symbol`` (venue symbol) trades below zero: its negative prices
+        are normalized instead of rejected (sizes still never negative). Registers the
+        symbol if it is new; returns its canonical id."""
     def take(self) -> dict[str, EventBatch]:
         """Everything normalized since the last call, one batch per table."""
     def discard(self) -> None:

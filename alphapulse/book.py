@@ -21,7 +21,8 @@ from __future__ import annotations
 import binascii
 import bisect
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from alphapulse import _core
 
@@ -47,6 +48,8 @@ class PyOrderBook:
     def apply(self, side: int, price: int, size: int) -> bool:
         if side not in (BID, ASK):
             raise ValueError(f"side must be BID (0) or ASK (1), got {side}")
+        if size < 0:
+            raise ValueError(f"size must not be negative, got {size}")
         sizes, prices = self._size[side], self._prices[side]
         if size == 0:
             if price not in sizes:
@@ -67,6 +70,20 @@ class PyOrderBook:
             for p in dropped:
                 del sizes[p]
         return True
+
+    def apply_arrow(self, batch: Any) -> int:
+        """Apply every row of an Arrow record batch / struct array, or none of them.
+
+        The same columns, checks and error messages as the Rust book's ``apply_arrow``
+        (see ``alphapulse/_core.pyi``): every row is checked before the book changes.
+        """
+        rows = _arrow_rows(batch)
+        for row in rows:
+            if row is None:
+                self.clear()
+            else:
+                self.apply(*row)
+        return len(rows)
 
     def apply_bbo(self, side: int, price: int, size: int) -> tuple[Level | None, Level | None]:
         self.apply(side, price, size)
@@ -118,6 +135,87 @@ class PyOrderBook:
             f"PyOrderBook(bids={len(self._prices[BID])}, asks={len(self._prices[ASK])}, "
             f"best_bid={self.best_bid()}, best_ask={self.best_ask()})"
         )
+
+
+def _arrow_rows(batch: Any) -> list[tuple[int, int, int] | None]:
+    """The rows of an Arrow batch as ``(side, price, size)``, None for a clear; ValueError
+    naming the column and row of the first bad one."""
+    import pyarrow as pa
+
+    if not hasattr(batch, "__arrow_c_array__"):
+        raise TypeError("expected an Arrow record batch or struct array (__arrow_c_array__)")
+    table = pa.record_batch(batch)
+    names = table.schema.names
+
+    def find(*candidates: str) -> str | None:
+        return next((n for n in candidates if n in names), None)
+
+    def int64(*candidates: str) -> tuple[str, list[int | None]]:
+        name = find(*candidates)
+        if name is None or not pa.types.is_int64(table.schema.field(name).type):
+            raise ValueError(f"needs an int64 column {candidates[0]}")
+        return name, table.column(name).to_pylist()
+
+    def is_strings(t: pa.DataType) -> bool:
+        return bool(
+            pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+        )
+
+    price_name, prices = int64("price_raw", "price")
+    size_name, sizes = int64("size_raw", "size")
+    if "side" not in names:
+        raise ValueError("needs a side column")
+    side_type = table.schema.field("side").type
+    side_of: Callable[[Any], int | None]
+    if pa.types.is_uint8(side_type) or pa.types.is_int8(side_type):
+        side_of = lambda v: v if v in (BID, ASK) else None  # noqa: E731
+        wanted = "0 (bid) or 1 (ask)"
+    elif pa.types.is_boolean(side_type):
+        side_of = lambda v: ASK if v else BID  # noqa: E731
+        wanted = ""
+    elif is_strings(side_type):
+        side_of = {"bid": BID, "ask": ASK}.get
+        wanted = "'bid' or 'ask'"
+    else:
+        raise ValueError("side column must be uint8, int8, bool or string")
+    sides = table.column("side").to_pylist()
+    actions: list[str | None] | None = None
+    if "action" in names:
+        if not is_strings(table.schema.field("action").type):
+            raise ValueError("action column must be strings")
+        actions = table.column("action").to_pylist()
+
+    rows: list[tuple[int, int, int] | None] = []
+    for i in range(table.num_rows):
+
+        def bad(column: str, problem: str, i: int = i) -> ValueError:
+            return ValueError(f"column '{column}' row {i}: {problem}")
+
+        if actions is not None:
+            action = actions[i]
+            if action is None:
+                raise bad("action", "null")
+            if action == "clear":
+                rows.append(None)
+                continue
+            if action != "set":
+                raise bad("action", f"'{action}' is not 'clear' or 'set'")
+        raw_side = sides[i]
+        if raw_side is None:
+            raise bad("side", "null")
+        side = side_of(raw_side)
+        if side is None:
+            shown = f"'{raw_side}'" if isinstance(raw_side, str) else str(raw_side)
+            raise bad("side", f"{shown} is not {wanted}")
+        price, size = prices[i], sizes[i]
+        if price is None:
+            raise bad(price_name, "null")
+        if size is None:
+            raise bad(size_name, "null")
+        if size < 0:
+            raise bad(size_name, f"negative size {size}")
+        rows.append((side, price, size))
+    return rows
 
 
 def kraken_checksum(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:

@@ -233,7 +233,7 @@ def test_error_response_is_a_venue_error() -> None:
     engine.feed(b'{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":3}', TS)
     (status,) = take_rows(engine)["statuses"]
     assert status["kind"] == "venue_error"
-    assert json.loads(status["message"]) == {"code": 2, "msg": "Invalid request: invalid stream"}
+    assert status["message"] == "2: Invalid request: invalid stream"
     assert (status["instrument"], status["ts_recv"]) == (None, TS)
     assert engine.rejects == 0
 
@@ -443,3 +443,56 @@ def test_book_deltas_table_rebuilds_the_engine_book() -> None:
     replayed = _core.OrderBook()
     replayed.apply_arrow(engine.take()["book_deltas"])
     assert replayed.top(100) == engine.top("BTCUSDT", 100)
+
+
+# --- hardening: control messages, malformed values ------------------------------------
+
+
+@pytest.mark.parametrize("wrap", [raw, lambda p: combined("btcusdt@trade", p)])
+def test_server_shutdown_is_a_venue_status(wrap: Any) -> None:
+    engine = _core.Engine("binance")
+    engine.feed(wrap({"e": "serverShutdown", "E": 1_770_123_456_789}), TS)
+    assert engine.rejects == 0
+    (status,) = take_rows(engine)["statuses"]
+    assert (status["kind"], status["message"]) == ("venue", "serverShutdown")
+    assert (status["ts_event"], status["instrument"]) == (1_770_123_456_789_000_000, None)
+
+
+@pytest.mark.parametrize(
+    ("price", "qty"),
+    [("-5.00000000", "1.00000000"), ("100.00000000", "-5.00000000"), ("100.00000000", "0")],
+)
+def test_negative_price_negative_or_zero_size_trade_is_a_reject(price: str, qty: str) -> None:
+    engine = _core.Engine("binance")
+    engine.feed(raw({**TRADE, "p": price, "q": qty}), TS)
+    rows = take_rows(engine)
+    assert (len(rows["trades"]), len(rows["rejects"])) == (0, 1)
+
+
+def test_a_declared_instrument_may_trade_below_zero() -> None:
+    engine = _core.Engine("binance")
+    assert engine.allow_negative_prices("BTCUSDT") == "BTC-USDT@binance"
+    engine.feed(raw({**TRADE, "p": "-5.00000000"}), TS)
+    (trade,) = take_rows(engine)["trades"]
+    assert trade["price_raw"] == -500_000_000
+    engine.feed(raw({**TRADE, "p": "-5.00000000", "q": "-1.00000000"}), TS)
+    assert engine.rejects == 1
+
+
+def test_a_rejected_frame_does_not_fix_the_precision() -> None:
+    engine = _core.Engine("binance")
+    engine.feed(raw({**TRADE, "p": "16540.12", "q": "-1.00000000"}), TS)
+    engine.feed(raw({**TRADE, "p": "16540.12345678"}), TS + 1)
+    rows = take_rows(engine)
+    assert (len(rows["trades"]), len(rows["rejects"])) == (1, 1)
+    assert rows["trades"][0]["price_precision"] == 8
+    assert engine.instruments() == [("BTCUSDT", "BTC-USDT@binance", 8, 8)]
+
+
+def test_a_negative_depth_level_is_a_reject() -> None:
+    engine = _core.Engine("binance")
+    engine.feed_http(DEPTH_URL, depth_body(10, [[px(99), px(1)]], [[px(101), px(1)]]), TS)
+    engine.feed(diff(11, 11, bids=[[px(100), "-1.00000000"]]), TS + 1)
+    engine.feed(diff(11, 11, bids=[["-100.00000000", px(1)]]), TS + 2)
+    assert engine.rejects == 2
+    assert book(engine) == ([(99.0, 1.0)], [(101.0, 1.0)])

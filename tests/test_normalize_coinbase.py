@@ -369,7 +369,7 @@ def test_subscriptions_status_and_error_messages() -> None:
     assert json.loads(subscribed["message"]) == [subs]
     assert subscribed["ts_event"] == 1_675_974_589_753_424_311
     assert json.loads(venue["message"]) == [status]
-    assert error["message"] == "failure to subscribe"
+    assert error["message"] == "error: failure to subscribe"
     assert {s["instrument"] for s in rows["statuses"]} == {None}
     assert engine.rejects == 0
 
@@ -506,7 +506,8 @@ def test_a_frame_is_rolled_back_whole_when_a_later_event_is_bad() -> None:
     rows = take_rows(engine)
     assert rows["book_deltas"] == []
     assert [r["raw"] for r in rows["rejects"]] == [data]
-    assert engine.top("BTC-USD") == ([], [])
+    # Not even the instruments it named, nor the precision its values would have fixed.
+    assert engine.instruments() == []
     assert engine.stats() == {}
 
 
@@ -521,3 +522,34 @@ def test_products_fed_after_data_keep_the_book_consistent() -> None:
     assert prices[0] // prices[2] < 10
     rows = take_rows(engine)["book_deltas"]
     assert rows[1]["price"] == pytest.approx(21921.73)
+
+
+# --- hardening: malformed values and venue times --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        l2(1, "update", "BTC-USD", [level("bid", "-21921.73", "1")]),
+        l2(1, "update", "BTC-USD", [level("bid", "21921.73", "-1")]),
+        l2(1, "update", "BTC-USD", [level("bid", "21921.73", "1", at="2023-02-30T25:00:00Z")]),
+        frame("l2_data", 1, [], ts="not a time"),
+    ],
+    ids=["negative price", "negative size", "bad event_time", "bad timestamp"],
+)
+def test_malformed_values_and_times_are_rejects(bad: bytes) -> None:
+    engine = _core.Engine("coinbase")
+    engine.feed(bad, TS)
+    rows = take_rows(engine)
+    assert (len(rows["book_deltas"]), len(rows["rejects"])) == (0, 1)
+
+
+def test_zero_size_level_deletes_and_zero_size_trade_rejects() -> None:
+    engine = _core.Engine("coinbase")
+    engine.feed(snapshot(1), TS)
+    engine.feed(l2(2, "update", "BTC-USD", [level("bid", "21921.3", "0")]), TS + 1)
+    assert [p for p, _ in engine.top("BTC-USD")[0]] == [2_192_173_000_000]
+    trade = {"trade_id": "1", "product_id": "BTC-USD", "price": "1", "size": "0"}
+    trade |= {"side": "BUY", "time": L2_TS}
+    engine.feed(frame("market_trades", 3, [{"type": "update", "trades": [trade]}]), TS + 2)
+    assert engine.rejects == 1

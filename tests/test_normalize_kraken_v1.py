@@ -371,8 +371,8 @@ def test_event_messages_become_statuses() -> None:
         ("heartbeat", "pong", None),
         ("venue", "online", None),
         ("subscribed", "subscribed", PAIR),
-        ("venue_error", "Subscription depth not supported", PAIR),
-        ("venue_error", "Malformed request", None),
+        ("venue_error", "subscriptionStatus: Subscription depth not supported", PAIR),
+        ("venue_error", "error: Malformed request", None),
     ]
     assert [s["ts_recv"] for s in rows["statuses"]] == [TS + i for i in range(6)]
     assert {s["ts_event"] for s in rows["statuses"]} == {None}
@@ -433,3 +433,29 @@ def test_a_bad_frame_between_good_ones_is_rejected_alone(data: bytes, reason: st
     stats = engine.stats()["kraken:XBT/USD"]
     assert (stats["checksums_verified"], stats["checksums_failed"]) == (1, 0)
     assert engine.out_of_sync() == []
+
+
+# --- hardening: malformed values --------------------------------------------------------
+
+
+def test_a_negative_price_never_enters_the_book() -> None:
+    engine = _core.Engine("kraken_v1")
+    engine.feed(snapshot_frame(["354.20000000"], ["354.10000000"]), TS)
+    update = message({"b": [["-354.15000000", "5.00000000", "1618678133.365913"]]})
+    engine.feed(update, TS + 1)
+    assert engine.rejects == 1
+    assert [p for p, _ in engine.top(PAIR)[0]] == [35_410_000_000]
+    engine.allow_negative_prices(PAIR)
+    engine.feed(update, TS + 2)
+    assert engine.rejects == 1
+    assert [p for p, _ in engine.top(PAIR)[0]] == [35_410_000_000, -35_415_000_000]
+
+
+def test_zero_volume_trade_and_negative_volume_level_are_rejects() -> None:
+    engine = _core.Engine("kraken_v1")
+    trade = [["354.11000000", "0.00000000", "1618678142.557535", "b", "l", ""]]
+    engine.feed(message(trade, channel="trade"), TS)
+    engine.feed(message({"b": [["354.1", "-1.0", "1618678133.365913"]]}), TS + 1)
+    rows = take_rows(engine)
+    assert (len(rows["trades"]), len(rows["book_deltas"]), len(rows["rejects"])) == (0, 0, 2)
+    assert engine.instruments() == [], "a rejected frame leaves no instrument behind"

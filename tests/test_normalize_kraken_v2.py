@@ -471,3 +471,46 @@ def test_a_bad_frame_between_good_ones_is_rejected_alone(data: bytes, reason: st
     stats = engine.stats()["kraken:BTC/USD"]
     assert (stats["checksums_verified"], stats["checksums_failed"]) == (2, 0)
     assert engine.instruments() == [(PAIR, "BTC-USD@kraken", 5, 8)]
+
+
+# --- hardening: malformed values, times and venue errors ------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        book_frame("update", [("-0.5657", "1.5")], []),
+        book_frame("update", [("0.5657", "-1.5")], []),
+        book_frame("update", [("0.5657", "1.5")], [], timestamp="2023-10-06"),
+    ],
+    ids=["negative price", "negative qty", "bad timestamp"],
+)
+def test_malformed_book_updates_are_rejects(bad: bytes) -> None:
+    engine = _core.Engine("kraken")
+    engine.feed(instrument_frame(PAIR, 4, 8), TS - 1)
+    engine.feed(bad, TS)
+    rows = take_rows(engine)
+    assert (len(rows["book_deltas"]), len(rows["rejects"])) == (0, 1)
+
+
+def test_zero_qty_trade_is_a_reject() -> None:
+    engine = _core.Engine("kraken")
+    engine.feed(
+        b'{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"sell",'
+        b'"price":65000.1,"qty":0,"ord_type":"market","trade_id":1,'
+        b'"timestamp":"2023-09-25T07:49:37.708706Z"}]}',
+        TS,
+    )
+    assert engine.rejects == 1
+    assert engine.instruments() == []
+
+
+def test_invalid_book_depth_is_a_venue_error() -> None:
+    engine = _core.Engine("kraken")
+    engine.feed(
+        b'{"error":"Invalid depth","method":"subscribe","success":false,'
+        b'"time_in":"2023-09-25T09:04:31.742599Z","time_out":"2023-09-25T09:04:31.742648Z"}',
+        TS,
+    )
+    (error,) = take_rows(engine)["statuses"]
+    assert (error["kind"], error["message"]) == ("venue_error", "subscribe: Invalid depth")

@@ -436,12 +436,8 @@ fn normalize(c: &mut Criterion) {
                 |(mut normalizer, mut instruments, mut out)| {
                     for chunk in set.frames.chunks(BATCH) {
                         for (i, frame) in chunk.iter().enumerate() {
-                            let mut ctx = Ctx {
-                                instruments: &mut instruments,
-                                out: &mut out,
-                                ts_recv: START_NS + i as i64,
-                                conn: 0,
-                            };
+                            let ts_recv = START_NS + i as i64;
+                            let mut ctx = Ctx::new(&mut instruments, &mut out, ts_recv, 0);
                             _core::normalize::normalize_frame(normalizer.as_mut(), &mut ctx, frame);
                         }
                         assert!(out.rejects.is_empty(), "{}: rejected", set.name);

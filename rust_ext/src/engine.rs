@@ -6,15 +6,16 @@
 //! verified, its diffs are buffered) until a snapshot arrives; [`Engine::out_of_sync`] names
 //! the instruments the collector must resync.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::book::OrderBook;
 use crate::checksum::kraken_crc32;
+use crate::dedup::SeenTrades;
 use crate::event::{
     BookAction, BookCheck, BookDelta, Events, InstrumentIdx, StatusKind, FLAG_LAST, FLAG_SNAPSHOT,
 };
 use crate::instruments::Instruments;
-use crate::normalize::{new_normalizer, normalize_frame, Ctx, Normalizer};
+use crate::normalize::{new_normalizer, normalize_frame, normalize_http, Ctx, Normalizer};
 use crate::types::UnixNanos;
 
 /// Diffs kept per instrument while waiting for a snapshot (Binance); older ones are dropped
@@ -56,34 +57,8 @@ struct BookState {
     pending: VecDeque<PendingDiff>,
     crossed: bool,
     stats: InstrumentStats,
-    /// Recent trade ids, to drop trades a venue (or a replayed frame) sends twice.
-    recent_trades: RecentIds,
-}
-
-/// The last [`RECENT_TRADE_IDS`] trade ids of an instrument.
-#[derive(Debug, Clone, Default)]
-struct RecentIds {
-    order: VecDeque<u64>,
-    set: HashSet<u64>,
-}
-
-/// How many trade ids per instrument are remembered to detect duplicates.
-pub const RECENT_TRADE_IDS: usize = 4096;
-
-impl RecentIds {
-    /// Remember `id`; false when it was already there.
-    fn insert(&mut self, id: u64) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > RECENT_TRADE_IDS {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
+    /// The trades it had, to drop those a venue (or a replayed frame) sends twice.
+    seen_trades: SeenTrades,
 }
 
 pub struct Engine {
@@ -103,12 +78,15 @@ pub struct Engine {
     frames: u64,
     rejects: u64,
     connection_gaps: u64,
+    /// The venue numbers each instrument's trades upwards (see [`SeenTrades`]).
+    trade_ids_increase: bool,
 }
 
 impl Engine {
     pub fn new(protocol: &str) -> Result<Self, String> {
         let normalizer = new_normalizer(protocol)?;
         let instruments = Instruments::new(normalizer.venue(), normalizer.precision_policy());
+        let trade_ids_increase = normalizer.trade_ids_increase();
         Ok(Self {
             normalizer,
             instruments,
@@ -122,6 +100,7 @@ impl Engine {
             frames: 0,
             rejects: 0,
             connection_gaps: 0,
+            trade_ids_increase,
         })
     }
 
@@ -135,6 +114,12 @@ impl Engine {
 
     pub fn instruments_mut(&mut self) -> &mut Instruments {
         &mut self.instruments
+    }
+
+    /// Declare that `venue_symbol` trades below zero: its negative prices are normalized
+    /// instead of rejected. (Sizes are never negative, and a trade's never zero.)
+    pub fn allow_negative_prices(&mut self, venue_symbol: &str) -> InstrumentIdx {
+        self.instruments.allow_negative_prices(venue_symbol)
     }
 
     pub fn frames(&self) -> u64 {
@@ -159,12 +144,7 @@ impl Engine {
     pub fn feed(&mut self, data: &[u8], ts_recv: UnixNanos, conn: u32) {
         self.frames += 1;
         let rejects_before = self.events.rejects.len();
-        let mut ctx = Ctx {
-            instruments: &mut self.instruments,
-            out: &mut self.events,
-            ts_recv,
-            conn,
-        };
+        let mut ctx = Ctx::new(&mut self.instruments, &mut self.events, ts_recv, conn);
         normalize_frame(self.normalizer.as_mut(), &mut ctx, data);
         self.rejects += (self.events.rejects.len() - rejects_before) as u64;
         self.rescale_changed(ts_recv);
@@ -174,13 +154,8 @@ impl Engine {
     /// A REST response (depth snapshot, reference data).
     pub fn feed_http(&mut self, url: &str, body: &[u8], ts_recv: UnixNanos) {
         let rejects_before = self.events.rejects.len();
-        let mut ctx = Ctx {
-            instruments: &mut self.instruments,
-            out: &mut self.events,
-            ts_recv,
-            conn: u32::MAX,
-        };
-        self.normalizer.http(&mut ctx, url, body);
+        let mut ctx = Ctx::new(&mut self.instruments, &mut self.events, ts_recv, u32::MAX);
+        normalize_http(self.normalizer.as_mut(), &mut ctx, url, body);
         self.rejects += (self.events.rejects.len() - rejects_before) as u64;
         self.rescale_changed(ts_recv);
         self.apply_new();
@@ -298,13 +273,12 @@ impl Engine {
         // Count new trades, dropping any whose id this instrument already had.
         let mut kept = self.counted_trades;
         for i in self.counted_trades..self.events.trades.len() {
-            let (inst, id) = (
-                self.events.trades[i].instrument,
-                self.events.trades[i].trade_id,
-            );
+            let inst = self.events.trades[i].instrument;
             self.ensure_book(inst);
+            let trade = &self.events.trades[i];
+            let id = trade.trade_id;
             let state = &mut self.books[inst as usize];
-            if id != 0 && !state.recent_trades.insert(id) {
+            if id != 0 && !state.seen_trades.insert(trade, self.trade_ids_increase) {
                 state.stats.duplicates += 1;
                 let ts = self.events.trades[i].ts_recv;
                 self.events
@@ -581,53 +555,5 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_protocol_is_an_error() {
-        assert!(Engine::new("nope").is_err());
-    }
-
-    #[test]
-    fn garbage_becomes_rejects() {
-        for proto in crate::normalize::PROTOCOLS {
-            let mut e = Engine::new(proto).unwrap();
-            e.feed(b"\x00\xffnot json", 1, 0);
-            e.feed(b"[]", 2, 0);
-            e.feed(b"{}", 3, 0);
-            assert_eq!(e.rejects(), 3, "{proto}");
-            let ev = e.take();
-            assert_eq!(ev.rejects.len(), 3);
-            assert_eq!(ev.rejects[0].raw, b"\x00\xffnot json");
-        }
-    }
-
-    #[test]
-    fn binance_sync_and_gap() {
-        let mut e = Engine::new("binance").unwrap();
-        let diff = |first: u64, last: u64, price: &str| {
-            format!(
-                r#"{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{first},"u":{last},"b":[["{price}","1.00000000"]],"a":[]}}"#
-            )
-        };
-        // A diff before the snapshot is buffered, then applied if it straddles.
-        e.feed(diff(8, 11, "100.00000000").as_bytes(), 1, 0);
-        e.feed_http(
-            "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000",
-            br#"{"lastUpdateId":10,"bids":[["99.00000000","2.00000000"]],"asks":[["101.00000000","3.00000000"]]}"#,
-            2,
-        );
-        let inst = e.instruments().find("BTCUSDT").unwrap();
-        assert!(e.is_synced(inst));
-        assert_eq!(
-            e.book(inst).unwrap().best_bid(),
-            Some((10_000_000_000, 100_000_000))
-        );
-        e.feed(diff(12, 12, "100.50000000").as_bytes(), 3, 0);
-        assert_eq!(e.stats(inst).gaps, 0);
-        e.feed(diff(14, 15, "100.60000000").as_bytes(), 4, 0);
-        assert_eq!(e.stats(inst).gaps, 1);
-        assert_eq!(e.out_of_sync(), vec![inst]);
-    }
-}
+#[path = "engine_tests.rs"]
+mod tests;

@@ -5,6 +5,11 @@
 //! venues that write fixed-width strings (Kraken v1, Binance) teach it with their first value,
 //! venues that trim trailing zeros (Coinbase, Alpaca) fall back to a default wide enough to hold
 //! every value exactly.
+//!
+//! A frame can change this table before it turns out to be malformed (a new symbol, a first
+//! value that settles a precision, a book depth). Every such change is journaled, so that
+//! [`Instruments::rollback`] undoes it with the frame's events: a rejected frame leaves no
+//! trace, and a garbage symbol costs no memory.
 
 use std::collections::HashMap;
 
@@ -31,6 +36,28 @@ pub struct Instrument {
     pub book_depth: Option<usize>,
     /// The precisions came from reference data, not from a policy's guess.
     pub defined: bool,
+    /// Declared to trade below zero (spreads, some futures): its negative prices are valid.
+    pub allow_negative_prices: bool,
+}
+
+/// What an instrument was before a change, to undo it ([`Instruments::rollback`]).
+#[derive(Debug, Clone)]
+struct Saved {
+    idx: InstrumentIdx,
+    price_precision: Option<u8>,
+    size_precision: Option<u8>,
+    book_depth: Option<usize>,
+    defined: bool,
+    /// Only reference data renames an instrument; the hot path saves no string.
+    canonical: Option<String>,
+}
+
+/// The table at a point in time; see [`Instruments::mark`].
+#[derive(Debug, Clone, Copy)]
+pub struct InstrumentsMark {
+    len: usize,
+    undo: usize,
+    changed: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +69,8 @@ pub struct Instruments {
     /// Instruments whose precision in use was changed by reference data: `(idx, from, to)`.
     /// The engine drains it to rescale their books.
     pub changed: Vec<(InstrumentIdx, Precision, Precision)>,
+    /// Changes since the last [`Instruments::commit`], newest last.
+    undo: Vec<Saved>,
 }
 
 /// Quote assets tried, longest first, to split a concatenated symbol such as `NKNUSDT`.
@@ -58,6 +87,7 @@ impl Instruments {
             list: Vec::new(),
             by_symbol: HashMap::new(),
             changed: Vec::new(),
+            undo: Vec::new(),
         }
     }
 
@@ -107,6 +137,7 @@ impl Instruments {
             size_precision: None,
             book_depth: None,
             defined: false,
+            allow_negative_prices: false,
         });
         self.by_symbol.insert(venue_symbol.to_owned(), idx);
         idx
@@ -127,6 +158,7 @@ impl Instruments {
                 self.insert(venue_symbol, canonical)
             }
         };
+        self.save(idx, true);
         let before = (
             self.list[idx as usize].price_precision,
             self.list[idx as usize].size_precision,
@@ -160,8 +192,89 @@ impl Instruments {
         idx
     }
 
+    /// Outside frames only (reference data from the collector): changes made through it
+    /// are not journaled. Frames use [`Instruments::set_precision`] and
+    /// [`Instruments::set_book_depth`].
     pub fn get_mut(&mut self, idx: InstrumentIdx) -> Option<&mut Instrument> {
         self.list.get_mut(idx as usize)
+    }
+
+    /// Both precisions at once (Kraken v2 infers them from a book snapshot).
+    pub fn set_precision(&mut self, idx: InstrumentIdx, price: u8, size: u8) {
+        self.save(idx, false);
+        let inst = &mut self.list[idx as usize];
+        inst.price_precision = Some(price.min(MAX_PRECISION));
+        inst.size_precision = Some(size.min(MAX_PRECISION));
+    }
+
+    /// The venue's book depth for `idx`; `only_if_unknown` keeps one already set.
+    pub fn set_book_depth(&mut self, idx: InstrumentIdx, depth: usize, only_if_unknown: bool) {
+        let current = self.list[idx as usize].book_depth;
+        if current == Some(depth) || (only_if_unknown && current.is_some()) {
+            return;
+        }
+        self.save(idx, false);
+        self.list[idx as usize].book_depth = Some(depth);
+    }
+
+    /// Declare that `venue_symbol` trades below zero, registering it if needed.
+    pub fn allow_negative_prices(&mut self, venue_symbol: &str) -> InstrumentIdx {
+        let idx = self.intern(venue_symbol);
+        self.list[idx as usize].allow_negative_prices = true;
+        idx
+    }
+
+    /// Journal `idx` as it is now, so that [`Instruments::rollback`] can restore it.
+    fn save(&mut self, idx: InstrumentIdx, with_name: bool) {
+        let Some(i) = self.list.get(idx as usize) else {
+            return;
+        };
+        self.undo.push(Saved {
+            idx,
+            price_precision: i.price_precision,
+            size_precision: i.size_precision,
+            book_depth: i.book_depth,
+            defined: i.defined,
+            canonical: with_name.then(|| i.canonical.clone()),
+        });
+    }
+
+    /// The table now, to undo what a frame changes with [`Instruments::rollback`].
+    #[inline]
+    pub fn mark(&self) -> InstrumentsMark {
+        InstrumentsMark {
+            len: self.list.len(),
+            undo: self.undo.len(),
+            changed: self.changed.len(),
+        }
+    }
+
+    /// Undo every change since `mark`: instruments registered since are forgotten, those
+    /// changed get their earlier precisions, depth and name back.
+    pub fn rollback(&mut self, mark: InstrumentsMark) {
+        while self.undo.len() > mark.undo {
+            let Some(s) = self.undo.pop() else { break };
+            let Some(i) = self.list.get_mut(s.idx as usize) else {
+                continue;
+            };
+            i.price_precision = s.price_precision;
+            i.size_precision = s.size_precision;
+            i.book_depth = s.book_depth;
+            i.defined = s.defined;
+            if let Some(name) = s.canonical {
+                i.canonical = name;
+            }
+        }
+        for gone in self.list.drain(mark.len.min(self.list.len())..) {
+            self.by_symbol.remove(&gone.venue_symbol);
+        }
+        self.changed.truncate(mark.changed);
+    }
+
+    /// Keep every change so far: the journal starts over (it never outlives a frame).
+    #[inline]
+    pub fn commit(&mut self) {
+        self.undo.clear();
     }
 
     /// The instrument's precisions now (0 where not yet known).
@@ -194,41 +307,57 @@ impl Instruments {
         self.size_dec(idx, parse_decimal(s)?)
     }
 
-    /// A price already read as a decimal (a JSON number's text, say).
+    /// A price already read as a decimal (a JSON number's text, say); negative only where
+    /// the instrument was declared to allow it.
     #[inline]
     pub fn price_dec(&mut self, idx: InstrumentIdx, d: RawDecimal) -> Result<i64, DecimalError> {
-        let policy = self.policy;
-        let slot = &mut self.list[idx as usize].price_precision;
-        rescale(d, settle(slot, policy, true, d))
+        let inst = &self.list[idx as usize];
+        if d.mantissa < 0 && !inst.allow_negative_prices {
+            return Err(DecimalError::NegativePrice);
+        }
+        let p = match inst.price_precision {
+            Some(p) => p,
+            None => self.settle(idx, true, d),
+        };
+        rescale(d, p)
     }
 
-    /// A size already read as a decimal.
+    /// A size already read as a decimal; never negative (0 deletes a book level).
     #[inline]
     pub fn size_dec(&mut self, idx: InstrumentIdx, d: RawDecimal) -> Result<i64, DecimalError> {
-        let policy = self.policy;
-        let slot = &mut self.list[idx as usize].size_precision;
-        rescale(d, settle(slot, policy, false, d))
-    }
-}
-
-/// The precision in `slot`, fixing it by `policy` if it is not known yet.
-#[inline]
-fn settle(slot: &mut Option<u8>, policy: PrecisionPolicy, is_price: bool, d: RawDecimal) -> u8 {
-    if let Some(p) = *slot {
-        return p;
-    }
-    let p = match policy {
-        PrecisionPolicy::FirstValue => d.decimals,
-        PrecisionPolicy::Default { price, size } => {
-            if is_price {
-                price
-            } else {
-                size
-            }
+        if d.mantissa < 0 {
+            return Err(DecimalError::Negative);
         }
-    };
-    *slot = Some(p);
-    p
+        let p = match self.list[idx as usize].size_precision {
+            Some(p) => p,
+            None => self.settle(idx, false, d),
+        };
+        rescale(d, p)
+    }
+
+    /// Fix a precision not known yet by the policy (journaled: a rejected frame's first
+    /// value must not decide it for the frames that follow).
+    #[cold]
+    fn settle(&mut self, idx: InstrumentIdx, is_price: bool, d: RawDecimal) -> u8 {
+        let p = match self.policy {
+            PrecisionPolicy::FirstValue => d.decimals,
+            PrecisionPolicy::Default { price, size } => {
+                if is_price {
+                    price
+                } else {
+                    size
+                }
+            }
+        };
+        self.save(idx, false);
+        let inst = &mut self.list[idx as usize];
+        if is_price {
+            inst.price_precision = Some(p);
+        } else {
+            inst.size_precision = Some(p);
+        }
+        p
+    }
 }
 
 /// The common name of a venue-specific asset code (Kraken's `XBT`, `XDG`, `ZUSD`...).

@@ -5,7 +5,9 @@
 
 pub mod arrow;
 pub mod book;
+pub mod book_arrow;
 pub mod checksum;
+pub mod dedup;
 pub mod engine;
 pub mod event;
 pub mod instruments;

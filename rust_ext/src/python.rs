@@ -3,14 +3,10 @@
 //! (a book's levels, counters) as plain tuples and dicts.
 
 use std::ffi::CStr;
-use std::sync::Arc;
 
 use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
-use arrow_array::{
-    Array, BooleanArray, Int64Array, Int8Array, RecordBatch, RecordBatchIterator, StringArray,
-    StructArray, UInt8Array,
-};
+use arrow_array::{Array, RecordBatch, RecordBatchIterator, StructArray};
 use arrow_schema::ArrowError;
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -18,6 +14,7 @@ use pyo3::types::{PyBytes, PyCapsule, PyDict, PyTuple};
 
 use crate::arrow::{schema, to_batches, TABLES};
 use crate::book::OrderBook as CoreBook;
+use crate::book_arrow::apply_batch;
 use crate::checksum::{kraken_crc32, kraken_crc32_strings};
 use crate::engine::{Engine as CoreEngine, InstrumentStats};
 use crate::event::InstrumentIdx;
@@ -30,6 +27,16 @@ const STREAM_NAME: &CStr = c"arrow_array_stream";
 
 fn arrow_err(e: ArrowError) -> PyErr {
     PyValueError::new_err(e.to_string())
+}
+
+/// Sizes are never negative: 0 deletes a level.
+fn size_from(size: i64) -> PyResult<i64> {
+    if size < 0 {
+        return Err(PyValueError::new_err(format!(
+            "size must not be negative, got {size}"
+        )));
+    }
+    Ok(size)
 }
 
 fn side_from(side: u8) -> PyResult<Side> {
@@ -174,22 +181,21 @@ impl OrderBook {
 
     /// Set the level at `price` on `side` (BID=0, ASK=1) to `size`; 0 removes it.
     fn apply(&mut self, side: u8, price: i64, size: i64) -> PyResult<bool> {
-        Ok(self.inner.apply(side_from(side)?, price, size))
+        Ok(self.inner.apply(side_from(side)?, price, size_from(size)?))
     }
 
     /// Apply then return `(best_bid, best_ask)`.
     fn apply_bbo(&mut self, side: u8, price: i64, size: i64) -> PyResult<Bbo> {
-        self.inner.apply(side_from(side)?, price, size);
+        self.inner.apply(side_from(side)?, price, size_from(size)?);
         Ok((self.inner.best_bid(), self.inner.best_ask()))
     }
 
-    /// Apply an Arrow record batch or struct array (anything with `__arrow_c_array__`) with
-    /// columns `side` (uint8/int8 0=bid 1=ask, bool is_ask, or string `bid`/`ask`),
-    /// `price_raw` and `size_raw` (int64; `price`/`size` also accepted), and optionally
-    /// `action` (`clear` clears the book). Returns the number of rows applied.
+    /// Apply an Arrow record batch or struct array (anything with `__arrow_c_array__`), all
+    /// rows or none; see `book_arrow` for the columns. ValueError names a bad column and row.
     fn apply_arrow(&mut self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<usize> {
         let array = import_struct(batch)?;
-        py.detach(|| apply_struct(&mut self.inner, &array))
+        py.detach(|| apply_batch(&mut self.inner, &array))
+            .map_err(PyValueError::new_err)
     }
 
     fn clear(&mut self) {
@@ -277,73 +283,6 @@ fn import_struct(obj: &Bound<'_, PyAny>) -> PyResult<StructArray> {
         from_ffi(array, schema).map_err(arrow_err)?
     };
     Ok(StructArray::from(data))
-}
-
-fn column<'a>(array: &'a StructArray, names: &[&str]) -> Option<&'a Arc<dyn Array>> {
-    names.iter().find_map(|n| array.column_by_name(n))
-}
-
-fn int64<'a>(array: &'a StructArray, names: &[&str]) -> PyResult<&'a Int64Array> {
-    column(array, names)
-        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-        .ok_or_else(|| PyValueError::new_err(format!("needs an int64 column {}", names[0])))
-}
-
-fn apply_struct(book: &mut CoreBook, array: &StructArray) -> PyResult<usize> {
-    let price = int64(array, &["price_raw", "price"])?;
-    let size = int64(array, &["size_raw", "size"])?;
-    let side =
-        column(array, &["side"]).ok_or_else(|| PyValueError::new_err("needs a side column"))?;
-    let action = column(array, &["action"]).and_then(|a| a.as_any().downcast_ref::<StringArray>());
-    let n = array.len();
-    let (prices, sizes) = (price.values(), size.values());
-    if let Some(s) = side.as_any().downcast_ref::<UInt8Array>() {
-        let sides = s.values();
-        for i in 0..n {
-            if action.is_some_and(|a| a.value(i) == "clear") {
-                book.clear();
-                continue;
-            }
-            let side = if sides[i] == 0 { Side::Bid } else { Side::Ask };
-            book.apply(side, prices[i], sizes[i]);
-        }
-    } else if let Some(s) = side.as_any().downcast_ref::<Int8Array>() {
-        for i in 0..n {
-            let side = if s.value(i) == 0 {
-                Side::Bid
-            } else {
-                Side::Ask
-            };
-            book.apply(side, prices[i], sizes[i]);
-        }
-    } else if let Some(s) = side.as_any().downcast_ref::<BooleanArray>() {
-        for i in 0..n {
-            let side = if s.value(i) { Side::Ask } else { Side::Bid };
-            book.apply(side, prices[i], sizes[i]);
-        }
-    } else if let Some(s) = side.as_any().downcast_ref::<StringArray>() {
-        for i in 0..n {
-            if action.is_some_and(|a| a.value(i) == "clear") {
-                book.clear();
-                continue;
-            }
-            let side = match s.value(i) {
-                "bid" => Side::Bid,
-                "ask" => Side::Ask,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "row {i}: bad side {other:?}"
-                    )))
-                }
-            };
-            book.apply(side, prices[i], sizes[i]);
-        }
-    } else {
-        return Err(PyValueError::new_err(
-            "side column must be uint8, int8, bool or string",
-        ));
-    }
-    Ok(n)
 }
 
 /// One venue protocol's normalizer, instruments and books, with integrity checks.
@@ -472,6 +411,17 @@ impl Engine {
             inst.book_depth = book_depth;
         }
         inst.canonical.clone()
+    }
+
+    /// Declare that `symbol` trades below zero: its negative prices are normalized instead
+    /// of rejected. Returns its canonical id.
+    fn allow_negative_prices(&mut self, symbol: &str) -> String {
+        let idx = self.inner.allow_negative_prices(symbol);
+        self.inner
+            .instruments()
+            .get(idx)
+            .map(|i| i.canonical.clone())
+            .unwrap_or_default()
     }
 
     /// Everything normalized since the last call, one `EventBatch` per table.

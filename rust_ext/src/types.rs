@@ -80,9 +80,15 @@ impl Aggressor {
 pub enum DecimalError {
     Empty,
     InvalidChar,
-    TooPrecise { decimals: u8, precision: u8 },
+    TooPrecise {
+        decimals: u8,
+        precision: u8,
+    },
     Overflow,
+    /// A negative size, or a negative venue time.
     Negative,
+    /// A negative price on an instrument not declared to trade below zero.
+    NegativePrice,
 }
 
 impl std::fmt::Display for DecimalError {
@@ -99,6 +105,10 @@ impl std::fmt::Display for DecimalError {
             ),
             DecimalError::Overflow => write!(f, "decimal overflows 64-bit fixed point"),
             DecimalError::Negative => write!(f, "negative value where none is allowed"),
+            DecimalError::NegativePrice => write!(
+                f,
+                "negative price on an instrument not declared to allow them (allow_negative_prices)"
+            ),
         }
     }
 }
@@ -255,9 +265,13 @@ pub fn to_f64(mantissa: i64, precision: u8) -> f64 {
     mantissa as f64 / pow10(precision) as f64
 }
 
-/// `value` in units of `unit_ns` nanoseconds, as nanoseconds; an error where that overflows.
+/// `value` in units of `unit_ns` nanoseconds, as nanoseconds; an error where that overflows
+/// or is negative (no venue time or interval is before 1970 or below zero).
 #[inline]
 pub fn to_nanos(value: i64, unit_ns: i64) -> Result<UnixNanos, String> {
+    if value < 0 {
+        return Err(format!("time {value} is negative"));
+    }
     value
         .checked_mul(unit_ns)
         .ok_or_else(|| format!("time {value} x {unit_ns} ns is out of range"))
@@ -266,6 +280,9 @@ pub fn to_nanos(value: i64, unit_ns: i64) -> Result<UnixNanos, String> {
 /// Parse decimal seconds (`"1618678133.365913"`) to nanoseconds, exactly.
 pub fn parse_seconds_ns(s: &[u8]) -> Result<UnixNanos, DecimalError> {
     let d = parse_decimal(s)?;
+    if d.mantissa < 0 {
+        return Err(DecimalError::Negative);
+    }
     if d.decimals > 9 {
         let div = pow10(d.decimals - 9);
         return Ok(d.mantissa / div);
@@ -345,5 +362,7 @@ mod tests {
             1_618_678_133_365_913_000
         );
         assert_eq!(parse_seconds_ns(b"1").unwrap(), 1_000_000_000);
+        assert_eq!(parse_seconds_ns(b"-1.5"), Err(DecimalError::Negative));
+        assert!(to_nanos(-1, 1_000_000).is_err());
     }
 }

@@ -237,6 +237,12 @@ impl Normalizer for Alpaca {
     fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
         frame(ctx, data)
     }
+
+    /// Stock trade ids are numbered by each exchange: neither increasing nor unique per
+    /// symbol.
+    fn trade_ids_increase(&self) -> bool {
+        false
+    }
 }
 
 fn frame(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
@@ -320,8 +326,9 @@ fn control(ctx: &mut Ctx<'_>, raw: &RawValue, error: bool) -> Result<(), String>
             .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::Venue, msg);
         return Ok(());
     }
+    // `<code>: <msg>` (`402: auth failed`), the format of every venue_error status.
     let message = match c.code {
-        Some(code) => format!("error {code}: {msg}"),
+        Some(code) => format!("{code}: {msg}"),
         None => format!("error: {msg}"),
     };
     ctx.out.status(
@@ -373,7 +380,7 @@ fn trade(ctx: &mut Ctx<'_>, raw: &RawValue) -> Result<(), String> {
         ts_event: time("t", &t.time)?,
         ts_recv: ctx.ts_recv,
         price: ctx.json_price(inst, "p", t.price)?,
-        size: ctx.json_size(inst, "s", t.size)?,
+        size: ctx.json_trade_size(inst, "s", t.size)?,
         aggressor,
         trade_id: t.id.unwrap_or(0),
         precision: ctx.instruments.precision(inst),

@@ -14,12 +14,7 @@ fn run(frames: &[&str]) -> (Instruments, Events) {
     let mut instruments = Instruments::new(venue.venue(), venue.precision_policy());
     let mut out = Events::new();
     for frame in frames {
-        let mut ctx = Ctx {
-            instruments: &mut instruments,
-            out: &mut out,
-            ts_recv: 7,
-            conn: 0,
-        };
+        let mut ctx = Ctx::new(&mut instruments, &mut out, 7, 0);
         super::super::normalize_frame(&mut venue, &mut ctx, frame.as_bytes());
     }
     (instruments, out)
@@ -158,6 +153,10 @@ mod fixtures {
         news,
         reject_bad_field,
         reject_unknown_type,
+        control_error_codes,
+        reject_negative_price,
+        reject_zero_trade_size,
+        reject_negative_book_size,
     );
 }
 

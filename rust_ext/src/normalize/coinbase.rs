@@ -219,28 +219,23 @@ impl Normalizer for Coinbase {
         self.connections.remove(&conn);
     }
 
-    /// Rejects itself once it has taken the sequence number: a frame that fails after that
-    /// still counted for gap detection, so only its own events are rolled back.
+    /// A frame that fails after taking its sequence number still counted for gap
+    /// detection: [`Ctx::keep`] keeps the gap it revealed when the rest is rolled back.
     fn frame(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
         // The hot channel in one pass; anything unusual takes the general path below.
         if first_field_is(data, "channel", "l2_data") {
             if let Ok(env) = serde_json::from_slice::<L2Envelope>(data) {
-                let ts_event = env
-                    .timestamp
-                    .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
-                    .unwrap_or(0);
+                let ts_event = envelope_time(env.timestamp);
+                let seq = env.sequence_num;
                 if self
-                    .track_sequence(ctx, env.sequence_num, ts_event)
+                    .track_sequence(ctx, seq, *ts_event.as_ref().unwrap_or(&0))
                     .is_none()
                 {
                     return Ok(());
                 }
-                let mark = ctx.out.mark();
-                if let Err(reason) = l2_events(ctx, env.events, env.sequence_num) {
-                    ctx.out.rollback(mark);
-                    ctx.reject(reason, data);
-                }
-                return Ok(());
+                ctx.keep();
+                ts_event?;
+                return l2_events(ctx, env.events, seq);
             }
         }
         let env: Envelope = match serde_json::from_slice(data) {
@@ -248,7 +243,8 @@ impl Normalizer for Coinbase {
             Err(e) => return Err(format!("coinbase: not a message: {e}")),
         };
         if env.kind == Some("error") {
-            let msg = env.message.unwrap_or_default();
+            // `error: <Coinbase's message>`: the format every venue_error status follows.
+            let msg = format!("error: {}", env.message.unwrap_or_default());
             ctx.out
                 .status(NO_INSTRUMENT, 0, ctx.ts_recv, StatusKind::VenueError, msg);
             return Ok(());
@@ -260,15 +256,13 @@ impl Normalizer for Coinbase {
                 snippet(data)
             ));
         };
-        let ts_event = env
-            .timestamp
-            .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
-            .unwrap_or(0);
-        let Some(conn) = self.track_sequence(ctx, seq, ts_event) else {
+        let ts_event = envelope_time(env.timestamp);
+        let Some(conn) = self.track_sequence(ctx, seq, *ts_event.as_ref().unwrap_or(&0)) else {
             return Ok(());
         };
-        let mark = ctx.out.mark();
-        let result = match channel {
+        ctx.keep();
+        let ts_event = ts_event?;
+        match channel {
             "l2_data" => l2_data(ctx, events.get(), seq),
             "market_trades" => market_trades(ctx, events.get()),
             "ticker" | "ticker_batch" => ticker(ctx, events.get(), ts_event),
@@ -295,22 +289,15 @@ impl Normalizer for Coinbase {
                 Ok(())
             }
             other => Err(format!("coinbase: unknown channel {other:?}")),
-        };
-        if let Err(reason) = result {
-            ctx.out.rollback(mark);
-            ctx.reject(reason, data);
         }
-        Ok(())
     }
 
-    fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) {
+    fn http(&mut self, ctx: &mut Ctx<'_>, url: &str, body: &[u8]) -> Result<(), String> {
         if !url.contains("/products") {
-            return;
+            return Ok(());
         }
-        let products: Products = match serde_json::from_slice(body) {
-            Ok(p) => p,
-            Err(e) => return ctx.reject(format!("coinbase: bad products response: {e}"), body),
-        };
+        let products: Products = serde_json::from_slice(body)
+            .map_err(|e| format!("coinbase: bad products response: {e}"))?;
         for p in products.products {
             let price_inc = p.price_increment.or(p.quote_increment);
             let base_quote = p.base_currency_id.zip(p.quote_currency_id);
@@ -321,7 +308,18 @@ impl Normalizer for Coinbase {
                 p.base_increment.and_then(increment_decimals),
             );
         }
+        Ok(())
     }
+}
+
+/// The envelope's `timestamp`: absent is 0 (null in the tables), unreadable is a reject.
+fn envelope_time(timestamp: Option<&str>) -> Result<i64, String> {
+    timestamp.map_or(Ok(0), |t| rfc3339("envelope timestamp", t))
+}
+
+/// An RFC 3339 time; `context` names where it was in the reject reason.
+fn rfc3339(context: &str, t: &str) -> Result<i64, String> {
+    parse_rfc3339_ns(t.as_bytes()).ok_or_else(|| format!("coinbase {context}: bad time {t:?}"))
 }
 
 /// `"0.01"` → 2.
@@ -347,15 +345,13 @@ fn l2_events(ctx: &mut Ctx<'_>, events: Vec<L2Event<'_>>, seq: u64) -> Result<()
         };
         let start = ctx.out.deltas.len();
         if snapshot {
-            ctx.out.deltas.push(BookDelta::clear(
-                inst,
-                ev.updates
-                    .first()
-                    .and_then(|u| parse_rfc3339_ns(u.event_time.as_bytes()))
-                    .unwrap_or(0),
-                ctx.ts_recv,
-                seq,
-            ));
+            let ts_event = match ev.updates.first() {
+                Some(u) => rfc3339("l2_data event_time", u.event_time)?,
+                None => 0,
+            };
+            ctx.out
+                .deltas
+                .push(BookDelta::clear(inst, ts_event, ctx.ts_recv, seq));
         }
         // Updates of one message mostly share their event_time: parse each distinct one once.
         let mut last_time: (&str, i64) = ("", 0);
@@ -368,10 +364,7 @@ fn l2_events(ctx: &mut Ctx<'_>, events: Vec<L2Event<'_>>, seq: u64) -> Result<()
             let price = ctx.price(inst, u.price_level)?;
             let size = ctx.size(inst, u.new_quantity)?;
             if u.event_time != last_time.0 {
-                last_time = (
-                    u.event_time,
-                    parse_rfc3339_ns(u.event_time.as_bytes()).unwrap_or(0),
-                );
+                last_time = (u.event_time, rfc3339("l2_data event_time", u.event_time)?);
             }
             ctx.out.deltas.push(BookDelta {
                 instrument: inst,
@@ -407,11 +400,10 @@ fn market_trades(ctx: &mut Ctx<'_>, events: &str) -> Result<(), String> {
             };
             let trade = Trade {
                 instrument: inst,
-                ts_event: parse_rfc3339_ns(t.time.as_bytes())
-                    .ok_or_else(|| format!("coinbase market_trades: bad time {:?}", t.time))?,
+                ts_event: rfc3339("market_trades", t.time)?,
                 ts_recv: ctx.ts_recv,
                 price: ctx.price(inst, t.price)?,
-                size: ctx.size(inst, t.size)?,
+                size: ctx.trade_size(inst, t.size)?,
                 aggressor,
                 trade_id: t.trade_id.parse().unwrap_or(0),
                 precision: ctx.instruments.precision(inst),
@@ -507,42 +499,5 @@ fn heartbeats(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Events;
-    use crate::instruments::Instruments;
-
-    fn run(frame: &[u8]) -> Events {
-        let mut instruments = Instruments::new("coinbase", DEFAULT_PRECISION);
-        let mut out = Events::new();
-        let mut ctx = Ctx {
-            instruments: &mut instruments,
-            out: &mut out,
-            ts_recv: 1,
-            conn: 0,
-        };
-        super::super::normalize_frame(&mut Coinbase::default(), &mut ctx, frame);
-        out
-    }
-
-    /// The one-pass `l2_data` path and the general path agree.
-    #[test]
-    fn l2_data_paths_agree() {
-        let events = r#"[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2026-08-09T21:05:48.210883Z","price_level":"65062.5","new_quantity":"0.00583"},{"side":"offer","event_time":"2026-08-09T21:05:48.210883Z","price_level":"65070","new_quantity":"0"}]}]"#;
-        let leading = format!(
-            r#"{{"channel":"l2_data","timestamp":"2026-08-09T21:05:48.505350477Z","sequence_num":14,"events":{events}}}"#
-        );
-        let trailing = format!(
-            r#"{{"sequence_num":14,"events":{events},"timestamp":"2026-08-09T21:05:48.505350477Z","channel":"l2_data"}}"#
-        );
-        assert!(first_field_is(leading.as_bytes(), "channel", "l2_data"));
-        assert!(!first_field_is(trailing.as_bytes(), "channel", "l2_data"));
-        let (a, b) = (run(leading.as_bytes()), run(trailing.as_bytes()));
-        assert_eq!(a.deltas.len(), 2);
-        assert_eq!(a.deltas, b.deltas);
-        assert!(a.rejects.is_empty() && b.rejects.is_empty());
-        // A malformed hot frame still gets the general path's reject.
-        let broken = leading.replace("65062.5", "65,062.5");
-        assert_eq!(run(broken.as_bytes()).rejects.len(), 1);
-    }
-}
+#[path = "coinbase_tests.rs"]
+mod tests;

@@ -183,15 +183,16 @@ fn event_message(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
         ("heartbeat", _) => (StatusKind::Heartbeat, String::new()),
         ("pong", _) => (StatusKind::Heartbeat, "pong".to_owned()),
         ("systemStatus", s) => (StatusKind::Venue, s.unwrap_or("").to_owned()),
-        ("subscriptionStatus", Some("error")) => (
+        // `<event>: <Kraken's errorMessage>`, the format of every venue_error status.
+        ("subscriptionStatus", Some("error")) | ("error", _) => (
             StatusKind::VenueError,
-            msg.error_message.unwrap_or_default(),
+            format!(
+                "{}: {}",
+                msg.event,
+                msg.error_message.as_deref().unwrap_or("")
+            ),
         ),
         ("subscriptionStatus", s) => (StatusKind::Subscribed, s.unwrap_or("").to_owned()),
-        ("error", _) => (
-            StatusKind::VenueError,
-            msg.error_message.unwrap_or_default(),
-        ),
         (other, _) => return Err(format!("kraken v1: unknown event {other:?}")),
     };
     ctx.out.status(inst, 0, ctx.ts_recv, kind, text);
@@ -214,9 +215,7 @@ fn data_message(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), String> {
     match base {
         "book" => {
             if let Some(depth) = channel.strip_prefix("book-").and_then(|d| d.parse().ok()) {
-                if let Some(i) = ctx.instruments.get_mut(inst) {
-                    i.book_depth.get_or_insert(depth);
-                }
+                ctx.instruments.set_book_depth(inst, depth, true);
             }
             book(ctx, inst, payloads)
         }
@@ -315,7 +314,7 @@ fn trades(ctx: &mut Ctx<'_>, inst: InstrumentIdx, payloads: &[&RawValue]) -> Res
                     .map_err(|e| format!("kraken v1 trade: bad time: {e}"))?,
                 ts_recv: ctx.ts_recv,
                 price: ctx.price(inst, t.price)?,
-                size: ctx.size(inst, t.volume)?,
+                size: ctx.trade_size(inst, t.volume)?,
                 aggressor,
                 trade_id: 0,
                 precision: ctx.instruments.precision(inst),

@@ -208,10 +208,8 @@ fn method_response(ctx: &mut Ctx<'_>, method: &str, env: &Envelope<'_>) -> Resul
     if let Some(r) = result {
         if let Some(symbol) = r.symbol {
             inst = ctx.instruments.intern(symbol);
-            if r.channel == Some("book") {
-                if let (Some(depth), Some(i)) = (r.depth, ctx.instruments.get_mut(inst)) {
-                    i.book_depth = Some(depth);
-                }
+            if let (Some("book"), Some(depth)) = (r.channel, r.depth) {
+                ctx.instruments.set_book_depth(inst, depth, false);
             }
         }
         if let Some(channel) = r.channel {
@@ -225,6 +223,15 @@ fn method_response(ctx: &mut Ctx<'_>, method: &str, env: &Envelope<'_>) -> Resul
     };
     ctx.out.status(inst, 0, ctx.ts_recv, kind, message);
     Ok(())
+}
+
+/// A `timestamp` the venue may leave out (0, null in the tables); present but unreadable, it
+/// rejects the frame.
+fn optional_time(channel: &str, timestamp: Option<&str>) -> Result<i64, String> {
+    timestamp.map_or(Ok(0), |t| {
+        parse_rfc3339_ns(t.as_bytes())
+            .ok_or_else(|| format!("kraken v2 {channel}: bad timestamp {t:?}"))
+    })
 }
 
 fn number(raw: &RawValue, field: &str) -> Result<RawDecimal, String> {
@@ -246,10 +253,7 @@ fn infer_precision(ctx: &mut Ctx<'_>, inst: InstrumentIdx, b: &WireBook<'_>) -> 
         price_dp = price_dp.max(number(l.price, "price")?.decimals);
         qty_dp = qty_dp.max(number(l.qty, "qty")?.decimals);
     }
-    if let Some(i) = ctx.instruments.get_mut(inst) {
-        i.price_precision = Some(price_dp);
-        i.size_precision = Some(qty_dp);
-    }
+    ctx.instruments.set_precision(inst, price_dp, qty_dp);
     Ok(())
 }
 
@@ -262,13 +266,8 @@ fn book(ctx: &mut Ctx<'_>, data: &str, snapshot: bool) -> Result<(), String> {
 fn book_entries(ctx: &mut Ctx<'_>, books: Vec<WireBook<'_>>, snapshot: bool) -> Result<(), String> {
     for b in books {
         let inst = ctx.instruments.intern(b.symbol);
-        if let Some(i) = ctx.instruments.get_mut(inst) {
-            i.book_depth.get_or_insert(DEFAULT_DEPTH);
-        }
-        let ts_event = b
-            .timestamp
-            .and_then(|t| parse_rfc3339_ns(t.as_bytes()))
-            .unwrap_or(0);
+        ctx.instruments.set_book_depth(inst, DEFAULT_DEPTH, true);
+        let ts_event = optional_time("book", b.timestamp)?;
         let flags = if snapshot { FLAG_SNAPSHOT } else { 0 };
         if snapshot {
             infer_precision(ctx, inst, &b)?;
@@ -323,7 +322,7 @@ fn trades(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
                 .ok_or_else(|| format!("kraken v2 trade: bad timestamp {:?}", t.timestamp))?,
             ts_recv: ctx.ts_recv,
             price: ctx.json_price(inst, "price", t.price)?,
-            size: ctx.json_size(inst, "qty", t.qty)?,
+            size: ctx.json_trade_size(inst, "qty", t.qty)?,
             aggressor,
             trade_id: t.trade_id.unwrap_or(0),
             precision: ctx.instruments.precision(inst),
@@ -340,10 +339,7 @@ fn ticker(ctx: &mut Ctx<'_>, data: &str) -> Result<(), String> {
         let inst = ctx.instruments.intern(t.symbol);
         let quote = Quote {
             instrument: inst,
-            ts_event: t
-                .timestamp
-                .and_then(|s| parse_rfc3339_ns(s.as_bytes()))
-                .unwrap_or(0),
+            ts_event: optional_time("ticker", t.timestamp)?,
             ts_recv: ctx.ts_recv,
             bid_price: ctx.json_price(inst, "price", t.bid)?,
             bid_size: ctx.json_size(inst, "qty", t.bid_qty)?,
@@ -404,12 +400,7 @@ mod tests {
     fn run(frame: &[u8]) -> Events {
         let mut instruments = Instruments::new("kraken", KrakenV2.precision_policy());
         let mut out = Events::new();
-        let mut ctx = Ctx {
-            instruments: &mut instruments,
-            out: &mut out,
-            ts_recv: 1,
-            conn: 0,
-        };
+        let mut ctx = Ctx::new(&mut instruments, &mut out, 1, 0);
         super::super::normalize_frame(&mut KrakenV2, &mut ctx, frame);
         out
     }
