@@ -47,6 +47,7 @@ from alphapulse.lake.layout import (
     SCHEMA_VERSION,
     LakeError,
     LakeLockedError,
+    LakeStorageError,
     LakeVersionError,
     LakeWriterError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "AsyncLakeWriter",
     "LakeError",
     "LakeLockedError",
+    "LakeStorageError",
     "LakeVersionError",
     "LakeWriter",
     "LakeWriterError",
