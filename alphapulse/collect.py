@@ -278,7 +278,7 @@ def _result(
 
 
 def read_status(lake: Path) -> dict[str, Any] | None:
-    """The status a running collector writes every few hundred ms, or None."""
+    """The status a running collector writes every second, or None."""
     path = lake / STATUS_FILE
     try:
         status: dict[str, Any] = orjson.loads(path.read_bytes())

@@ -202,7 +202,10 @@ class CollectorService:
         if not self._running:
             return
         self._running = False
-        await asyncio.gather(*(s.stop() for rt in self.runtimes.values() for s in rt.sources))
+        sources = [s for rt in self.runtimes.values() for s in rt.sources]
+        for failed in await asyncio.gather(*(s.stop() for s in sources), return_exceptions=True):
+            if isinstance(failed, Exception):
+                log.warning("collector stop: a source did not close cleanly: %s", failed)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
