@@ -199,7 +199,7 @@ async def run_collector(
     await service.start()
     started = time.monotonic()
     previous: dict[str, Any] | None = None
-    last = started
+    last = started - STATUS_SECONDS  # the first status at the first tick
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
