@@ -151,8 +151,8 @@ async def run_collector(
     settle_seconds: float = 2.0,
 ) -> CollectResult:
     """Collect until ``duration`` passes, a signal arrives or a disk refuses a write; then
-    commit and report. ``settle_seconds`` bounds the wait for resyncs in flight at the end
-    (part of the stop's time budget)."""
+    commit and report. At the end of ``duration``, ``settle_seconds`` bounds the wait for
+    resyncs in flight (part of the stop's time budget of a few seconds)."""
     if simulated or not config.configured:
         if not config.configured:
             config.venues = {n: VenueConfig(list(s)) for n, s in DEFAULT_VENUES.items()}
@@ -226,7 +226,7 @@ async def run_collector(
                 out.write(("\r" if out.isatty() else "") + line + ("" if out.isatty() else "\n"))
                 out.flush()
             previous, last = summary, now
-        if failure is None:
+        if failure is None and not stop.is_set():  # a signal means now: no settling
             await _settle(service, settle_seconds)
     finally:
         for exchange in simulators:
