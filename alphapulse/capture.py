@@ -24,6 +24,8 @@ compression and yields the same :class:`Record` objects.
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +62,8 @@ __all__ = [
 FORMAT = "alphapulse.capture"
 VERSION = 1
 
+log = logging.getLogger(__name__)
+
 
 class CaptureError(ValueError):
     """A file that is not a capture we can read."""
@@ -75,6 +79,11 @@ class CaptureWriter:
     Each :meth:`flush` writes the buffered records as one complete zstd frame and, with
     ``fsync=True``, syncs it to disk. Flushes happen every ``flush_records`` records or
     ``flush_seconds`` seconds, whichever comes first, and on close.
+
+    A write the file system refuses (disk full) does not raise into the caller, which is a
+    source's receive loop: the file is cut back to its last whole frame, the writer stops,
+    ``failed`` holds the error and ``records_lost`` counts every record it could not keep
+    (then and after). Whoever owns the writer checks ``failed`` and stops collecting.
     """
 
     def __init__(
@@ -89,7 +98,12 @@ class CaptureWriter:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = self.path.open("ab")
+        # Unbuffered: a flush is one write of a whole zstd frame, and after a failed one
+        # no half-written buffer is left to reach the disk later.
+        self._file: BinaryIO = self.path.open("ab", buffering=0)
+        self._size = self._file.seek(0, os.SEEK_END)
+        self.failed: OSError | None = None
+        self.records_lost = 0
         # The checksum turns a flipped bit into a frame that fails to decode, instead of
         # records that parse but hold different bytes from the ones captured.
         self._compressor = zstandard.ZstdCompressor(
@@ -101,7 +115,7 @@ class CaptureWriter:
         self._fsync = fsync
         self._last_flush = time.monotonic()
         self.records = 0
-        if self._file.tell() == 0:
+        if self._size == 0:
             self._append(
                 {
                     "t": "header",
@@ -114,8 +128,11 @@ class CaptureWriter:
             self.flush()
 
     def _append(self, record: dict[str, Any]) -> None:
-        self._buffer.append(orjson.dumps(record) + b"\n")
         self.records += 1
+        if self.failed is not None:
+            self.records_lost += 1
+            return
+        self._buffer.append(orjson.dumps(record) + b"\n")
         if (
             len(self._buffer) >= self._flush_records
             or time.monotonic() - self._last_flush >= self._flush_seconds
@@ -164,17 +181,40 @@ class CaptureWriter:
 
     def flush(self) -> None:
         """Write buffered records as one complete zstd frame."""
-        if self._buffer:
-            self._file.write(self._compressor.compress(b"".join(self._buffer)))
-            self._buffer.clear()
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
         self._last_flush = time.monotonic()
+        if self.failed is not None:
+            return
+        try:
+            if self._buffer:
+                self._write(self._compressor.compress(b"".join(self._buffer)))
+                self._buffer.clear()
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except OSError as exc:
+            self._fail(exc)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            view = view[written or 0 :]
+        self._size += len(data)
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = exc
+        self.records_lost += len(self._buffer)
+        self._buffer.clear()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        log.error("capture stopped: cannot write to %s: %s", self.path, reason)
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._file.fileno(), self._size)  # drop the torn frame
+        with contextlib.suppress(OSError):
+            self._file.close()
 
     def close(self) -> None:
         if not self._file.closed:
             self.flush()
+        if not self._file.closed:
             self._file.close()
 
     def __enter__(self) -> CaptureWriter:

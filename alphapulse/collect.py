@@ -3,6 +3,14 @@
 ``run_collector`` wires a config to the service: the lake writer as its sink, the embedded
 simulator when asked (or when nothing is configured), a live status line, and a clean stop
 after ``duration`` seconds or on SIGINT/SIGTERM that commits everything.
+
+Its limits hold at any rate. Memory: the lake commits early by size (``ROLL_BYTES`` a
+partition, ``MAX_BUFFER_BYTES`` in all), its queue is bounded in bytes, the engines hold at
+most ``MAX_PENDING_EVENTS`` before the sources stop reading, and the embedded simulator
+keeps only a short ground truth. Time: a stop pauses the embedded market first, closes
+the connections together and commits at most those bounded buffers, so it takes seconds
+whatever the backlog. Storage: when the lake's disk or the capture's refuses a write, the
+collector stops at once and says which path (``CollectResult.failure``).
 """
 
 from __future__ import annotations
@@ -21,16 +29,52 @@ from typing import Any, TextIO
 import orjson
 
 from alphapulse.config import DEFAULT_VENUES, CollectorConfig, VenueConfig
-from alphapulse.lake import AsyncLakeWriter, LakeWriter
+from alphapulse.lake import AsyncLakeWriter, LakeStorageError, LakeWriter
 from alphapulse.service import CollectorService
 
 STATUS_FILE = "_status.json"
+
+
+#: Steps of ground truth the embedded simulator keeps per symbol: enough for the recent
+#: trades its venues serve in snapshots. Its tests hold 250k; a collector that ran for
+#: minutes at a high rate held gigabytes of it (the RSS a soak saw grow).
+SIMULATOR_TRUTH_STEPS = 2_000
+#: Lake sizing: a partition's file is committed at ROLL_BYTES of Arrow data or ROLL_SECONDS,
+#: and all buffers together never pass MAX_BUFFER_BYTES (the largest goes early). The final
+#: commit of a stop writes at most that much, which keeps the stop short too.
+ROLL_SECONDS = 60.0
+ROLL_BYTES = 16 << 20
+MAX_BUFFER_BYTES = 64 << 20
+#: Batches waiting for the lake's thread, in bytes: past it, drains wait (and sources pause).
+MAX_QUEUE_BYTES = 32 << 20
+#: Events an engine holds before its sources stop reading (the service's backpressure).
+MAX_PENDING_EVENTS = 100_000
+#: How often the loop looks at signals, storage failures and the deadline (seconds); the
+#: status line is printed every STATUS_SECONDS.
+TICK_SECONDS = 0.25
+STATUS_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class StorageFailure:
+    """Why collection stopped early: a path that could not be written, and the reason."""
+
+    what: str  # "lake" or "capture"
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"cannot write the {self.what} at {self.path}: {self.reason}"
 
 
 @dataclass
 class CollectResult:
     summary: dict[str, Any] = field(default_factory=dict)
     rows_lost: int = 0
+    #: Set when a disk refused a write and collection stopped before its time.
+    failure: StorageFailure | None = None
+    #: Capture records that could not be written (after a capture failure).
+    capture_records_lost: int = 0
 
     @property
     def out_of_sync(self) -> dict[str, list[str]]:
@@ -39,8 +83,14 @@ class CollectResult:
 
     @property
     def ok(self) -> bool:
-        """Nothing lost, every book in sync at the end, no venue problem (service.problems)."""
-        return self.rows_lost == 0 and not self.out_of_sync and not self.summary.get("problems")
+        """Nothing lost, no storage failure, every book in sync at the end and no venue
+        problem (``service.problems()``)."""
+        return (
+            self.rows_lost == 0
+            and self.failure is None
+            and not self.out_of_sync
+            and not self.summary.get("problems")
+        )
 
 
 def status_line(summary: dict[str, Any], previous: dict[str, Any] | None, dt: float) -> str:
@@ -67,11 +117,33 @@ async def _start_simulators(config: CollectorConfig, seed: int, rate: float) -> 
     exchanges = []
     for i, (name, vc) in enumerate(config.venues.items()):
         # A market of its own per venue.
-        exchange = SimulatedExchange(name, vc.symbols, seed=seed + i, rate=rate)
+        exchange = SimulatedExchange(
+            name, vc.symbols, seed=seed + i, rate=rate, truth_limit=SIMULATOR_TRUTH_STEPS
+        )
         await exchange.start()
         vc.urls = {"ws": exchange.ws_url, "rest": exchange.rest_url}
         exchanges.append(exchange)
     return exchanges
+
+
+def _failure(what: str, path: Path, error: BaseException) -> StorageFailure:
+    if isinstance(error, LakeStorageError):
+        path, error = error.path, error.__cause__ or error
+    if isinstance(error, OSError) and error.errno:
+        return StorageFailure(what, path, os.strerror(error.errno))
+    return StorageFailure(what, path, str(error))
+
+
+def _write_status(path: Path, summary: dict[str, Any]) -> None:
+    """The status ``alphapulse status`` reads, replaced atomically (no fsync: it is live)."""
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "ts": time.time(), **summary}))
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 async def run_collector(
@@ -82,9 +154,11 @@ async def run_collector(
     out: TextIO | None = None,
     seed: int = 7,
     rate: float = 200.0,
-    settle_seconds: float = 5.0,
+    settle_seconds: float = 2.0,
 ) -> CollectResult:
-    """Collect until ``duration`` passes or a signal arrives; then commit and report."""
+    """Collect until ``duration`` passes, a signal arrives or a disk refuses a write; then
+    commit and report. At the end of ``duration``, ``settle_seconds`` bounds the wait for
+    resyncs in flight (part of the stop's time budget of a few seconds)."""
     if simulated or not config.configured:
         if not config.configured:
             config.venues = {n: VenueConfig(list(s)) for n, s in DEFAULT_VENUES.items()}
@@ -94,6 +168,7 @@ async def run_collector(
     config.lake.mkdir(parents=True, exist_ok=True)
     loop = asyncio.get_running_loop()
     service: CollectorService | None = None
+    stop = asyncio.Event()
 
     def committed(path: Path, table: str, rows: int) -> None:
         # Called on the lake's thread: hand the event to the loop's.
@@ -103,42 +178,65 @@ async def run_collector(
             )
             loop.call_soon_threadsafe(append)
 
-    writer = LakeWriter(config.lake, roll_seconds=60.0, on_commit=committed)
-    sink = AsyncLakeWriter(writer)
+    def lake_failed(error: BaseException) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to stop
+            loop.call_soon_threadsafe(stop.set)
+
+    writer = LakeWriter(
+        config.lake,
+        roll_seconds=ROLL_SECONDS,
+        roll_bytes=ROLL_BYTES,
+        max_buffer_bytes=MAX_BUFFER_BYTES,
+        on_commit=committed,
+        lead_table="events",
+    )
+    sink = AsyncLakeWriter(writer, max_queue_bytes=MAX_QUEUE_BYTES, on_error=lake_failed)
     service = CollectorService(
         config.build_venues(),
         sink,
         capture=config.capture,
-        status_path=config.lake / STATUS_FILE,
+        max_pending_events=MAX_PENDING_EVENTS,
     )
-    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    status_path = config.lake / STATUS_FILE
+    failure: StorageFailure | None = None
     await service.start()
     started = time.monotonic()
     previous: dict[str, Any] | None = None
-    last = started
+    last = started - STATUS_SECONDS  # the first status at the first tick
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+                await asyncio.wait_for(stop.wait(), timeout=TICK_SECONDS)
+            if service.capture is not None and service.capture.failed is not None:
+                failure = _failure("capture", service.capture.path, service.capture.failed)
+            if sink.error is not None:
+                failure = _failure("lake", config.lake, sink.error)
             now = time.monotonic()
+            if failure is not None or stop.is_set():
+                break
+            if duration is not None and now - started >= duration:
+                break
+            if now - last < STATUS_SECONDS:
+                continue
             summary = service.summary()
+            try:
+                _write_status(status_path, summary)
+            except OSError as e:
+                failure = _failure("lake", status_path, e)
+                break
             if out is not None:
                 line = status_line(summary, previous, now - last)
                 out.write(("\r" if out.isatty() else "") + line + ("" if out.isatty() else "\n"))
                 out.flush()
             previous, last = summary, now
-            if duration is not None and now - started >= duration:
-                break
-        # Give resyncs in flight a moment to land before judging.
-        deadline = time.monotonic() + settle_seconds
-        while any(v["out_of_sync"] for v in service.summary()["venues"].values()):
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        if failure is None and not stop.is_set():  # a signal means now: no settling
+            await _settle(service, settle_seconds)
     finally:
+        for exchange in simulators:
+            exchange.pause()  # nothing new to collect: the stop reads only what is in flight
         await service.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -146,14 +244,47 @@ async def run_collector(
         for exchange in simulators:
             await exchange.stop()
         with contextlib.suppress(OSError):
-            (config.lake / STATUS_FILE).unlink()
-    if out is not None and out.isatty():
-        out.write("\n")
-    return CollectResult(summary=service.summary(), rows_lost=sink.rows_lost + service.rows_lost)
+            status_path.unlink()
+    if failure is None and sink.error is not None:  # the last commit failed
+        failure = _failure("lake", config.lake, sink.error)
+    if out is not None:
+        if out.isatty():
+            out.write("\n")
+        if failure is not None:
+            out.write(f"stopped: {failure}\n")
+            out.flush()
+    return _result(service, sink, failure)
+
+
+async def _settle(service: CollectorService, seconds: float) -> None:
+    """Give resyncs in flight a moment to land before the books are judged."""
+    deadline = time.monotonic() + seconds
+    while any(v["out_of_sync"] for v in service.summary()["venues"].values()):
+        if time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.2)
+
+
+def _result(
+    service: CollectorService, sink: AsyncLakeWriter, failure: StorageFailure | None
+) -> CollectResult:
+    summary = service.summary()
+    capture_lost = service.capture.records_lost if service.capture is not None else 0
+    rows_lost = sink.rows_lost + service.rows_lost
+    summary["rows_lost"] = rows_lost
+    if failure is not None:
+        summary["failure"] = str(failure)
+    if service.capture is not None:
+        summary["capture"] = {
+            "path": str(service.capture.path),
+            "records": service.capture.records,
+            "records_lost": capture_lost,
+        }
+    return CollectResult(summary, rows_lost, failure, capture_lost)
 
 
 def read_status(lake: Path) -> dict[str, Any] | None:
-    """The status a running collector writes every few hundred ms, or None."""
+    """The status a running collector writes every second, or None."""
     path = lake / STATUS_FILE
     try:
         status: dict[str, Any] = orjson.loads(path.read_bytes())

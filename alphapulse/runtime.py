@@ -184,9 +184,12 @@ class VenueRuntime:
         self.host.events.append(kind, self.name, message=message, **detail)
 
     async def stop(self) -> None:
-        for c in self.connections.values():
-            for source in c.sources:
-                await source.stop()
+        """Close every connection together (each waits for its venue's close handshake);
+        one that fails to close does not keep the others open."""
+        sources = [source for c in self.connections.values() for source in c.sources]
+        for failed in await asyncio.gather(*(s.stop() for s in sources), return_exceptions=True):
+            if isinstance(failed, Exception):
+                log.warning("%s: a source did not close cleanly: %s", self.name, failed)
         if self._fetcher is not None:
             await self._fetcher.aclose()
 

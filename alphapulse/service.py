@@ -27,6 +27,7 @@ import pyarrow as pa
 from alphapulse import _core
 from alphapulse.capture import CaptureWriter
 from alphapulse.eventlog import EventLog
+from alphapulse.lake import LakeError
 from alphapulse.metrics import CollectorMetrics
 from alphapulse.pausewatch import PauseWatch
 from alphapulse.runtime import ConnectionRuntime, VenueRuntime
@@ -94,6 +95,8 @@ class CollectorService:
         self.drain_failures = 0
         #: Rows taken from the engines that the sink refused (see drain_failed events).
         self.rows_lost = 0
+        #: Why the last commit at stop failed, if it did.
+        self.stop_error: Exception | None = None
         self._last_watch = 0.0
         self.status_path = status_path
         self._tasks: list[tuple[asyncio.Task[None], Coroutine[Any, Any, None]]] = []
@@ -143,11 +146,17 @@ class CollectorService:
         self._tasks.append((asyncio.create_task(guarded()), coro))
 
     async def stop(self) -> None:
+        """Close the connections, hand the engines' last events to the sink and close it.
+
+        The sources close together, not one after another: each waits for its venue's
+        close handshake. A sink that fails here (disk full) does not stop the rest of the
+        shutdown; its rows are counted in ``rows_lost`` and the error is kept in
+        ``stop_error``.
+        """
         if not self._running:
             return
         self._running = False
-        for rt in self.runtimes.values():
-            await rt.stop()
+        await asyncio.gather(*(rt.stop() for rt in self.runtimes.values()))
         for task, _ in self._tasks:
             task.cancel()
         for task, coro in self._tasks:
@@ -155,12 +164,23 @@ class CollectorService:
                 await task
             coro.close()  # one cancelled before it ever ran was never awaited
         self._tasks.clear()
-        await self.drain()
-        self.events.append("service_stop", **self.summary())
-        await self._drain_events()
-        await self.sink.close()
-        if self.capture is not None:
-            self.capture.close()
+        try:
+            await self.drain()
+            self.events.append("service_stop", **self.summary())
+            # Commit everything, then the file_committed events of that commit with the
+            # sink's last commit (the only file whose own event cannot be in the lake).
+            flush = getattr(self.sink, "flush", None)
+            if flush is not None:
+                await flush()
+            await self._drain_events()
+            await self.sink.close()
+        except Exception as e:
+            self.stop_error = e
+            self.rows_lost += len(self.events)
+            log.error("collector stop: the sink failed: %s", e)
+        finally:
+            if self.capture is not None:
+                self.capture.close()
 
     # --- frames ------------------------------------------------------------------------------
 
@@ -192,7 +212,10 @@ class CollectorService:
                 self._watch_channels()
                 self._write_status()
             except Exception as e:  # one bad round must not stop collection
-                log.exception("drain failed")
+                if isinstance(e, LakeError | OSError):  # the disk's fault: one line is enough
+                    log.error("drain failed: %s", e)
+                else:
+                    log.exception("drain failed")
                 self.drain_failures += 1
                 self.events.append("drain_failed", error=f"{type(e).__name__}: {e}")
                 self.flowing.set()
@@ -247,7 +270,12 @@ class CollectorService:
 
     async def _drain_events(self) -> None:
         if len(self.events):
-            await self.sink.put("events", self.events.drain())
+            batch = self.events.drain()
+            try:
+                await self.sink.put("events", batch)
+            except Exception:
+                self.rows_lost += batch.num_rows
+                raise
 
     def _log_integrity(
         self, rt: VenueRuntime, c: ConnectionRuntime, batches: dict[str, _core.EventBatch]

@@ -44,6 +44,10 @@ log = logging.getLogger("alphapulse.sources")
 MAX_FRAME_BYTES = 64 << 20
 #: How long a venue may take to acknowledge authentication (Alpaca's own limit is 10 s).
 HANDSHAKE_SECONDS = 15.0
+#: How long a close waits for the venue's close frame before dropping the connection. The
+#: venue's reply queues behind every frame it sent before, which a collector that fell
+#: behind has not read: waiting for it (websockets' default, 10 s) made stops take 20 s.
+CLOSE_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -199,6 +203,7 @@ class WebSocketSource:
                 open_timeout=10,
                 ping_interval=20,
                 ping_timeout=20,
+                close_timeout=CLOSE_TIMEOUT_SECONDS,
                 compression=None,
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:

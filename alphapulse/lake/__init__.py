@@ -25,10 +25,15 @@ merge the two into one ``venue`` column; ``date`` comes only from the directory:
 
 Commits are atomic. A file is written as ``.part-….parquet.tmp`` in its partition,
 fsynced, renamed to ``part-….parquet`` and the directory fsynced; then ``on_commit(path,
-table, rows)`` is called. Readers list only ``part-*.parquet``, so they never see a file
-half-written, and a crash (kill -9, power loss) at any moment leaves only whole files and
-perhaps a temp file, which the next writer to open the lake deletes (and counts in
-``stats()["orphans_removed"]``).
+table, rows)`` is called. A commit the file system refuses (disk full) raises
+LakeStorageError naming the directory, leaves no temp file and keeps the rows buffered.
+With ``lead_table="events"`` (the collector's), the events buffered are committed before
+a data file whenever none has been yet or they have waited ``lead_seconds``: a session's
+data never lands without the events that describe it.
+
+Readers list only ``part-*.parquet``, so they never see a file half-written, and a crash
+(kill -9, power loss) at any moment leaves only whole files and perhaps a temp file, which
+the next writer to open the lake deletes (and counts in ``stats()["orphans_removed"]``).
 
 What a crash costs: the rows buffered since their partition's last commit, at most
 ``roll_rows`` rows (or ``roll_bytes``) or ``roll_seconds`` of data per partition, and with
@@ -47,6 +52,7 @@ from alphapulse.lake.layout import (
     SCHEMA_VERSION,
     LakeError,
     LakeLockedError,
+    LakeStorageError,
     LakeVersionError,
     LakeWriterError,
 )
@@ -58,6 +64,7 @@ __all__ = [
     "AsyncLakeWriter",
     "LakeError",
     "LakeLockedError",
+    "LakeStorageError",
     "LakeVersionError",
     "LakeWriter",
     "LakeWriterError",

@@ -13,13 +13,14 @@ import contextlib
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
 
-from alphapulse.lake.layout import LakeWriterError, check_table_name
+from alphapulse.lake.layout import LakeStorageError, LakeWriterError, check_table_name
 from alphapulse.lake.writer import LakeWriter, checked_table
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,13 @@ _Item = tuple[str, pa.Table] | _Control
 
 
 class AsyncLakeWriter:
-    """Runs ``writer`` in its own thread behind a queue of at most ``max_queue`` batches.
+    """Runs ``writer`` in its own thread behind a queue of at most ``max_queue`` batches
+    and ``max_queue_bytes`` bytes of Arrow data (one batch larger than that still goes
+    through, alone: a batch is never split or refused for its size).
 
-    Memory is bounded by ``max_queue`` batches plus the writer's own buffers (its roll
-    sizes and ``max_buffer_bytes``). Use from one event loop::
+    Memory is bounded by the queue's bytes plus the writer's own buffers (its roll sizes
+    and ``max_buffer_bytes``); counting batches alone is no bound, since a producer that
+    fell behind hands over batches of any size. Use from one event loop::
 
         async with AsyncLakeWriter(LakeWriter("data/lake"), max_queue=8) as lake:
             for name, batch in engine.take().items():
@@ -50,14 +54,26 @@ class AsyncLakeWriter:
     with``): its thread is a daemon, and rows still buffered when the process exits are not
     written. If the writer fails (disk full, permissions), ``put``, ``flush`` and ``close`` raise
     LakeWriterError with the cause chained; batches still queued then are counted in
-    ``stats()["rows_lost"]``, never dropped silently.
+    ``stats()["rows_lost"]``, never dropped silently. ``on_error(exc)`` is then called once,
+    from the writer's thread, so that an owner can stop its producers at once rather than
+    at their next ``put``.
     """
 
-    def __init__(self, writer: LakeWriter, *, max_queue: int = 8) -> None:
-        if max_queue < 1:
-            raise ValueError("max_queue must be at least 1")
+    def __init__(
+        self,
+        writer: LakeWriter,
+        *,
+        max_queue: int = 8,
+        max_queue_bytes: int = 64 << 20,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        if max_queue < 1 or max_queue_bytes < 1:
+            raise ValueError("max_queue and max_queue_bytes must be at least 1")
         self.writer = writer
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
+        self.on_error = on_error
+        self._queue_bytes = 0
         self.blocked_count = 0
         self.blocked_seconds = 0.0
         self.queue_high_water = 0
@@ -94,8 +110,9 @@ class AsyncLakeWriter:
             while True:
                 with self._cond:
                     self._check_usable()
-                    if len(self._queue) < self.max_queue:
+                    if self._has_room(rows.nbytes):
                         self._queue.append((table, rows))
+                        self._queue_bytes += rows.nbytes
                         self._rows_accepted += rows.num_rows
                         self.queue_high_water = max(self.queue_high_water, len(self._queue))
                         self._cond.notify()
@@ -119,7 +136,13 @@ class AsyncLakeWriter:
         await asyncio.wrap_future(self._control("flush"))
 
     async def close(self) -> None:
-        """Write everything queued, commit every buffer, stop the thread. Idempotent."""
+        """Write everything queued, commit every buffer, stop the thread. Idempotent.
+
+        After a failure it waits for the thread's last attempt to save the buffered rows,
+        so that ``rows_lost`` is final when it raises.
+        """
+        if self._error is not None:
+            await asyncio.to_thread(self._thread.join)
         if self._close_request is None:
             self._close_request = self._control("close")
         await asyncio.wrap_future(self._close_request)
@@ -137,6 +160,7 @@ class AsyncLakeWriter:
             "queue_depth": len(self._queue),
             "queue_high_water": self.queue_high_water,
             "max_queue": self.max_queue,
+            "queue_bytes": self._queue_bytes,
             "blocked_count": self.blocked_count,
             "blocked_seconds": self.blocked_seconds,
             "rows_lost": self.rows_lost,
@@ -149,6 +173,16 @@ class AsyncLakeWriter:
         elif self._loop is not loop:
             raise RuntimeError("an AsyncLakeWriter is used from one event loop only")
         return loop
+
+    @property
+    def error(self) -> BaseException | None:
+        """What made the writer fail (a LakeStorageError when the disk refused), or None."""
+        return self._error
+
+    def _has_room(self, nbytes: int) -> bool:
+        if len(self._queue) >= self.max_queue:
+            return False
+        return self._queue_bytes == 0 or self._queue_bytes + nbytes <= self.max_queue_bytes
 
     def _check_usable(self) -> None:
         if self._error is not None:
@@ -176,6 +210,8 @@ class AsyncLakeWriter:
             if not self._queue:
                 return None
             item = self._queue.popleft()
+            if not isinstance(item, _Control):
+                self._queue_bytes -= item[1].nbytes
             if self._waiting:
                 self._wake_producers()
             return item
@@ -206,14 +242,20 @@ class AsyncLakeWriter:
             self._fail(exc, item)
 
     def _fail(self, exc: BaseException, current: _Item | None) -> None:
-        log.error("lake writer failed", exc_info=exc)
+        if isinstance(exc, LakeStorageError):
+            log.error("lake writer stopped: %s", exc)  # an operator's problem, not a bug
+        else:
+            log.error("lake writer failed", exc_info=exc)
         with self._cond:
             self._error = exc
             pending = [current, *self._queue]
             self._queue.clear()
+            self._queue_bytes = 0
             self._wake_producers()
         try:
             self.writer.close()  # save what is buffered if the disk allows; release the lake
+        except LakeStorageError as again:
+            log.error("lake writer: could not commit the buffered rows either: %s", again)
         except BaseException:
             log.exception("lake writer: could not commit the buffered rows either")
         error = LakeWriterError(f"lake writer failed: {exc!r}")
@@ -221,6 +263,11 @@ class AsyncLakeWriter:
         for item in pending:
             if isinstance(item, _Control) and not item.done.done():
                 item.done.set_exception(error)
+        if self.on_error is not None:
+            try:
+                self.on_error(exc)
+            except Exception:
+                log.exception("lake writer: on_error failed")
 
     @property
     def rows_lost(self) -> int:

@@ -54,6 +54,18 @@ class LakeLockedError(LakeError):
     """Another writer holds the lake."""
 
 
+class LakeStorageError(LakeError):
+    """The file system refused a commit (disk full, read-only, permissions). ``path`` is
+    the directory that could not be written; the rows stay buffered, committed files are
+    untouched, and the message is one line meant for an operator."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        # pyarrow's errors carry the errno but a long strerror: the plain one reads better.
+        reason = os.strerror(cause.errno) if cause.errno else str(cause)
+        super().__init__(f"cannot write to {path}: {reason}")
+        self.path = path
+
+
 class LakeWriterError(LakeError):
     """The background writer failed; its cause is chained. Rows it had not written are lost
     from memory (``stats()["rows_lost"]`` counts them): replay the raw capture for them."""

@@ -24,6 +24,7 @@ from alphapulse.lake.layout import (
     MARKER,
     TEMP_GLOB,
     LakeLockedError,
+    LakeStorageError,
     as_table,
     check_table_name,
     check_venue,
@@ -168,6 +169,15 @@ class LakeWriter:
     together pass ``max_buffer_bytes``, the largest is committed early. One ``write`` larger
     than ``roll_rows`` becomes one file.
 
+    ``lead_table`` (the collector's ``events``) is the audit trail of the data: before
+    another table's file is committed, the lead table's buffered rows are committed first
+    when none of them has been yet or when they are ``lead_seconds`` old. So a session's
+    first data file never lands without the events that say where it came from (a kill -9
+    right after it keeps both), and the trail is never more than ``lead_seconds`` behind a
+    data file, without a small events file beside every data file.
+
+    A commit the file system refuses raises LakeStorageError naming the directory.
+
     Not thread-safe: one thread drives a writer (``AsyncLakeWriter`` runs one in its thread).
     """
 
@@ -181,6 +191,8 @@ class LakeWriter:
         max_buffer_bytes: int = 512 * MiB,
         row_group_rows: int = ROW_GROUP_ROWS,
         on_commit: OnCommit | None = None,
+        lead_table: str | None = None,
+        lead_seconds: float = 5.0,
     ) -> None:
         if min(roll_rows, roll_bytes, max_buffer_bytes, row_group_rows) < 1 or roll_seconds < 0:
             raise ValueError("roll sizes must be positive and roll_seconds not negative")
@@ -191,6 +203,9 @@ class LakeWriter:
         self.max_buffer_bytes = max_buffer_bytes
         self.row_group_rows = row_group_rows
         self.on_commit = on_commit
+        self.lead_table = lead_table
+        self.lead_seconds = lead_seconds
+        self._lead_committed = False
         self.rows_written = 0
         self.files_committed = 0
         self.bytes_written = 0
@@ -250,8 +265,8 @@ class LakeWriter:
         return len(due)
 
     def flush(self) -> int:
-        """Commit every buffer; returns the number of files committed."""
-        keys = list(self._buffers)
+        """Commit every buffer, the lead table's first; returns the number of files."""
+        keys = sorted(self._buffers, key=lambda k: k[0] != self.lead_table)
         for key in keys:
             self._commit(key)
         return len(keys)
@@ -299,6 +314,21 @@ class LakeWriter:
     # -- files --------------------------------------------------------------------------
 
     def _commit(self, key: _Key) -> None:
+        if key[0] != self.lead_table:
+            self._commit_lead()
+        if key in self._buffers:  # a lead buffer may have gone first, just above
+            self._commit_one(key)
+
+    def _commit_lead(self) -> None:
+        """Commit the lead table's buffers before a data file (see the class docstring)."""
+        if self.lead_table is None:
+            return
+        now = time.monotonic()
+        for key in [k for k in self._buffers if k[0] == self.lead_table]:
+            if not self._lead_committed or now - self._buffers[key].since >= self.lead_seconds:
+                self._commit_one(key)
+
+    def _commit_one(self, key: _Key) -> None:
         """Write one buffer as a file: temp name, fsync, rename, fsync the directory.
 
         The buffer is dropped only once its file is durable, so a failed write (disk full)
@@ -311,12 +341,12 @@ class LakeWriter:
         table = table.replace_schema_metadata(metadata)
 
         directory = partition_dir(self.root, name, venue, day)
-        if directory not in self._dirs:
-            make_dirs(directory)
-            self._dirs.add(directory)
         final = directory / part_name(first_ts_ns(table), uuid.uuid4().hex[:12])
         temp = directory / temp_name(final.name)
         try:
+            if directory not in self._dirs:
+                make_dirs(directory)
+                self._dirs.add(directory)
             delta = delta_encoded(table.schema)
             pq.write_table(
                 table,
@@ -329,12 +359,16 @@ class LakeWriter:
                 sorting_columns=[pq.SortingColumn(table.schema.get_field_index("ts_recv"))],
             )
             fsync_file(temp)
-            temp.rename(final)
+            temp.replace(final)
             fsync_dir(directory)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise LakeStorageError(directory, exc) from exc
             raise
+        if name == self.lead_table:
+            self._lead_committed = True
         del self._buffers[key]
         self._rows_buffered -= buffer.rows
         self._bytes_buffered -= buffer.nbytes
