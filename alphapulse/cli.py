@@ -21,6 +21,7 @@ from alphapulse.capture import CaptureError
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
+from alphapulse.status import StatusFileError
 from alphapulse.venues import VENUES
 
 _HEADERS = {
@@ -283,8 +284,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from alphapulse.collect import read_status
-    from alphapulse.status import dumps, format_status, status_json
+    from alphapulse.status import dumps, format_status, read_status, status_json
 
     lake = Path(args.lake) if args.lake else CollectorConfig.load().lake
     status = read_status(lake)
@@ -378,6 +378,7 @@ USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (UsageError, 2),
     (ConfigError, 2),
     (NotRunningError, 1),
+    (StatusFileError, 1),
     (LakeError, 1),
     (CaptureError, 1),
     (OSError, 1),

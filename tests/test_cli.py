@@ -334,6 +334,57 @@ def test_status_without_a_collector(tmp_path: Path) -> None:
     one_line_error(run_quick("status", "--lake", str(tmp_path)), 1, "no collector is running")
 
 
+BAD_STATUS = [
+    ("{}", "pid is None"),
+    ("[1]", "not a JSON object"),
+    ("{not json", "not JSON"),
+    ('{"pid": [1]}', "pid is [1]"),
+    ('{"pid": 0}', "pid is 0"),  # os.kill(0, 0) would ask the whole process group
+    ('{"pid": true}', "pid is True"),
+    ('{"pid": 99999999999999999999}', "pid is 1e+20"),
+    ('{"pid": {pid}}', "ts: field required"),
+    ('{"pid": {pid}, "ts": "x", "uptime_s": 1, "venues": {}}', "ts: input should be"),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": "a", "venues": {}}', "uptime_s: input should be"),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": 1, "venues": []}', "venues: input should be"),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": 1, "venues": {"k": {"frames": "x"}}}', "venues.k."),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": 1, "venues": {}, "sink": []}', "sink: input should"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_STATUS, ids=[t for t, _ in BAD_STATUS])
+@pytest.mark.parametrize("json_out", [False, True], ids=["text", "json"])
+def test_a_status_file_of_the_wrong_shape_is_one_line(
+    text: str, expected: str, json_out: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A status file a collector did not write (or not this version) with a live pid."""
+    (tmp_path / "_status.json").write_text(text.replace("{pid}", str(os.getpid())))
+    argv = ["status", "--lake", str(tmp_path), *(["--json"] if json_out else [])]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("alphapulse status: error: "), err
+    assert "_status.json: not a collector's status" in err[0] and expected in err[0], err
+
+
+def test_a_status_file_of_a_dead_collector(tmp_path: Path) -> None:
+    fake_status(tmp_path)
+    status = json.loads((tmp_path / "_status.json").read_text())
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    status["pid"] = int(dead.stdout)
+    (tmp_path / "_status.json").write_text(json.dumps(status))
+    one_line_error(run_quick("status", "--lake", str(tmp_path)), 1, "no collector is running")
+
+
+def test_the_status_file_name_is_the_collectors() -> None:
+    from alphapulse import collect, status
+
+    assert status.STATUS_FILE == collect.STATUS_FILE
+
+
 CLOSED_STDOUT = [(["schema"], 1), (["status", "--lake", "{lake}"], 1), (["collect", "--help"], 0)]
 
 
