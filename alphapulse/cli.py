@@ -16,7 +16,13 @@ import orjson
 from tqdm import tqdm
 
 from alphapulse import _core
-from alphapulse.arguments import UsageError, positive_number, symbol_list
+from alphapulse.arguments import (
+    UsageError,
+    demo_seconds,
+    positive_number,
+    seed_number,
+    symbol_list,
+)
 from alphapulse.capture import CaptureError
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
@@ -153,13 +159,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from alphapulse.simulator.demo import write_demo_capture
 
     out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"--out {out}: a directory, not a capture file")
+    # Written beside its place and renamed when complete: an interrupted or failed demo
+    # leaves no capture behind (a capture cut at a frame boundary would replay as whole),
+    # and the previous one stays until the new one is ready.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        if out.exists():
-            out.unlink()
-        stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
+        tmp.unlink(missing_ok=True)  # the writer appends
+        stats = write_demo_capture(tmp, seconds=args.seconds, seed=args.seed)
+        tmp.replace(out)
     except OSError as e:
-        _write(sys.stderr, f"alphapulse demo: error: {_one_line(e)}\n")
+        _write(sys.stderr, f"alphapulse demo: error: {_one_line(describe_error(e))}\n")
         return 2
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     _write(
         sys.stdout,
         f"wrote {out}: {stats.frames:,} records from {', '.join(stats.venues)} "
@@ -330,8 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write a demo capture in the venues' real wire formats")
     p.add_argument("--out", default="data/demo.capture.zst")
-    p.add_argument("--seconds", type=positive_number, default=30.0, help="simulated market time")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--seconds", type=demo_seconds, default=30.0, help="simulated market time (at most a day)"
+    )
+    p.add_argument("--seed", type=seed_number, default=7)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("collect", help="collect market data into the lake")

@@ -161,6 +161,10 @@ USAGE_ERRORS = [
     (["simulate", "--rate", "0"], "argument --rate: must be above 0"),
     (["simulate", "--port", "0", "--symbols", "ZZZ"], "--symbols: 'ZZZ' is not a BASE/QUOTE"),
     (["demo", "--seconds", "nan"], "argument --seconds: not a finite number"),
+    (["demo", "--seconds", "1e308"], "argument --seconds: at most 86,400 (a day)"),
+    (["demo", "--seed", "1" + "0" * 20], "argument --seed: must fit in 64 bits"),
+    (["demo", "--seed", "x"], "argument --seed: not an integer: 'x'"),
+    (["demo", "--out", "/"], "--out /: a directory, not a capture file"),
     (["collect", "--venue", "kraken", "--symbols", ""], "argument --symbols: no symbols given"),
     (["collect", "--venue", "kraken", "--symbols", "BTC/USD,,ETH/USD"], "an empty symbol"),
     (["collect", "--venue", "kraken", "--symbols", "A/B,A/B"], "symbol 'A/B' is given twice"),
@@ -433,6 +437,26 @@ def test_ctrl_c_outside_collect_is_one_line(
     monkeypatch.setattr(cli, "cmd_schema", interrupted)
     assert main(["schema"]) == 130
     assert capsys.readouterr().err == "alphapulse schema: interrupted\n"
+
+
+def test_an_interrupted_demo_leaves_no_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A demo cut short at a flush would otherwise replay as a whole, clean capture."""
+    from alphapulse.simulator import demo
+
+    def interrupted(path: Path, **kwargs: object) -> object:
+        with CaptureWriter(path) as w:
+            w.connect("k", "kraken_v1", "wss://ws.kraken.com")
+        raise KeyboardInterrupt
+
+    out = tmp_path / "demo.capture.zst"
+    out.write_bytes(b"the previous demo")
+    monkeypatch.setattr(demo, "write_demo_capture", interrupted)
+    assert main(["demo", "--out", str(out)]) == 130
+    assert capsys.readouterr().err == "alphapulse demo: interrupted\n"
+    assert out.read_bytes() == b"the previous demo"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
