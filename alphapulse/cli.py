@@ -114,8 +114,12 @@ def format_report(report: ReplayReport) -> str:
     return "\n".join(lines)
 
 
-def _write(stream: TextIO, text: str) -> None:
-    """Write and flush; a reader that went away (``| head``) ends the output quietly."""
+def _write(stream: TextIO | None, text: str) -> None:
+    """Write and flush. A reader that went away (``| head``) raises BrokenPipeError, which
+    ``main`` turns into exit 1 without a word, as for every command; a stream Python did
+    not open (started with ``>&-``) takes nothing, as ``print`` does."""
+    if stream is None:
+        return
     try:
         stream.write(text)
         stream.flush()
@@ -124,6 +128,7 @@ def _write(stream: TextIO, text: str) -> None:
         # report the same broken pipe with a traceback.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        raise
 
 
 def _one_line(message: object) -> str:
@@ -290,10 +295,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
     summary = result.summary
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
     if not result.ok:
-        print(
-            f"alphapulse collect: rows lost {result.rows_lost}, out of sync {result.out_of_sync}",
-            file=sys.stderr,
-        )
+        problems = [str(p) for p in summary.get("problems", [])]
+        if result.rows_lost:
+            problems.append(f"{result.rows_lost:,} rows lost")
+        problems += [
+            f"{venue} out of sync: {', '.join(books)}"
+            for venue, books in result.out_of_sync.items()
+        ]
+        print(f"alphapulse collect: {_one_line('; '.join(problems))}", file=sys.stderr)
         return 1
     return 0
 

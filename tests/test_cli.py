@@ -422,6 +422,60 @@ def test_no_stdout_at_all_is_not_a_traceback() -> None:
     assert out.stderr == "" and out.returncode == 0
 
 
+def tiny_capture(path: Path) -> Path:
+    with CaptureWriter(path) as w:
+        w.connect("k", "kraken_v1", "wss://ws.kraken.com")
+        w.recv("k", '{"event":"heartbeat"}')
+    return path
+
+
+@pytest.mark.parametrize("verify", [[], ["--verify"], ["--json"]], ids=["plain", "verify", "json"])
+def test_replay_into_a_closed_pipe_exits_1_like_every_command(
+    verify: list[str], tmp_path: Path
+) -> None:
+    """``alphapulse replay f | head -c 10``: the report did not reach its reader."""
+    capture = tiny_capture(tmp_path / "c.capture.zst")
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        out = subprocess.run(
+            [sys.executable, "-m", "alphapulse", "replay", *verify, str(capture)],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert out.stderr == "" and out.returncode == 1
+
+
+def test_replay_with_no_stdout_at_all_is_not_a_traceback(tmp_path: Path) -> None:
+    capture = tiny_capture(tmp_path / "c.capture.zst")
+    argv = [sys.executable, "-m", "alphapulse", "replay", "--verify", str(capture)]
+    out = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert out.stderr == "" and out.returncode == 0
+
+
+def test_a_failed_collect_says_why_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Not "rows lost 0, out of sync {}" when a venue delivered nothing."""
+    from alphapulse import collect
+
+    async def failed(*args: object, **kwargs: object) -> collect.CollectResult:
+        venues = {"kraken": {"out_of_sync": ["XBT/USD"]}, "alpaca": {"out_of_sync": []}}
+        summary = {"venues": venues, "problems": ["alpaca: delivered no data"]}
+        return collect.CollectResult(summary=summary, rows_lost=3)
+
+    monkeypatch.setattr(collect, "run_collector", failed)
+    assert main(["collect", "--simulated", "--duration", "1", "--lake", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "alphapulse collect: alpaca: delivered no data; 3 rows lost; kraken out of sync: XBT/USD\n"
+    )
+
+
 def test_unusable_venue_keys_are_one_line() -> None:
     env = {**os.environ, "COINBASE_API_KEY": "key", "COINBASE_API_SECRET": "not a key"}
     argv = ["collect", "--venue", "coinbase", "--symbols", "BTC-USD"]
