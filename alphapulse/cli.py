@@ -414,10 +414,10 @@ USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the one place where exceptions become messages and exit codes."""
     try:
-        args = build_parser().parse_args(argv)  # usage errors exit 2 here
-    except SystemExit:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # usage errors (2), --help and --version (0)
         _flush_stdout()  # --help into a closed pipe
-        raise
+        return e.code if isinstance(e.code, int) else 2
     prog = f"alphapulse {args.command}"
     try:
         code: int = args.func(args)
