@@ -98,6 +98,30 @@ def test_wrong_json_types_are_unreadable_records(
     assert [d.split(":")[0] for d in report["damage"]] == ["line 5", "line 6", "line 7"]
 
 
+def test_frames_that_cannot_be_replayed_are_not_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Frames on a connection with no connect record were skipped, and the file was "OK"."""
+    path = tmp_path / "orphans.jsonl"
+    path.write_text(
+        '{"t":"header","format":"alphapulse.capture","version":1}\n'
+        '{"t":"send","conn":"k","ts":1,"data":"{}"}\n'
+        '{"t":"recv","conn":"k","ts":2,"data":"{\\"event\\":\\"heartbeat\\"}"}\n'
+        '{"t":"recv","conn":"k","ts":3,"data":"{\\"event\\":\\"heartbeat\\"}"}\n'
+        '{"t":"http","conn":"h","ts":4,"data":"{}"}\n'
+    )
+    code, out, err = run_main(capsys, "--verify", "--json", str(path))
+    report = json.loads(out)
+    assert code == 1 and not report["ok"] and report["frames"] == 0
+    assert report["unreadable_records"] == 3 and report["damaged_places"] == 2
+    assert report["damage"] == [
+        "connection 'k': 2 frames on a connection that no connect record opened (no protocol "
+        "to read them with): not replayed",
+        "connection 'h': 1 http record without a protocol or url: not replayed",
+    ]
+    assert err.count("\n") == 1
+
+
 def test_a_file_that_is_not_a_capture_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
