@@ -243,8 +243,10 @@ class CaptureReader:
             raise self._error("no header record")
         self.header = header
         if header.get("format") == FORMAT:
-            if header.get("version") != VERSION:
-                raise self._error(f"capture version {header.get('version')!r} is not {VERSION}")
+            version = header.get("version")
+            # 1.0 and true equal 1 in Python; a writer of this format writes the integer.
+            if type(version) is not int or version != VERSION:
+                raise self._error(f"capture version {version!r} is not {VERSION}")
             self.format = FORMAT
             yield Record("header", self._header_ts(lineno, integer_ns, "created"), meta=header)
             yield from self._records(lines, own_record)
