@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 import orjson
 from tqdm import tqdm
@@ -245,6 +246,15 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
             # rather than at every reconnect (a venue checks its keys when it is built).
             venue = VENUES[name](vc.symbols, **vc.venue_kwargs(VENUES[name]))
             for connection in venue.connections():
+                # The config's URLs are checked by its schema; this also catches the ones
+                # from the environment (ALPACA_BASE_URL), which would fail at every connect.
+                # (--simulated points every venue at the simulator instead.)
+                parts = urlsplit(connection.url)
+                if not args.simulated and (parts.scheme not in ("ws", "wss") or not parts.hostname):
+                    raise ValueError(
+                        f"connection {connection.name}: {connection.url[:80]!r} is not a "
+                        "ws:// or wss:// URL"
+                    )
                 if callable(connection.auth):
                     connection.auth()
         # cryptography raises TypeError for an encrypted private key.

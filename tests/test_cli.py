@@ -476,6 +476,15 @@ def test_a_failed_collect_says_why_in_one_line(
     )
 
 
+@pytest.mark.parametrize("base", ["junk", "https://paper-api.alpaca.markets", "wss://"])
+def test_an_unusable_alpaca_base_url_is_one_line(base: str, tmp_path: Path) -> None:
+    """ALPACA_BASE_URL is no config key: it used to fail at every connect, for ever."""
+    env = {**os.environ, "ALPACA_API_KEY": "k", "ALPACA_API_SECRET": "s", "ALPACA_BASE_URL": base}
+    argv = ["collect", "--venue", "alpaca", "--symbols", "AAPL", "--lake", str(tmp_path / "l")]
+    line = one_line_error(run_quick(*argv, env=env), 2, "--venue alpaca: connection ")
+    assert "is not a ws:// or wss:// URL" in line and not (tmp_path / "l").exists()
+
+
 def test_unusable_venue_keys_are_one_line() -> None:
     env = {**os.environ, "COINBASE_API_KEY": "key", "COINBASE_API_SECRET": "not a key"}
     argv = ["collect", "--venue", "coinbase", "--symbols", "BTC-USD"]
