@@ -141,7 +141,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         report = replay(args.path, progress=bar)
     except (CaptureError, OSError) as e:
-        _write(sys.stderr, f"alphapulse replay: error: {_one_line(e)}\n")
+        _write(sys.stderr, f"alphapulse replay: error: {_one_line(describe_error(e))}\n")
         return 2
     finally:
         if bar is not None:

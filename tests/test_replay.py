@@ -129,6 +129,8 @@ def test_a_file_that_is_not_a_capture_exits_2(
     path.mkdir()
     code, out, err = run_main(capsys, str(path))
     assert (code, out) == (2, "") and err.count("\n") == 1
+    # In the words of every other command's errors, not Python's "[Errno 21] ...: '...'".
+    assert err == f"alphapulse replay: error: Is a directory: {path}\n"
 
 
 def test_closed_pipe_is_not_a_traceback(capture: Path) -> None:
