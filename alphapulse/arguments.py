@@ -87,6 +87,14 @@ def port_number(text: str) -> int:
     return value
 
 
+def path_argument(text: str) -> str:
+    """A file or directory path: ``--config ""`` (an unset shell variable) must not quietly
+    mean "no config", nor ``--lake ""`` the default lake."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return text
+
+
 def symbol_list(text: str) -> list[str]:
     """Comma-separated venue symbols: at least one, none empty, none twice."""
     symbols = [s.strip() for s in text.split(",")]

@@ -20,6 +20,7 @@ from alphapulse import _core
 from alphapulse.arguments import (
     UsageError,
     demo_seconds,
+    path_argument,
     positive_number,
     seed_number,
     symbol_list,
@@ -353,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("replay", help="replay a capture through the normalizers and books")
-    p.add_argument("path", help="an AlphaPulse capture or a shared recording (gzip/zstd)")
+    p.add_argument(
+        "path", type=path_argument, help="an AlphaPulse capture or a shared recording (gzip/zstd)"
+    )
     p.add_argument(
         "--verify",
         action="store_true",
@@ -363,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="write a demo capture in the venues' real wire formats")
-    p.add_argument("--out", default="data/demo.capture.zst")
+    p.add_argument("--out", type=path_argument, default="data/demo.capture.zst")
     p.add_argument(
         "--seconds", type=demo_seconds, default=30.0, help="simulated market time (at most a day)"
     )
@@ -371,9 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("collect", help="collect market data into the lake")
-    p.add_argument("--config", help="a TOML config (default: $ALPHAPULSE_CONFIG)")
-    p.add_argument("--lake", help="lake directory (default: data/lake or $ALPHAPULSE_LAKE)")
-    p.add_argument("--capture", help="also capture every raw frame to this file")
+    p.add_argument(
+        "--config", type=path_argument, help="a TOML config (default: $ALPHAPULSE_CONFIG)"
+    )
+    p.add_argument(
+        "--lake", type=path_argument, help="lake directory (default: data/lake or $ALPHAPULSE_LAKE)"
+    )
+    p.add_argument(
+        "--capture", type=path_argument, help="also capture every raw frame to this file"
+    )
     p.add_argument(
         "--simulated",
         action="store_true",
@@ -397,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("status", help="the status of a running collector")
-    p.add_argument("--lake", help="the collector's lake directory")
+    p.add_argument("--lake", type=path_argument, help="the collector's lake directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
 

@@ -185,6 +185,13 @@ USAGE_ERRORS = [
         "--venue alpaca: Alpaca needs ALPACA_API_KEY",
     ),
     (["schema", "nope"], 'no table "nope"'),
+    # An unset shell variable: not "no config" (the simulator) nor the default lake.
+    (["collect", "--config", ""], "argument --config: an empty path"),
+    (["collect", "--lake", ""], "argument --lake: an empty path"),
+    (["collect", "--capture", ""], "argument --capture: an empty path"),
+    (["status", "--lake", ""], "argument --lake: an empty path"),
+    (["demo", "--out", ""], "argument --out: an empty path"),
+    (["replay", ""], "argument path: an empty path"),
     (["nope"], "argument command: invalid choice: 'nope'"),
 ]
 
