@@ -25,7 +25,8 @@ from alphapulse.arguments import (
     seed_number,
     symbol_list,
 )
-from alphapulse.capture import CaptureError
+from alphapulse.capture import FORMAT as CAPTURE_FORMAT
+from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
@@ -283,6 +284,17 @@ def check_paths(config: CollectorConfig) -> None:
             )
     if config.capture is not None and config.capture.is_dir():
         raise CaptureError(f"{config.capture}: a directory, not a capture file")
+    if config.capture is not None and config.capture.is_file() and config.capture.stat().st_size:
+        # The writer appends: to a capture of ours, a new session; to anything else (a
+        # recording, a log), zstd frames that ruin it and a capture no reader can use.
+        reader = CaptureReader(config.capture)
+        with contextlib.suppress(CaptureError):
+            next(iter(reader), None)  # the header tells the format
+        if reader.format != CAPTURE_FORMAT or reader.compression != "zstd":
+            raise CaptureError(
+                f"{config.capture}: exists and is not an AlphaPulse capture (zstd); "
+                "captures are appended to, so give a new file or an existing capture"
+            )
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

@@ -230,6 +230,34 @@ def test_paths_of_the_wrong_kind(tmp_path: Path) -> None:
     assert a_file.read_text() == "not a lake"
 
 
+@pytest.mark.parametrize("kind", ["text", "recording", "plain capture"])
+def test_a_capture_path_holding_something_else_is_left_alone(kind: str, tmp_path: Path) -> None:
+    """The capture writer appends: it used to add zstd frames to any file, exit 0."""
+    victim = tmp_path / "victim"
+    if kind == "text":
+        victim.write_text("my notes\n")
+    elif kind == "recording":
+        victim.write_bytes(recording(KRAKEN).read_bytes())
+    else:  # our records, but not the zstd frames the writer appends
+        victim.write_text('{"t":"header","format":"alphapulse.capture","version":1}\n')
+    before = victim.read_bytes()
+    argv = collect_into(tmp_path / "lake", "--capture", str(victim))
+    one_line_error(run_quick(*argv), 1, f"{victim}: exists and is not an AlphaPulse capture")
+    assert victim.read_bytes() == before
+
+
+def test_an_existing_capture_is_appended_to(tmp_path: Path) -> None:
+    from alphapulse.cli import check_paths
+    from alphapulse.config import CollectorConfig
+
+    capture = tmp_path / "c.capture.zst"
+    CaptureWriter(capture).close()
+    empty = tmp_path / "empty.capture.zst"
+    empty.touch()
+    for path in (capture, empty, tmp_path / "new.capture.zst"):
+        check_paths(CollectorConfig(lake=tmp_path / "lake", capture=path))
+
+
 def test_a_directory_that_is_not_a_lake(tmp_path: Path) -> None:
     """``--lake .`` in a project directory would fill it with table directories."""
     (tmp_path / "notes.txt").write_text("mine")
