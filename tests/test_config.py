@@ -176,6 +176,20 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         CollectorConfig.load()
 
 
+def test_a_home_directory_in_a_path_is_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lake = "~/data/lake"`` used to create a directory named "~" where collect ran."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ALPHAPULSE_LAKE", raising=False)
+    config_file = tmp_path / "c.toml"
+    config_file.write_text('lake = "~/lake"\ncapture = "~/c.capture.zst"\n')
+    config = CollectorConfig.load(config_file)
+    assert (config.lake, config.capture) == (tmp_path / "lake", tmp_path / "c.capture.zst")
+    monkeypatch.setenv("ALPHAPULSE_LAKE", "~/other")
+    assert CollectorConfig.load(config_file).lake == tmp_path / "other"
+
+
 def test_every_venue_has_a_schema_and_channels() -> None:
     assert set(VenuesSchema.model_fields) == set(VENUES) == set(CHANNELS)
 
