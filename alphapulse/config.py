@@ -121,6 +121,10 @@ class CollectorConfig:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"{path}: not valid TOML: {e}") from None
+            except RecursionError:  # tomllib recurses once per level of nesting
+                raise ConfigError(
+                    f"{path}: not valid TOML: arrays or tables nested too deeply"
+                ) from None
             config = cls.from_dict(data, source=str(path))
         if lake := os.environ.get("ALPHAPULSE_LAKE"):
             config.lake = Path(lake).expanduser()
