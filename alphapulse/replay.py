@@ -78,7 +78,11 @@ class ReplayReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            # A file name that is not UTF-8 (Python keeps its bytes as lone surrogates, which
+            # JSON cannot hold) is shown with those bytes escaped: "\\xff.jsonl".
+            "path": self.path.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "backslashreplace"
+            ),
             "format": self.format,
             "records": self.records,
             "frames": self.frames,

@@ -122,6 +122,20 @@ def test_frames_that_cannot_be_replayed_are_not_ok(
     assert err.count("\n") == 1
 
 
+def test_json_report_of_a_file_whose_name_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = os.fsdecode(b"\xff.jsonl")  # what Python makes of such a name: a lone surrogate
+    path = tmp_path / name
+    path.write_text(
+        '{"t":"header","format":"alphapulse.capture","version":1}\n'
+        '{"t":"connect","conn":"k","ts":1,"protocol":"kraken_v1"}\n'
+    )
+    code, out, err = run_main(capsys, "--verify", "--json", str(path))
+    assert (code, err) == (0, "")
+    assert json.loads(out)["path"] == f"{tmp_path}/\\xff.jsonl"
+
+
 def test_a_file_that_is_not_a_capture_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
