@@ -201,6 +201,13 @@ class CaptureReader:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"no capture at {self.path}")
+        if not self.path.is_file() and not self.path.is_dir():
+            # A pipe (<(zcat …), /dev/stdin from a pipe) or a device: reading past damage
+            # seeks, which they cannot ("File or stream is not seekable.").
+            raise CaptureError(
+                f"{self.path}: not a regular file (a pipe?); captures are read from files, "
+                "which damage can be skipped in: save the stream to a file first"
+            )
         self._lines = Lines(self.path)
         self.format: str | None = None
         self.header: dict[str, Any] = {}

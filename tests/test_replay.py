@@ -136,6 +136,17 @@ def test_json_report_of_a_file_whose_name_is_not_utf8(
     assert json.loads(out)["path"] == f"{tmp_path}/\\xff.jsonl"
 
 
+def test_a_pipe_is_one_line_saying_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, out, err = run_main(capsys, "--verify", str(fifo))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"alphapulse replay: error: {fifo}: not a regular file (a pipe?); captures are read "
+        "from files, which damage can be skipped in: save the stream to a file first\n"
+    )
+
+
 def test_a_file_that_is_not_a_capture_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
