@@ -284,6 +284,11 @@ def check_paths(config: CollectorConfig) -> None:
             )
     if config.capture is not None and config.capture.is_dir():
         raise CaptureError(f"{config.capture}: a directory, not a capture file")
+    if config.capture is not None:
+        # The writer creates missing directories; a file on the way made that "File exists".
+        existing = next(p for p in config.capture.parents if p.exists())
+        if not existing.is_dir():
+            raise CaptureError(f"{config.capture}: {existing} is a file, not a directory")
     if config.capture is not None and config.capture.is_file() and config.capture.stat().st_size:
         # The writer appends: to a capture of ours, a new session; to anything else (a
         # recording, a log), zstd frames that ruin it and a capture no reader can use.

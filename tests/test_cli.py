@@ -227,6 +227,9 @@ def test_paths_of_the_wrong_kind(tmp_path: Path) -> None:
     one_line_error(run_quick(*collect_into(under)), 1, f"Not a directory: {under}")
     more = ("--capture", str(tmp_path))
     one_line_error(run_quick(*collect_into(tmp_path / "lake", *more)), 1, "not a capture file")
+    more = ("--capture", str(a_file / "sub" / "c.capture.zst"))
+    expected = f"{a_file}/sub/c.capture.zst: {a_file} is a file, not a directory"
+    one_line_error(run_quick(*collect_into(tmp_path / "lake", *more)), 1, expected)
     assert a_file.read_text() == "not a lake"
 
 
