@@ -43,6 +43,31 @@ def positive_number(text: str) -> float:
     return value
 
 
+#: The longest demo ``alphapulse demo --seconds`` writes: a day of simulated market time
+#: (about 13 million records); far beyond it the capture's nanosecond clock overflows.
+MAX_DEMO_SECONDS = 86_400.0
+_INT64 = 1 << 63
+
+
+def demo_seconds(text: str) -> float:
+    """Simulated seconds for the demo capture: above 0, at most a day."""
+    value = positive_number(text)
+    if value > MAX_DEMO_SECONDS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DEMO_SECONDS:,.0f} (a day), not {text!r}")
+    return value
+
+
+def seed_number(text: str) -> int:
+    """A random seed; it is written into the capture's header, a 64-bit JSON integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not -_INT64 <= value < _INT64:
+        raise argparse.ArgumentTypeError(f"must fit in 64 bits, not {text!r}")
+    return value
+
+
 def non_negative_number(text: str) -> float:
     """A finite number, zero or above (zero usually switches something off)."""
     value = _number(text)
@@ -60,6 +85,14 @@ def port_number(text: str) -> int:
     if not 0 <= value <= MAX_PORT:
         raise argparse.ArgumentTypeError(f"port {value} is out of range (0-{MAX_PORT})")
     return value
+
+
+def path_argument(text: str) -> str:
+    """A file or directory path: ``--config ""`` (an unset shell variable) must not quietly
+    mean "no config", nor ``--lake ""`` the default lake."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return text
 
 
 def symbol_list(text: str) -> list[str]:

@@ -241,6 +241,13 @@ class CaptureReader:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"no capture at {self.path}")
+        if not self.path.is_file() and not self.path.is_dir():
+            # A pipe (<(zcat …), /dev/stdin from a pipe) or a device: reading past damage
+            # seeks, which they cannot ("File or stream is not seekable.").
+            raise CaptureError(
+                f"{self.path}: not a regular file (a pipe?); captures are read from files, "
+                "which damage can be skipped in: save the stream to a file first"
+            )
         self._lines = Lines(self.path)
         self.format: str | None = None
         self.header: dict[str, Any] = {}
@@ -283,8 +290,10 @@ class CaptureReader:
             raise self._error("no header record")
         self.header = header
         if header.get("format") == FORMAT:
-            if header.get("version") != VERSION:
-                raise self._error(f"capture version {header.get('version')!r} is not {VERSION}")
+            version = header.get("version")
+            # 1.0 and true equal 1 in Python; a writer of this format writes the integer.
+            if type(version) is not int or version != VERSION:
+                raise self._error(f"capture version {version!r} is not {VERSION}")
             self.format = FORMAT
             yield Record("header", self._header_ts(lineno, integer_ns, "created"), meta=header)
             yield from self._records(lines, own_record)

@@ -11,16 +11,26 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 import orjson
 from tqdm import tqdm
 
 from alphapulse import _core
-from alphapulse.arguments import UsageError, positive_number, symbol_list
-from alphapulse.capture import CaptureError
+from alphapulse.arguments import (
+    UsageError,
+    demo_seconds,
+    path_argument,
+    positive_number,
+    seed_number,
+    symbol_list,
+)
+from alphapulse.capture import FORMAT as CAPTURE_FORMAT
+from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
+from alphapulse.status import StatusFileError
 from alphapulse.venues import VENUES
 
 _HEADERS = {
@@ -107,8 +117,12 @@ def format_report(report: ReplayReport) -> str:
     return "\n".join(lines)
 
 
-def _write(stream: TextIO, text: str) -> None:
-    """Write and flush; a reader that went away (``| head``) ends the output quietly."""
+def _write(stream: TextIO | None, text: str) -> None:
+    """Write and flush. A reader that went away (``| head``) raises BrokenPipeError, which
+    ``main`` turns into exit 1 without a word, as for every command; a stream Python did
+    not open (started with ``>&-``) takes nothing, as ``print`` does."""
+    if stream is None:
+        return
     try:
         stream.write(text)
         stream.flush()
@@ -117,6 +131,7 @@ def _write(stream: TextIO, text: str) -> None:
         # report the same broken pipe with a traceback.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        raise
 
 
 def _one_line(message: object) -> str:
@@ -128,7 +143,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         report = replay(args.path, progress=bar)
     except (CaptureError, OSError) as e:
-        _write(sys.stderr, f"alphapulse replay: error: {_one_line(e)}\n")
+        _write(sys.stderr, f"alphapulse replay: error: {_one_line(describe_error(e))}\n")
         return 2
     finally:
         if bar is not None:
@@ -152,13 +167,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from alphapulse.simulator.demo import write_demo_capture
 
     out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"--out {out}: a directory, not a capture file")
+    # Written beside its place and renamed when complete: an interrupted or failed demo
+    # leaves no capture behind (a capture cut at a frame boundary would replay as whole),
+    # and the previous one stays until the new one is ready.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        if out.exists():
-            out.unlink()
-        stats = write_demo_capture(out, seconds=args.seconds, seed=args.seed)
+        tmp.unlink(missing_ok=True)  # the writer appends
+        stats = write_demo_capture(tmp, seconds=args.seconds, seed=args.seed)
+        tmp.replace(out)
     except OSError as e:
-        _write(sys.stderr, f"alphapulse demo: error: {_one_line(e)}\n")
+        _write(sys.stderr, f"alphapulse demo: error: {_one_line(describe_error(e))}\n")
         return 2
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     _write(
         sys.stdout,
         f"wrote {out}: {stats.frames:,} records from {', '.join(stats.venues)} "
@@ -224,6 +248,15 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
             # rather than at every reconnect (a venue checks its keys when it is built).
             venue = VENUES[name](vc.symbols, **vc.venue_kwargs(VENUES[name]))
             for connection in venue.connections():
+                # The config's URLs are checked by its schema; this also catches the ones
+                # from the environment (ALPACA_BASE_URL), which would fail at every connect.
+                # (--simulated points every venue at the simulator instead.)
+                parts = urlsplit(connection.url)
+                if not args.simulated and (parts.scheme not in ("ws", "wss") or not parts.hostname):
+                    raise ValueError(
+                        f"connection {connection.name}: {connection.url[:80]!r} is not a "
+                        "ws:// or wss:// URL"
+                    )
                 if callable(connection.auth):
                     connection.auth()
         # cryptography raises TypeError for an encrypted private key.
@@ -251,6 +284,22 @@ def check_paths(config: CollectorConfig) -> None:
             )
     if config.capture is not None and config.capture.is_dir():
         raise CaptureError(f"{config.capture}: a directory, not a capture file")
+    if config.capture is not None:
+        # The writer creates missing directories; a file on the way made that "File exists".
+        existing = next(p for p in config.capture.parents if p.exists())
+        if not existing.is_dir():
+            raise CaptureError(f"{config.capture}: {existing} is a file, not a directory")
+    if config.capture is not None and config.capture.is_file() and config.capture.stat().st_size:
+        # The writer appends: to a capture of ours, a new session; to anything else (a
+        # recording, a log), zstd frames that ruin it and a capture no reader can use.
+        reader = CaptureReader(config.capture)
+        with contextlib.suppress(CaptureError):
+            next(iter(reader), None)  # the header tells the format
+        if reader.format != CAPTURE_FORMAT or reader.compression != "zstd":
+            raise CaptureError(
+                f"{config.capture}: exists and is not an AlphaPulse capture (zstd); "
+                "captures are appended to, so give a new file or an existing capture"
+            )
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -274,17 +323,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
     summary = result.summary
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
     if not result.ok:
-        print(
-            f"alphapulse collect: rows lost {result.rows_lost}, out of sync {result.out_of_sync}",
-            file=sys.stderr,
-        )
+        problems = [str(p) for p in summary.get("problems", [])]
+        if result.rows_lost:
+            problems.append(f"{result.rows_lost:,} rows lost")
+        problems += [
+            f"{venue} out of sync: {', '.join(books)}"
+            for venue, books in result.out_of_sync.items()
+        ]
+        print(f"alphapulse collect: {_one_line('; '.join(problems))}", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from alphapulse.collect import read_status
-    from alphapulse.status import dumps, format_status, status_json
+    from alphapulse.status import dumps, format_status, read_status, status_json
 
     lake = Path(args.lake) if args.lake else CollectorConfig.load().lake
     status = read_status(lake)
@@ -319,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("replay", help="replay a capture through the normalizers and books")
-    p.add_argument("path", help="an AlphaPulse capture or a shared recording (gzip/zstd)")
+    p.add_argument(
+        "path", type=path_argument, help="an AlphaPulse capture or a shared recording (gzip/zstd)"
+    )
     p.add_argument(
         "--verify",
         action="store_true",
@@ -329,15 +383,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="write a demo capture in the venues' real wire formats")
-    p.add_argument("--out", default="data/demo.capture.zst")
-    p.add_argument("--seconds", type=positive_number, default=30.0, help="simulated market time")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=path_argument, default="data/demo.capture.zst")
+    p.add_argument(
+        "--seconds", type=demo_seconds, default=30.0, help="simulated market time (at most a day)"
+    )
+    p.add_argument("--seed", type=seed_number, default=7)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("collect", help="collect market data into the lake")
-    p.add_argument("--config", help="a TOML config (default: $ALPHAPULSE_CONFIG)")
-    p.add_argument("--lake", help="lake directory (default: data/lake or $ALPHAPULSE_LAKE)")
-    p.add_argument("--capture", help="also capture every raw frame to this file")
+    p.add_argument(
+        "--config", type=path_argument, help="a TOML config (default: $ALPHAPULSE_CONFIG)"
+    )
+    p.add_argument(
+        "--lake", type=path_argument, help="lake directory (default: data/lake or $ALPHAPULSE_LAKE)"
+    )
+    p.add_argument(
+        "--capture", type=path_argument, help="also capture every raw frame to this file"
+    )
     p.add_argument(
         "--simulated",
         action="store_true",
@@ -361,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("status", help="the status of a running collector")
-    p.add_argument("--lake", help="the collector's lake directory")
+    p.add_argument("--lake", type=path_argument, help="the collector's lake directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
 
@@ -378,6 +440,7 @@ USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (UsageError, 2),
     (ConfigError, 2),
     (NotRunningError, 1),
+    (StatusFileError, 1),
     (LakeError, 1),
     (CaptureError, 1),
     (OSError, 1),
@@ -387,10 +450,10 @@ USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the one place where exceptions become messages and exit codes."""
     try:
-        args = build_parser().parse_args(argv)  # usage errors exit 2 here
-    except SystemExit:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # usage errors (2), --help and --version (0)
         _flush_stdout()  # --help into a closed pipe
-        raise
+        return e.code if isinstance(e.code, int) else 2
     prog = f"alphapulse {args.command}"
     try:
         code: int = args.func(args)

@@ -121,9 +121,13 @@ class CollectorConfig:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"{path}: not valid TOML: {e}") from None
+            except RecursionError:  # tomllib recurses once per level of nesting
+                raise ConfigError(
+                    f"{path}: not valid TOML: arrays or tables nested too deeply"
+                ) from None
             config = cls.from_dict(data, source=str(path))
         if lake := os.environ.get("ALPHAPULSE_LAKE"):
-            config.lake = Path(lake)
+            config.lake = Path(lake).expanduser()
         return config
 
     @classmethod
@@ -133,8 +137,9 @@ class CollectorConfig:
             schema = ConfigFile.model_validate(data)
         except ValidationError as e:
             raise ConfigError(describe(source, e)) from None
-        capture = Path(schema.capture) if schema.capture is not None else None
-        config = cls(lake=Path(schema.lake), capture=capture, source=source)
+        # "~/data/lake" in a file is the home directory, as in a shell, not a "~" directory.
+        capture = Path(schema.capture).expanduser() if schema.capture is not None else None
+        config = cls(lake=Path(schema.lake).expanduser(), capture=capture, source=source)
         for name in data.get("venues", {}):  # the file's order, not the schema's
             vs: VenueSchema = getattr(schema.venues, name)
             config.venues[name] = VenueConfig(

@@ -78,7 +78,11 @@ class ReplayReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            # A file name that is not UTF-8 (Python keeps its bytes as lone surrogates, which
+            # JSON cannot hold) is shown with those bytes escaped: "\\xff.jsonl".
+            "path": self.path.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "backslashreplace"
+            ),
             "format": self.format,
             "records": self.records,
             "frames": self.frames,
@@ -166,10 +170,18 @@ def replay(
     reader = CaptureReader(path)
     replayer = Replayer(on_events)
     records = 0
+    #: Frames and responses that cannot be replayed, by (connection, kind): a frame on a
+    #: connection that no ``connect`` record opened has no protocol to be read with.
+    unreplayed: dict[tuple[str, str], int] = {}
     for record in reader:
         records += 1
         protocol = record.protocol
-        if protocol is not None:
+        if record.kind in ("recv", "http") and (
+            protocol is None or (record.kind == "http" and record.url is None)
+        ):
+            key = (record.conn, record.kind)
+            unreplayed[key] = unreplayed.get(key, 0) + 1
+        elif protocol is not None:
             if record.kind == "recv":
                 replayer.frame(protocol, record.conn, record.data, record.ts)
             elif record.kind == "http" and record.url is not None:
@@ -185,6 +197,15 @@ def replay(
         progress(reader.size, reader.size)
 
     damage = reader.damage
+    for (conn, kind), count in unreplayed.items():
+        what = (
+            f"{count:,} frame{'s' if count != 1 else ''} on a connection that no connect "
+            "record opened (no protocol to read them with): not replayed"
+            if kind == "recv"
+            else f"{count:,} http record{'s' if count != 1 else ''} without a protocol or "
+            "url: not replayed"
+        )
+        damage.note(f"connection {conn[:40]!r}", what, records=count)
     report = ReplayReport(
         path=str(path),
         format=reader.format or "unknown",

@@ -41,6 +41,14 @@ class SnapshotError(OSError):
     """A snapshot that could not be fetched; the caller counts it and resyncs later."""
 
 
+def _count(header: str | None) -> int | None:
+    """A header's non-negative integer (ASCII digits: ``"²".isdigit()`` is true but not
+    ``int``'s), else None."""
+    if header is None or not header.isascii() or not header.isdigit():
+        return None
+    return int(header)
+
+
 class RestClient:
     """A :class:`~alphapulse.venues.base.SnapshotFetcher` over one ``httpx.AsyncClient``.
 
@@ -101,20 +109,20 @@ class RestClient:
 
     def _observe(self, response: httpx.Response) -> None:
         """Take the venue's count for the IP (ours and every other process's)."""
-        reported = response.headers.get(USED_WEIGHT_HEADER)
-        if reported is None or not reported.isdigit():
+        reported = _count(response.headers.get(USED_WEIGHT_HEADER))
+        if reported is None:
             return
         window = self._window_of(time.time())
         if window != self._window:
-            self._window, self._used = window, int(reported)
+            self._window, self._used = window, reported
         else:
-            self._used = max(self._used, int(reported))
+            self._used = max(self._used, reported)
 
     def _back_off(self, response: httpx.Response, url: str) -> None:
-        retry_after = response.headers.get("Retry-After", "")
+        retry_after = _count(response.headers.get("Retry-After"))
         now = time.time()
-        if retry_after.isdigit():
-            until = now + int(retry_after)
+        if retry_after is not None:
+            until = now + retry_after
         else:  # none given: the rest of the window
             until = (self._window_of(now) + 1) * self.interval
         self._blocked_until = max(self._blocked_until, until)

@@ -9,18 +9,107 @@ it and checks that its writer is alive). This module turns it into a few lines::
 
 or, with ``--json``, into one JSON object: the status file's fields plus ``lake``,
 ``status_age_s`` and ``last_commit_age_s``.
+
+:func:`read_status` checks the file before anything formats it: a status file that is not
+what a collector writes (hand-edited, from another version, damaged) is a
+:class:`StatusFileError` naming the file and the field, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alphapulse.lake.layout import PART_GLOB
+
+#: Where a running collector keeps its status, in its lake (``collect.STATUS_FILE``).
+STATUS_FILE = "_status.json"
+
+
+class StatusFileError(Exception):
+    """A status file that cannot be read or is not shaped like a collector's, in one line."""
+
+
+_SHAPE = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
+
+
+class _VenueStatus(BaseModel):
+    model_config = _SHAPE
+    frames: int
+    connected: int
+    gaps: int
+    resyncs: int
+    rejects: int
+    out_of_sync: list[str]
+
+
+class _SinkStatus(BaseModel):
+    model_config = _SHAPE
+    rows_written: int | None = None
+    rows_buffered: int | None = None
+    bytes_written: int | None = None
+    files_committed: int | None = None
+    queue_depth: int | None = None
+    max_queue: int | None = None
+    rows_lost: int | None = None
+
+
+class _Status(BaseModel):
+    model_config = _SHAPE
+    pid: int = Field(gt=0)
+    ts: float
+    uptime_s: float
+    venues: dict[str, _VenueStatus]
+    sink: _SinkStatus = _SinkStatus()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's (a collector run as a service)
+        return True
+    return True
+
+
+def read_status(lake: Path) -> dict[str, Any] | None:
+    """The status a running collector writes every few hundred ms; None when there is no
+    status file or the process that wrote it is gone. StatusFileError for anything else."""
+    path = lake / STATUS_FILE
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise StatusFileError(f"{path}: cannot read the status: {e.strerror}") from None
+    try:
+        status = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise StatusFileError(f"{path}: not a collector's status (not JSON)") from None
+    if not isinstance(status, dict):
+        raise StatusFileError(f"{path}: not a collector's status (not a JSON object)")
+    pid = status.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 1 << 31:
+        raise StatusFileError(f"{path}: not a collector's status (pid is {pid!r})")
+    if not _alive(pid):
+        return None
+    try:
+        _Status.model_validate(status)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise StatusFileError(
+            f"{path}: not a collector's status ({where}: {first['msg'][:1].lower()}"
+            f"{first['msg'][1:]})"
+        ) from None
+    return status
 
 
 def last_commit_age(lake: Path, now: float) -> float | None:

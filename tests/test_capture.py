@@ -145,6 +145,10 @@ def test_unknown_and_future_formats_are_clear_errors(tmp_path: Path) -> None:
     future.write_text('{"t":"header","format":"alphapulse.capture","version":99}\n')
     with pytest.raises(CaptureError, match="version 99"):
         list(read_capture(future))
+    for version in ("1.0", "true", '"1"'):  # not the integer our writer writes
+        future.write_text(f'{{"t":"header","format":"alphapulse.capture","version":{version}}}\n')
+        with pytest.raises(CaptureError, match=r"version .* is not 1"):
+            list(read_capture(future))
     with pytest.raises(FileNotFoundError):
         read_capture(tmp_path / "missing")
     junk = tmp_path / "junk"

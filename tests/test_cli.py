@@ -161,6 +161,10 @@ USAGE_ERRORS = [
     (["simulate", "--rate", "0"], "argument --rate: must be above 0"),
     (["simulate", "--port", "0", "--symbols", "ZZZ"], "--symbols: 'ZZZ' is not a BASE/QUOTE"),
     (["demo", "--seconds", "nan"], "argument --seconds: not a finite number"),
+    (["demo", "--seconds", "1e308"], "argument --seconds: at most 86,400 (a day)"),
+    (["demo", "--seed", "1" + "0" * 20], "argument --seed: must fit in 64 bits"),
+    (["demo", "--seed", "x"], "argument --seed: not an integer: 'x'"),
+    (["demo", "--out", "/"], "--out /: a directory, not a capture file"),
     (["collect", "--venue", "kraken", "--symbols", ""], "argument --symbols: no symbols given"),
     (["collect", "--venue", "kraken", "--symbols", "BTC/USD,,ETH/USD"], "an empty symbol"),
     (["collect", "--venue", "kraken", "--symbols", "A/B,A/B"], "symbol 'A/B' is given twice"),
@@ -181,6 +185,13 @@ USAGE_ERRORS = [
         "--venue alpaca: Alpaca needs ALPACA_API_KEY",
     ),
     (["schema", "nope"], 'no table "nope"'),
+    # An unset shell variable: not "no config" (the simulator) nor the default lake.
+    (["collect", "--config", ""], "argument --config: an empty path"),
+    (["collect", "--lake", ""], "argument --lake: an empty path"),
+    (["collect", "--capture", ""], "argument --capture: an empty path"),
+    (["status", "--lake", ""], "argument --lake: an empty path"),
+    (["demo", "--out", ""], "argument --out: an empty path"),
+    (["replay", ""], "argument path: an empty path"),
     (["nope"], "argument command: invalid choice: 'nope'"),
 ]
 
@@ -216,7 +227,38 @@ def test_paths_of_the_wrong_kind(tmp_path: Path) -> None:
     one_line_error(run_quick(*collect_into(under)), 1, f"Not a directory: {under}")
     more = ("--capture", str(tmp_path))
     one_line_error(run_quick(*collect_into(tmp_path / "lake", *more)), 1, "not a capture file")
+    more = ("--capture", str(a_file / "sub" / "c.capture.zst"))
+    expected = f"{a_file}/sub/c.capture.zst: {a_file} is a file, not a directory"
+    one_line_error(run_quick(*collect_into(tmp_path / "lake", *more)), 1, expected)
     assert a_file.read_text() == "not a lake"
+
+
+@pytest.mark.parametrize("kind", ["text", "recording", "plain capture"])
+def test_a_capture_path_holding_something_else_is_left_alone(kind: str, tmp_path: Path) -> None:
+    """The capture writer appends: it used to add zstd frames to any file, exit 0."""
+    victim = tmp_path / "victim"
+    if kind == "text":
+        victim.write_text("my notes\n")
+    elif kind == "recording":
+        victim.write_bytes(recording(KRAKEN).read_bytes())
+    else:  # our records, but not the zstd frames the writer appends
+        victim.write_text('{"t":"header","format":"alphapulse.capture","version":1}\n')
+    before = victim.read_bytes()
+    argv = collect_into(tmp_path / "lake", "--capture", str(victim))
+    one_line_error(run_quick(*argv), 1, f"{victim}: exists and is not an AlphaPulse capture")
+    assert victim.read_bytes() == before
+
+
+def test_an_existing_capture_is_appended_to(tmp_path: Path) -> None:
+    from alphapulse.cli import check_paths
+    from alphapulse.config import CollectorConfig
+
+    capture = tmp_path / "c.capture.zst"
+    CaptureWriter(capture).close()
+    empty = tmp_path / "empty.capture.zst"
+    empty.touch()
+    for path in (capture, empty, tmp_path / "new.capture.zst"):
+        check_paths(CollectorConfig(lake=tmp_path / "lake", capture=path))
 
 
 def test_a_directory_that_is_not_a_lake(tmp_path: Path) -> None:
@@ -334,6 +376,57 @@ def test_status_without_a_collector(tmp_path: Path) -> None:
     one_line_error(run_quick("status", "--lake", str(tmp_path)), 1, "no collector is running")
 
 
+BAD_STATUS = [
+    ("{}", "pid is None"),
+    ("[1]", "not a JSON object"),
+    ("{not json", "not JSON"),
+    ('{"pid": [1]}', "pid is [1]"),
+    ('{"pid": 0}', "pid is 0"),  # os.kill(0, 0) would ask the whole process group
+    ('{"pid": true}', "pid is True"),
+    ('{"pid": 99999999999999999999}', "pid is 1e+20"),
+    ('{"pid": {pid}}', "ts: field required"),
+    ('{"pid": {pid}, "ts": "x", "uptime_s": 1, "venues": {}}', "ts: input should be"),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": "a", "venues": {}}', "uptime_s: input should be"),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": 1, "venues": []}', "venues: input should be"),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": 1, "venues": {"k": {"frames": "x"}}}', "venues.k."),
+    ('{"pid": {pid}, "ts": 1, "uptime_s": 1, "venues": {}, "sink": []}', "sink: input should"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_STATUS, ids=[t for t, _ in BAD_STATUS])
+@pytest.mark.parametrize("json_out", [False, True], ids=["text", "json"])
+def test_a_status_file_of_the_wrong_shape_is_one_line(
+    text: str, expected: str, json_out: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A status file a collector did not write (or not this version) with a live pid."""
+    (tmp_path / "_status.json").write_text(text.replace("{pid}", str(os.getpid())))
+    argv = ["status", "--lake", str(tmp_path), *(["--json"] if json_out else [])]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("alphapulse status: error: "), err
+    assert "_status.json: not a collector's status" in err[0] and expected in err[0], err
+
+
+def test_a_status_file_of_a_dead_collector(tmp_path: Path) -> None:
+    fake_status(tmp_path)
+    status = json.loads((tmp_path / "_status.json").read_text())
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    status["pid"] = int(dead.stdout)
+    (tmp_path / "_status.json").write_text(json.dumps(status))
+    one_line_error(run_quick("status", "--lake", str(tmp_path)), 1, "no collector is running")
+
+
+def test_the_status_file_name_is_the_collectors() -> None:
+    from alphapulse import collect, status
+
+    assert status.STATUS_FILE == collect.STATUS_FILE
+
+
 CLOSED_STDOUT = [(["schema"], 1), (["status", "--lake", "{lake}"], 1), (["collect", "--help"], 0)]
 
 
@@ -367,6 +460,69 @@ def test_no_stdout_at_all_is_not_a_traceback() -> None:
     assert out.stderr == "" and out.returncode == 0
 
 
+def tiny_capture(path: Path) -> Path:
+    with CaptureWriter(path) as w:
+        w.connect("k", "kraken_v1", "wss://ws.kraken.com")
+        w.recv("k", '{"event":"heartbeat"}')
+    return path
+
+
+@pytest.mark.parametrize("verify", [[], ["--verify"], ["--json"]], ids=["plain", "verify", "json"])
+def test_replay_into_a_closed_pipe_exits_1_like_every_command(
+    verify: list[str], tmp_path: Path
+) -> None:
+    """``alphapulse replay f | head -c 10``: the report did not reach its reader."""
+    capture = tiny_capture(tmp_path / "c.capture.zst")
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        out = subprocess.run(
+            [sys.executable, "-m", "alphapulse", "replay", *verify, str(capture)],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert out.stderr == "" and out.returncode == 1
+
+
+def test_replay_with_no_stdout_at_all_is_not_a_traceback(tmp_path: Path) -> None:
+    capture = tiny_capture(tmp_path / "c.capture.zst")
+    argv = [sys.executable, "-m", "alphapulse", "replay", "--verify", str(capture)]
+    out = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert out.stderr == "" and out.returncode == 0
+
+
+def test_a_failed_collect_says_why_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Not "rows lost 0, out of sync {}" when a venue delivered nothing."""
+    from alphapulse import collect
+
+    async def failed(*args: object, **kwargs: object) -> collect.CollectResult:
+        venues = {"kraken": {"out_of_sync": ["XBT/USD"]}, "alpaca": {"out_of_sync": []}}
+        summary = {"venues": venues, "problems": ["alpaca: delivered no data"]}
+        return collect.CollectResult(summary=summary, rows_lost=3)
+
+    monkeypatch.setattr(collect, "run_collector", failed)
+    assert main(["collect", "--simulated", "--duration", "1", "--lake", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "alphapulse collect: alpaca: delivered no data; 3 rows lost; kraken out of sync: XBT/USD\n"
+    )
+
+
+@pytest.mark.parametrize("base", ["junk", "https://paper-api.alpaca.markets", "wss://"])
+def test_an_unusable_alpaca_base_url_is_one_line(base: str, tmp_path: Path) -> None:
+    """ALPACA_BASE_URL is no config key: it used to fail at every connect, for ever."""
+    env = {**os.environ, "ALPACA_API_KEY": "k", "ALPACA_API_SECRET": "s", "ALPACA_BASE_URL": base}
+    argv = ["collect", "--venue", "alpaca", "--symbols", "AAPL", "--lake", str(tmp_path / "l")]
+    line = one_line_error(run_quick(*argv, env=env), 2, "--venue alpaca: connection ")
+    assert "is not a ws:// or wss:// URL" in line and not (tmp_path / "l").exists()
+
+
 def test_unusable_venue_keys_are_one_line() -> None:
     env = {**os.environ, "COINBASE_API_KEY": "key", "COINBASE_API_SECRET": "not a key"}
     argv = ["collect", "--venue", "coinbase", "--symbols", "BTC-USD"]
@@ -382,6 +538,26 @@ def test_ctrl_c_outside_collect_is_one_line(
     monkeypatch.setattr(cli, "cmd_schema", interrupted)
     assert main(["schema"]) == 130
     assert capsys.readouterr().err == "alphapulse schema: interrupted\n"
+
+
+def test_an_interrupted_demo_leaves_no_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A demo cut short at a flush would otherwise replay as a whole, clean capture."""
+    from alphapulse.simulator import demo
+
+    def interrupted(path: Path, **kwargs: object) -> object:
+        with CaptureWriter(path) as w:
+            w.connect("k", "kraken_v1", "wss://ws.kraken.com")
+        raise KeyboardInterrupt
+
+    out = tmp_path / "demo.capture.zst"
+    out.write_bytes(b"the previous demo")
+    monkeypatch.setattr(demo, "write_demo_capture", interrupted)
+    assert main(["demo", "--out", str(out)]) == 130
+    assert capsys.readouterr().err == "alphapulse demo: interrupted\n"
+    assert out.read_bytes() == b"the previous demo"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -176,6 +176,45 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         CollectorConfig.load()
 
 
+def test_a_home_directory_in_a_path_is_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lake = "~/data/lake"`` used to create a directory named "~" where collect ran."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ALPHAPULSE_LAKE", raising=False)
+    config_file = tmp_path / "c.toml"
+    config_file.write_text('lake = "~/lake"\ncapture = "~/c.capture.zst"\n')
+    config = CollectorConfig.load(config_file)
+    assert (config.lake, config.capture) == (tmp_path / "lake", tmp_path / "c.capture.zst")
+    monkeypatch.setenv("ALPHAPULSE_LAKE", "~/other")
+    assert CollectorConfig.load(config_file).lake == tmp_path / "other"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 100_000 + "]" * 100_000,
+        "a = " + "{b = " * 5_000 + "1" + "}" * 5_000,
+        "[venues.kraken]\nsymbols = " + "[" * 3_000 + '"a"' + "]" * 3_000,
+    ],
+    ids=["arrays", "inline tables", "symbols"],
+)
+def test_nesting_too_deep_for_the_parser_is_one_line(text: str, tmp_path: Path) -> None:
+    """tomllib recurses per level: a RecursionError (thousands of traceback lines)."""
+    path = tmp_path / "deep.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=r"deep.toml: not valid TOML: .* nested too deeply$"):
+        CollectorConfig.load(path)
+
+
+@pytest.mark.parametrize("depth", [50, 200])
+def test_nesting_the_parser_takes_is_a_type_error(depth: int, tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("[venues.kraken]\nsymbols = " + "[" * depth + '"a"' + "]" * depth + "\n")
+    with pytest.raises(ConfigError, match=r"venues.kraken.symbols\[0\]: expected a string"):
+        CollectorConfig.load(path)
+
+
 def test_every_venue_has_a_schema_and_channels() -> None:
     assert set(VenuesSchema.model_fields) == set(VENUES) == set(CHANNELS)
 

@@ -98,6 +98,55 @@ def test_wrong_json_types_are_unreadable_records(
     assert [d.split(":")[0] for d in report["damage"]] == ["line 5", "line 6", "line 7"]
 
 
+def test_frames_that_cannot_be_replayed_are_not_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Frames on a connection with no connect record were skipped, and the file was "OK"."""
+    path = tmp_path / "orphans.jsonl"
+    path.write_text(
+        '{"t":"header","format":"alphapulse.capture","version":1}\n'
+        '{"t":"send","conn":"k","ts":1,"data":"{}"}\n'
+        '{"t":"recv","conn":"k","ts":2,"data":"{\\"event\\":\\"heartbeat\\"}"}\n'
+        '{"t":"recv","conn":"k","ts":3,"data":"{\\"event\\":\\"heartbeat\\"}"}\n'
+        '{"t":"http","conn":"h","ts":4,"data":"{}"}\n'
+    )
+    code, out, err = run_main(capsys, "--verify", "--json", str(path))
+    report = json.loads(out)
+    assert code == 1 and not report["ok"] and report["frames"] == 0
+    assert report["unreadable_records"] == 3 and report["damaged_places"] == 2
+    assert report["damage"] == [
+        "connection 'k': 2 frames on a connection that no connect record opened (no protocol "
+        "to read them with): not replayed",
+        "connection 'h': 1 http record without a protocol or url: not replayed",
+    ]
+    assert err.count("\n") == 1
+
+
+def test_json_report_of_a_file_whose_name_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = os.fsdecode(b"\xff.jsonl")  # what Python makes of such a name: a lone surrogate
+    path = tmp_path / name
+    path.write_text(
+        '{"t":"header","format":"alphapulse.capture","version":1}\n'
+        '{"t":"connect","conn":"k","ts":1,"protocol":"kraken_v1"}\n'
+    )
+    code, out, err = run_main(capsys, "--verify", "--json", str(path))
+    assert (code, err) == (0, "")
+    assert json.loads(out)["path"] == f"{tmp_path}/\\xff.jsonl"
+
+
+def test_a_pipe_is_one_line_saying_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, out, err = run_main(capsys, "--verify", str(fifo))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"alphapulse replay: error: {fifo}: not a regular file (a pipe?); captures are read "
+        "from files, which damage can be skipped in: save the stream to a file first\n"
+    )
+
+
 def test_a_file_that_is_not_a_capture_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,6 +154,8 @@ def test_a_file_that_is_not_a_capture_exits_2(
     path.mkdir()
     code, out, err = run_main(capsys, str(path))
     assert (code, out) == (2, "") and err.count("\n") == 1
+    # In the words of every other command's errors, not Python's "[Errno 21] ...: '...'".
+    assert err == f"alphapulse replay: error: Is a directory: {path}\n"
 
 
 def test_closed_pipe_is_not_a_traceback(capture: Path) -> None:
@@ -122,7 +173,8 @@ def test_closed_pipe_is_not_a_traceback(capture: Path) -> None:
     )
     os.close(write_end)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
-    assert done.returncode == 0
+    # The report did not reach its reader: 1, as for schema and status (tests/test_cli.py).
+    assert done.returncode == 1
 
 
 def test_progress_bar_only_on_a_terminal() -> None:

@@ -65,6 +65,29 @@ def test_418_waits_until_the_ban_ends() -> None:
     run(main())
 
 
+def test_headers_that_only_look_like_numbers_are_ignored() -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` a ValueError: not a SnapshotError, so it
+    escaped the fetcher's contract (OSError or httpx errors only)."""
+
+    async def main() -> None:
+        superscript = "\u00b2".encode("latin-1")  # headers are latin-1 on the wire
+        transport, times = fake(
+            [
+                httpx.Response(
+                    200, headers=[(b"X-MBX-USED-WEIGHT-1M", superscript)], content=b"{}"
+                ),
+                httpx.Response(429, headers=[(b"Retry-After", superscript)]),
+            ]
+        )
+        client = RestClient(6000, transport=transport, interval=1.0)
+        assert await client.get("http://venue/a", 5) == b"{}"
+        assert await client.get("http://venue/b", 5) == b"{}"  # the window's rest, then again
+        await client.aclose()
+        assert client.throttled == 1 and len(times) == 3
+
+    run(main())
+
+
 def test_errors_are_snapshot_errors_and_never_retried() -> None:
     async def main() -> None:
         transport, times = fake([httpx.Response(400, json={"code": -1121})])

@@ -117,6 +117,33 @@ def test_binance_streams_snapshots_and_weights() -> None:
 
 
 @pytest.mark.parametrize(
+    ("symbol", "hint"),
+    [
+        ("btcusdt", "'BTCUSDT'"),  # the REST snapshot refuses lower case: no book ever syncs
+        ("BTC/USDT", "'BTCUSDT'"),  # "/" separates the URL's streams
+        ("BTC&limit=5", "'BTC&LIMIT=5'"),  # would rewrite the snapshot query
+        ("X" * 21, "'XXXXXXXXXXXXXXXXXXXXX'"),
+        ("BTCÜSDT", "like BTCUSDT"),
+    ],
+)
+@pytest.mark.parametrize("venue", [Binance, BinanceUS])
+def test_binance_refuses_what_is_not_a_binance_symbol(
+    venue: type[Binance], symbol: str, hint: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(hint)) as e:
+        venue([symbol])
+    assert str(e.value).startswith(f"{venue.name}: ") and "is not a Binance symbol" in str(e.value)
+
+
+def test_collect_refuses_a_binance_symbol_before_connecting() -> None:
+    from alphapulse.cli import build_parser, collect_config
+
+    args = build_parser().parse_args(["collect", "--venue", "binance", "--symbols", "BTC/USDT"])
+    with pytest.raises(ConfigError, match=r"--venue binance: binance: 'BTC/USDT' is not a"):
+        collect_config(args)
+
+
+@pytest.mark.parametrize(
     ("limit", "binance", "binance_us"),
     [(5, 5, 1), (100, 5, 1), (101, 25, 5), (500, 25, 5), (1000, 50, 10), (5000, 250, 50)],
 )

@@ -14,10 +14,13 @@ is subscribed with ``SUBSCRIBE`` messages on ``/stream``, which the runtime pace
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 import orjson
 
 from alphapulse.rest import RestClient
-from alphapulse.venues.base import Connection, Resync, SnapshotFetcher, Venue
+from alphapulse.venues.base import Connection, Credentials, Resync, SnapshotFetcher, Venue
 
 WS_URL = "wss://stream.binance.com:9443"
 REST_URL = "https://api.binance.com"
@@ -37,6 +40,9 @@ STREAMS_PER_MESSAGE = 200
 DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 #: Binance.US weighs the same endpoint five times lighter (Binance.US REST API, "Order Book").
 US_DEPTH_WEIGHTS = ((100, 1), (500, 5), (1000, 10), (5000, 50))
+#: What Binance's REST API accepts as a symbol ("legal range is '^[A-Z0-9-_.]{1,20}$'").
+#: Symbols also go into the stream URL, where "/" separates streams and "&" ends the query.
+SYMBOL = re.compile(r"[A-Z0-9_.-]{1,20}")
 
 
 class Binance(Venue):
@@ -47,6 +53,32 @@ class Binance(Venue):
     messages_per_second = 4.0
     default_ws, default_rest = WS_URL, REST_URL
     depth_weights = DEPTH_WEIGHTS
+
+    def __init__(
+        self,
+        symbols: list[str],
+        *,
+        channels: tuple[str, ...] = ("book", "trades"),
+        urls: Mapping[str, str] | None = None,
+        credentials: Credentials | None = None,
+        depth: int | None = None,
+        stall_seconds: float | None = None,
+    ) -> None:
+        for s in symbols:
+            if not SYMBOL.fullmatch(s):
+                hint = f" (Binance spells it {s.replace('/', '').upper()!r})" if s.isascii() else ""
+                raise ValueError(
+                    f"{self.name}: {s[:40]!r} is not a Binance symbol: upper-case letters and "
+                    f"digits, like BTCUSDT{hint}"
+                )
+        super().__init__(
+            symbols,
+            channels=channels,
+            urls=urls,
+            credentials=credentials,
+            depth=depth,
+            stall_seconds=stall_seconds,
+        )
 
     def _symbol_groups(self) -> dict[str, list[str]]:
         """Each connection's name and symbols: at most MAX_STREAMS streams a connection."""
