@@ -86,6 +86,9 @@ class VenueRuntime:
         self.problems: dict[str, tuple[int, str]] = {}
         #: Rows of market data (trades, quotes, book updates, bars, news) taken so far.
         self.delivered = 0
+        #: Events REST snapshots gave (their rows and statuses): not the venue's stream, so a
+        #: stream that sends nothing after its snapshot has delivered nothing.
+        self.snapshot_rows = 0
 
     # --- engines -------------------------------------------------------------------------------
 
@@ -311,7 +314,9 @@ class VenueRuntime:
         ts = time.time_ns()
         if self.host.capture is not None:
             self.host.capture.http(f"{self.name}-rest", self.venue.protocol, url, body, ts)
+        before = c.engine.pending_events
         c.engine.feed_http(url, body, ts)
+        self.snapshot_rows += max(0, c.engine.pending_events - before)
         self.host.events.append("snapshot", self.name, url=url, bytes=len(body))
         return True
 

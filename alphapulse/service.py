@@ -317,7 +317,7 @@ class CollectorService:
                     out.append(f"{name}: {c.name} stopped: {c.fatal.kind} ({c.fatal.message})")
             for kind, (count, message) in sorted(rt.problems.items()):
                 out.append(f"{name}: {kind} x{count} (last: {message})")
-            if rt.delivered == 0:
+            if rt.delivered <= rt.snapshot_rows:
                 out.append(f"{name}: delivered no data")
         return out
 

@@ -16,6 +16,7 @@ from alphapulse.simulator import SimulatedExchange
 from alphapulse.simulator.alpaca import Alpaca as SimulatedAlpaca
 from alphapulse.venues.alpaca import Alpaca
 from alphapulse.venues.base import Connection, Resync
+from alphapulse.venues.binance import Binance
 from alphapulse.venues.kraken import Kraken
 from tests.test_service import quiet, until
 
@@ -229,6 +230,30 @@ def test_refusals_and_silence_are_problems(tmp_path: Path, alpaca_keys: None) ->
     assert any("subscription_refused" in p and "410" in p for p in problems), problems
     assert "alpaca: delivered no data" in problems
     assert service.summary()["problems"] == problems
+
+
+def test_a_stream_silent_after_its_snapshot_delivered_nothing(tmp_path: Path) -> None:
+    """A REST snapshot's rows are not the venue's stream: a Binance socket that sends
+    nothing while the snapshot fills the book has still delivered no data."""
+
+    async def session() -> CollectorService:
+        exchange = SimulatedExchange("binance", ["BTCUSDT"], seed=3, rate=0)  # no market
+        await exchange.start()
+        venue = Binance(["BTCUSDT"], urls={"ws": exchange.ws_url, "rest": exchange.rest_url})
+        service = CollectorService([venue], AsyncLakeWriter(LakeWriter(tmp_path)))
+        await service.start()
+        try:
+            await until(lambda: service.events.counts.get("snapshot", 0) >= 1)
+            await until(lambda: service.runtimes["binance"].delivered > 0)
+        finally:
+            await service.stop()
+            await exchange.stop()
+        return service
+
+    service = asyncio.run(session())
+    rt = service.runtimes["binance"]
+    assert 0 < rt.delivered <= rt.snapshot_rows  # the snapshot's rows (and its status)
+    assert "binance: delivered no data" in service.problems()
 
 
 @pytest.mark.parametrize(
