@@ -98,6 +98,7 @@ class CollectorService:
         #: Why the last commit at stop failed, if it did.
         self.stop_error: Exception | None = None
         self._last_watch = 0.0
+        self._last_drain_error = ""
         self.status_path = status_path
         self._tasks: list[tuple[asyncio.Task[None], Coroutine[Any, Any, None]]] = []
         self._running = False
@@ -211,13 +212,18 @@ class CollectorService:
                     rt.watch_lifetimes(now)
                 self._watch_channels()
                 self._write_status()
+                self._last_drain_error = ""
             except Exception as e:  # one bad round must not stop collection
-                if isinstance(e, LakeError | OSError):  # the disk's fault: one line is enough
+                error = f"{type(e).__name__}: {e}"
+                if error == self._last_drain_error:
+                    pass  # the same failure every 0.2 s: the events count it, the log has it
+                elif isinstance(e, LakeError | OSError):  # the disk's fault: one line is enough
                     log.error("drain failed: %s", e)
                 else:
                     log.exception("drain failed")
+                self._last_drain_error = error
                 self.drain_failures += 1
-                self.events.append("drain_failed", error=f"{type(e).__name__}: {e}")
+                self.events.append("drain_failed", error=error)
                 self.flowing.set()
 
     def _watch_channels(self) -> None:

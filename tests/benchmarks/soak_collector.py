@@ -8,8 +8,10 @@ prints the summary: rows written and lost, gaps, and how long the stop took. ::
     python -m tests.benchmarks.soak_collector --minutes 30 --rate 3300
     python -m tests.benchmarks.soak_collector --minutes 2 --rate 50000 --every 5
 
-RSS is "flat" when the samples after ``--warmup`` minutes grow by less than ``--max-growth``
-MB in all (the exit status says so, with the peak against ``--limit``).
+RSS is "flat" when the least-squares slope of the samples after ``--warmup`` minutes,
+over the soak's length, comes to less than ``--max-growth`` MB (single samples jump by
+tens of MB as buffers fill and commit, so the first and last samples say little); the exit
+status says so, with the peak against ``--limit``.
 """
 
 from __future__ import annotations
@@ -99,6 +101,18 @@ def at_minutes(samples: list[tuple[float, int]], minutes: list[float]) -> list[s
     return out
 
 
+def slope_mb_per_minute(samples: list[tuple[float, int]]) -> float:
+    """The least-squares slope of RSS over time."""
+    if len(samples) < 2:
+        return 0.0
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_r = sum(r for _, r in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    cov = sum((t - mean_t) * (r - mean_r) for t, r in samples)
+    return cov / var * 60 / MB if var else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
@@ -122,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             log=Path(args.log) if args.log else None,
         )
     peak = max((rss for _, rss in samples), default=0)
-    settled = [rss for t, rss in samples if t >= args.warmup * 60]
-    growth = (settled[-1] - min(settled)) / MB if len(settled) > 1 else 0.0
+    slope = slope_mb_per_minute([s for s in samples if s[0] >= args.warmup * 60])
+    growth = slope * max(0.0, args.minutes - args.warmup)
     sink = summary.get("sink", {})
     venues = summary.get("venues", {})
     print(f"RSS: {', '.join(at_minutes(samples, [1, 5, 10, 20, 30]))}")
-    print(f"RSS peak {peak / MB:.0f} MB (limit {args.limit:g}); after warm-up +{growth:.1f} MB")
+    print(
+        f"RSS peak {peak / MB:.0f} MB (limit {args.limit:g}); after warm-up "
+        f"{slope:+.2f} MB/min ({growth:+.1f} MB over the soak)"
+    )
     print(
         f"rows {sink.get('rows_written', 0):,}, lost {summary.get('rows_lost', '?')}, "
         f"gaps {sum(v['gaps'] for v in venues.values())}, "
