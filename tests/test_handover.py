@@ -27,7 +27,7 @@ class ShortLivedBinance(Binance):
     """Binance with connections the collector replaces after ``lifetime`` seconds."""
 
     def __init__(self, symbols: list[str], lifetime: float | None, **options: object) -> None:
-        super().__init__(symbols, **options)  # type: ignore[arg-type]
+        super().__init__(symbols, **options)
         self.lifetime = lifetime
 
     def connections(self) -> list[Connection]:

@@ -15,12 +15,12 @@ is subscribed with ``SUBSCRIBE`` messages on ``/stream``, which the runtime pace
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
 from alphapulse.rest import RestClient
-from alphapulse.venues.base import Connection, Credentials, Resync, SnapshotFetcher, Venue
+from alphapulse.venues.base import Connection, Resync, SnapshotFetcher, Venue
 
 WS_URL = "wss://stream.binance.com:9443"
 REST_URL = "https://api.binance.com"
@@ -54,16 +54,7 @@ class Binance(Venue):
     default_ws, default_rest = WS_URL, REST_URL
     depth_weights = DEPTH_WEIGHTS
 
-    def __init__(
-        self,
-        symbols: list[str],
-        *,
-        channels: tuple[str, ...] = ("book", "trades"),
-        urls: Mapping[str, str] | None = None,
-        credentials: Credentials | None = None,
-        depth: int | None = None,
-        stall_seconds: float | None = None,
-    ) -> None:
+    def __init__(self, symbols: list[str], **kwargs: Any) -> None:
         for s in symbols:
             if not SYMBOL.fullmatch(s):
                 hint = f" (Binance spells it {s.replace('/', '').upper()!r})" if s.isascii() else ""
@@ -71,14 +62,7 @@ class Binance(Venue):
                     f"{self.name}: {s[:40]!r} is not a Binance symbol: upper-case letters and "
                     f"digits, like BTCUSDT{hint}"
                 )
-        super().__init__(
-            symbols,
-            channels=channels,
-            urls=urls,
-            credentials=credentials,
-            depth=depth,
-            stall_seconds=stall_seconds,
-        )
+        super().__init__(symbols, **kwargs)
 
     def _symbol_groups(self) -> dict[str, list[str]]:
         """Each connection's name and symbols: at most MAX_STREAMS streams a connection."""
