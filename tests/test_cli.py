@@ -3,10 +3,12 @@ input answered with one line and an exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from alphapulse import cli
+from alphapulse import commands
 from alphapulse.capture import CaptureWriter, read_capture
 from alphapulse.cli import main
 from tests.conftest import KRAKEN, ROOT, recording
@@ -250,7 +252,7 @@ def test_a_capture_path_holding_something_else_is_left_alone(kind: str, tmp_path
 
 
 def test_an_existing_capture_is_appended_to(tmp_path: Path) -> None:
-    from alphapulse.cli import check_paths
+    from alphapulse.commands import check_paths
     from alphapulse.config import CollectorConfig
 
     capture = tmp_path / "c.capture.zst"
@@ -535,7 +537,7 @@ def test_ctrl_c_outside_collect_is_one_line(
     def interrupted(args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_schema", interrupted)
+    monkeypatch.setattr(commands, "cmd_schema", interrupted)
     assert main(["schema"]) == 130
     assert capsys.readouterr().err == "alphapulse schema: interrupted\n"
 
@@ -560,11 +562,51 @@ def test_an_interrupted_demo_leaves_no_capture(
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
 
+#: The console script `alphapulse` is this (pip writes it from [project.scripts]).
+CONSOLE_SCRIPT = "import sys; from alphapulse.cli import main; sys.exit(main())"
+
+
+def interrupt_at(argv: list[str], loaded: str) -> subprocess.CompletedProcess[str]:
+    """Start ``argv`` and send it SIGINT as soon as it has loaded a shared library whose path
+    contains ``loaded``: in the middle of its imports, at a point the test can find again."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if loaded in maps.read_text():
+                    break
+            time.sleep(0.0005)
+        else:
+            pytest.fail(f"{argv} never loaded {loaded}")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/<pid>/maps")
+@pytest.mark.parametrize("entry", ["-m", "script"])
+@pytest.mark.parametrize("loaded", ["orjson", "libarrow", "websockets/speedups"])
+def test_ctrl_c_while_starting_is_one_line(entry: str, loaded: str) -> None:
+    """Ctrl-C in the first half second, while the imports run (before main's handler was in
+    place this was a KeyboardInterrupt traceback, or a segfault inside orjson's init)."""
+    start = ["-m", "alphapulse"] if entry == "-m" else ["-c", CONSOLE_SCRIPT]
+    out = interrupt_at([sys.executable, *start, "schema"], loaded)
+    assert "Traceback" not in out.stderr, out.stderr
+    assert (out.returncode, out.stderr) == (130, "alphapulse: interrupted\n")
+    assert out.stdout == ""
+
+
 def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(args: object) -> int:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "cmd_schema", broken)
+    monkeypatch.setattr(commands, "cmd_schema", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["schema"])
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alphapulse import config as config_module
-from alphapulse.cli import build_parser, collect_config
+from alphapulse.commands import build_parser, collect_config
 from alphapulse.config import (
     CHANNELS,
     KRAKEN_DEPTHS,

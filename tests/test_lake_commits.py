@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from alphapulse.eventlog import EventLog
+from alphapulse.eventlog import SERVICE, EventLog
 from alphapulse.lake import AsyncLakeWriter, LakeStorageError, LakeWriter, read_table
 from tests.test_lake import MIDNIGHT, part_files, temp_files, trades
 
@@ -109,6 +109,40 @@ def test_the_events_table_is_committed_before_the_data_it_describes(tmp_path: Pa
     assert order == ["events", "trades", "trades"]
     lake.close()
     assert order == ["events", "trades", "trades", "events"]
+
+
+def test_every_venues_first_events_go_before_the_data(tmp_path: Path) -> None:
+    """The events table is partitioned by venue: the service's own events and each venue's
+    config/connect are separate buffers. Before, only the first of them went ahead of the
+    first data file (the flag "committed once" flipped on it), so a kill -9 kept the data
+    and service_start but not the venues' config and connect events."""
+    committed: list[tuple[str, str]] = []
+    lake = LakeWriter(
+        tmp_path,
+        roll_rows=2,
+        lead_table="events",
+        lead_seconds=3600,
+        on_commit=lambda path, table, rows: committed.append((table, path.parts[-3])),
+    )
+    log = EventLog()
+    log.append("service_start")
+    for venue in ("kraken", "coinbase"):
+        log.append("config", venue)
+        log.append("connect", venue)
+    lake.write("events", log.drain())
+    lake.write("trades", trades([MIDNIGHT, MIDNIGHT + 1]))  # rolls: every events buffer first
+    assert sorted(committed[:3]) == [
+        ("events", "venue=coinbase"),
+        ("events", "venue=kraken"),
+        ("events", f"venue={SERVICE}"),
+    ]
+    assert committed[3:] == [("trades", "venue=kraken")]
+    log.append("reconnect_scheduled", "kraken")  # young, in a partition already on disk
+    log.append("connect", "binance")  # a venue's first events: they go now
+    lake.write("events", log.drain())
+    lake.write("trades", trades([MIDNIGHT + 2, MIDNIGHT + 3], first_id=2))
+    assert committed[4:] == [("events", "venue=binance"), ("trades", "venue=kraken")]
+    lake.close()
 
 
 def test_events_that_wait_lead_seconds_go_before_the_next_data_file(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from alphapulse.cli import ReplayProgress, main
+from alphapulse.cli import main
+from alphapulse.commands import ReplayProgress
 from alphapulse.replay import replay
 from tests.conftest import KRAKEN, recording
 from tests.damaged_files import frame_offsets, shared_lines, write_capture

@@ -136,7 +136,7 @@ def test_binance_refuses_what_is_not_a_binance_symbol(
 
 
 def test_collect_refuses_a_binance_symbol_before_connecting() -> None:
-    from alphapulse.cli import build_parser, collect_config
+    from alphapulse.commands import build_parser, collect_config
 
     args = build_parser().parse_args(["collect", "--venue", "binance", "--symbols", "BTC/USDT"])
     with pytest.raises(ConfigError, match=r"--venue binance: binance: 'BTC/USDT' is not a"):

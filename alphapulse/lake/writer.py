@@ -170,11 +170,13 @@ class LakeWriter:
     than ``roll_rows`` becomes one file.
 
     ``lead_table`` (the collector's ``events``) is the audit trail of the data: before
-    another table's file is committed, the lead table's buffered rows are committed first
-    when none of them has been yet or when they are ``lead_seconds`` old. So a session's
-    first data file never lands without the events that say where it came from (a kill -9
-    right after it keeps both), and the trail is never more than ``lead_seconds`` behind a
-    data file, without a small events file beside every data file.
+    another table's file is committed, each of the lead table's partition buffers is
+    committed first when that partition (a venue's events, or the service's own, on a day)
+    has no file yet or when its rows are ``lead_seconds`` old. So a session's first data
+    file never lands without the events that say where it came from, every venue's config
+    and connect as well as service_start (a kill -9 right after it keeps both), and the
+    trail is never more than ``lead_seconds`` behind a data file, without a small events
+    file beside every data file.
 
     A commit the file system refuses raises LakeStorageError naming the directory.
 
@@ -205,7 +207,8 @@ class LakeWriter:
         self.on_commit = on_commit
         self.lead_table = lead_table
         self.lead_seconds = lead_seconds
-        self._lead_committed = False
+        #: The lead table's partitions that have a file (their first rows never wait).
+        self._lead_committed: set[_Key] = set()
         self.rows_written = 0
         self.files_committed = 0
         self.bytes_written = 0
@@ -325,7 +328,11 @@ class LakeWriter:
             return
         now = time.monotonic()
         for key in [k for k in self._buffers if k[0] == self.lead_table]:
-            if not self._lead_committed or now - self._buffers[key].since >= self.lead_seconds:
+            # Decided per partition: one flag for the table let the service's partition,
+            # committed first, hold back every venue's config and connect events.
+            if key not in self._lead_committed or now - self._buffers[key].since >= (
+                self.lead_seconds
+            ):
                 self._commit_one(key)
 
     def _commit_one(self, key: _Key) -> None:
@@ -368,7 +375,7 @@ class LakeWriter:
                 raise LakeStorageError(directory, exc) from exc
             raise
         if name == self.lead_table:
-            self._lead_committed = True
+            self._lead_committed.add(key)
         del self._buffers[key]
         self._rows_buffered -= buffer.rows
         self._bytes_buffered -= buffer.nbytes

@@ -9,6 +9,7 @@ recovers.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Container
 from dataclasses import dataclass, fields
@@ -61,9 +62,26 @@ class FaultPlan:
         ]
         return f"FaultPlan({', '.join(changed)})"
 
+    def __post_init__(self) -> None:
+        """Counts below 1 and negative or endless seconds mean nothing (``skip_every=0``
+        would skip nothing, ``drop_after=-1`` drop at the first frame): refused."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith(("_after", "_every")):
+                if value is not None and value < 1:
+                    raise ValueError(f"{f.name} must be 1 or more, not {value}")
+            elif f.name.endswith("_seconds") and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{f.name} must be a finite number, 0 or above, not {value}")
+        if self.connections is not None:
+            if not self.connections:
+                raise ValueError("connections: none given (give 0;1 or all)")
+            if bad := [i for i in self.connections if i < 0]:
+                raise ValueError(f"connections: not a connection index: {bad[0]}")
+
     @classmethod
     def parse(cls, text: str) -> FaultPlan:
-        """``name=value`` pairs separated by commas; ``connections`` takes ``0;1`` or ``all``."""
+        """``name=value`` pairs separated by commas; ``connections`` takes ``0;1`` or ``all``.
+        A value that does not fit raises ValueError, with a message for the command line."""
         values: dict[str, object] = {}
         known = {f.name: f for f in fields(cls)}
         for item in filter(None, (part.strip() for part in text.split(","))):
@@ -76,13 +94,27 @@ class FaultPlan:
                 values[name] = (
                     None
                     if value == "all"
-                    else tuple(int(v) for v in value.replace(";", " ").split())
+                    else tuple(
+                        _integer(name, v, "not a connection index")
+                        for v in value.replace(";", " ").split()
+                    )
                 )
             elif name.endswith("_seconds"):
-                values[name] = float(value)
+                try:
+                    values[name] = float(value)
+                except ValueError:
+                    raise ValueError(f"{name}: not a number: {value!r}") from None
             else:
-                values[name] = int(value)
+                values[name] = _integer(name, value, "not an integer")
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _integer(name: str, text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}: {what}: {text!r}") from None
+    return value
 
 
 class FaultState:
