@@ -256,6 +256,9 @@ class CollectorService:
     async def drain(self) -> None:
         """Hand every pending event to the sink (waiting while it is full), then let the
         sources read again."""
+        # The log first: a connect event reaches the lake before the data it opened, even
+        # when that data fills a partition by size within this very drain.
+        await self._drain_events()
         for name, rt in self.runtimes.items():
             for c in rt.connections.values():
                 if not c.engine.pending_events:

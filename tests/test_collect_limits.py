@@ -181,13 +181,6 @@ def test_the_final_commit_has_its_file_committed_events(tmp_path: Path) -> None:
 SMALL_ROLL_BYTES = 64 << 10
 
 
-@pytest.mark.xfail(
-    reason="CollectorService.drain hands a drain's data to the lake before that drain's "
-    "events, so a partition that rolls by size in the drain that also carries the venues' "
-    "connect events (or the first drain, service_start) lands first: about 1 run in 3. "
-    "The fix (service.py: drain the events first) is for its owner; then drop this mark.",
-    strict=False,
-)
 def test_after_kill_9_a_sessions_data_has_its_start_events(tmp_path: Path) -> None:
     """kill -9 as soon as the first data file is committed BY SIZE: the session's
     service_start, config and connect events are committed already. The old test killed
