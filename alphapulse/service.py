@@ -100,7 +100,10 @@ class CollectorService:
         self._last_watch = 0.0
         self._last_drain_error = ""
         self.status_path = status_path
-        self._tasks: list[tuple[asyncio.Task[None], Coroutine[Any, Any, None]]] = []
+        #: Running tasks and their coroutines (one cancelled before it ran must be closed);
+        #: a task leaves when it is done, or every resync, snapshot and handover of a long
+        #: collection would stay here.
+        self._tasks: dict[asyncio.Task[None], Coroutine[Any, Any, None]] = {}
         self._running = False
         self.started_at = 0.0
         self.rejects_seen = 0
@@ -144,7 +147,17 @@ class CollectorService:
                     error=f"{type(e).__name__}: {e}",
                 )
 
-        self._tasks.append((asyncio.create_task(guarded()), coro))
+        task = asyncio.create_task(guarded())
+        self._tasks[task] = coro
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+
+    @property
+    def tasks(self) -> int:
+        """Tasks spawned and not yet done."""
+        return len(self._tasks)
 
     async def stop(self) -> None:
         """Close the connections, hand the engines' last events to the sink and close it.
@@ -158,9 +171,10 @@ class CollectorService:
             return
         self._running = False
         await asyncio.gather(*(rt.stop() for rt in self.runtimes.values()))
-        for task, _ in self._tasks:
+        tasks = list(self._tasks.items())
+        for task, _ in tasks:
             task.cancel()
-        for task, coro in self._tasks:
+        for task, coro in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             coro.close()  # one cancelled before it ever ran was never awaited

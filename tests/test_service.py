@@ -573,3 +573,42 @@ def test_a_failing_sink_round_does_not_stop_collection() -> None:
     assert service.rows_lost >= 1  # the refused round is counted, not silently gone
     assert service.summary()["rows_lost"] == service.rows_lost
     assert sum(b.num_rows for b in sink.tables["trades"]) > 0  # later rounds got through
+
+
+def test_finished_tasks_are_let_go() -> None:
+    """Every resync, snapshot and handover is a spawned task: a long collection spawns
+    them without end, so the service keeps only those still running."""
+
+    async def session() -> tuple[int, int, int, list[str]]:
+        service = CollectorService([], FlakySink())
+        done: list[str] = []
+
+        async def job(name: str) -> None:
+            await asyncio.sleep(0)
+            done.append(name)
+
+        async def failing() -> None:
+            raise RuntimeError("boom")
+
+        async def forever() -> None:
+            await asyncio.Event().wait()
+
+        for i in range(1000):
+            service.spawn(job(f"job{i}"))
+        service.spawn(failing())
+        service.spawn(forever())
+        spawned = service.tasks
+        await until(lambda: len(done) == 1000)
+        await asyncio.sleep(0)
+        running = service.tasks
+        # A task cancelled before it ever ran is closed at stop (no "never awaited").
+        service._running = True
+        service.spawn(job("late"))
+        await service.stop()
+        return spawned, running, service.tasks, done
+
+    spawned, running, after, done = asyncio.run(session())
+    assert spawned == 1002
+    assert running == 1  # only the one still waiting
+    assert after == 0
+    assert "late" not in done

@@ -751,3 +751,16 @@ def test_cli_serves_until_interrupted() -> None:
         proc.send_signal(2)
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "stopped" in out
+
+
+def test_text_caches_stay_small_while_prices_wander() -> None:
+    """A symbol's price cache met some 30k new prices a minute in a 12k frames/s
+    collection: it must start over at ``CACHE_LIMIT`` (a few hundred KiB), not grow to
+    megabytes a symbol, and still format every price right."""
+    from alphapulse.simulator.encoding import CACHE_LIMIT, TextCache, fixed
+
+    assert CACHE_LIMIT <= 8192
+    cache = TextCache(lambda m: fixed(m, 2))
+    for m in range(6_500_000, 6_500_000 + 10 * CACHE_LIMIT, 7):
+        assert cache[m] == fixed(m, 2)
+        assert len(cache) <= CACHE_LIMIT
