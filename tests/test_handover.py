@@ -79,6 +79,19 @@ async def _trade_for(exchange: SimulatedExchange, seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _trade_until_rotated(
+    exchange: SimulatedExchange, service: CollectorService, timeout: float = 30.0
+) -> None:
+    """Keep the market moving until a replacement took over: a replacement proves itself by
+    delivering frames, so a quiet market (a slow machine's timing) would never let it."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while service.events.counts.get("rotated", 0) < 1:
+        if loop.time() > end:
+            raise TimeoutError(f"no handover: {dict(service.events.counts)}")
+        await _trade_for(exchange, 0.2)
+
+
 def _assert_gapless(service: CollectorService, exchange: SimulatedExchange, lake: Path) -> None:
     summary = service.summary()["venues"]["binance"]
     assert summary["gaps"] == 0 and summary["resyncs"] == 0, summary
@@ -97,7 +110,7 @@ def _assert_gapless(service: CollectorService, exchange: SimulatedExchange, lake
 def test_a_connection_is_replaced_before_its_lifetime_ends(tmp_path: Path) -> None:
     async def scenario(exchange: SimulatedExchange, service: CollectorService) -> None:
         await _trade_for(exchange, 2.0)
-        await until(lambda: service.events.counts.get("rotated", 0) >= 1, timeout=30)
+        await _trade_until_rotated(exchange, service)
         await _trade_for(exchange, 2.0)
 
     # The venue would cut at 5 s; the collector replaces its connection at 2.5 s.
@@ -120,8 +133,7 @@ def test_server_shutdown_is_met_with_a_new_connection_first(
         simulated = exchange.venue
         assert isinstance(simulated, SimulatedBinance)
         simulated.announce_shutdown()
-        await _trade_for(exchange, 1.0)
-        await until(lambda: service.events.counts.get("rotated", 0) >= 1, timeout=30)
+        await _trade_until_rotated(exchange, service)
         await _trade_for(exchange, 5.0)  # past the venue's close of the old connection
 
     service, exchange = asyncio.run(_session(tmp_path, scenario, grace=3.0))
