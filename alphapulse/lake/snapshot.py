@@ -162,3 +162,32 @@ def snapshot(
         found, _ = committed_files(directory)
         files.extend(found)
     return TableSnapshot(table, files)
+
+
+class LakeWatcher:
+    """Snapshots of a lake's tables for a long-lived reader (the DuckDB session).
+
+    File lists are kept while ``generation`` is unchanged; the live tail is read afresh
+    on every snapshot. ``changed()`` is cheap (a stat or two): the session asks it before
+    every query.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._generation: tuple[int, int] | None = None
+        self._files: dict[str, list[Path]] = {}
+
+    def changed(self) -> bool:
+        """True if a snapshot taken now could differ from the last one."""
+        current = generation(self.root)
+        return current is None or current != self._generation
+
+    def snapshot(self, table: str) -> TableSnapshot:
+        current = generation(self.root)
+        if current is None or current != self._generation:
+            self._files.clear()
+            self._generation = current
+        files = self._files.get(table)
+        if files is None:
+            files = self._files[table] = snapshot(self.root, table).files
+        return TableSnapshot(table, list(files))
