@@ -146,30 +146,32 @@ def partitions(
 def committed_files(directory: Path) -> tuple[list[Path], set[str]]:
     """The files a reader should read in one partition directory, and every token they
     hold (their own, and those of the files compactions merged into them)."""
-    names = set()
-    compacted = set()
+    listed: set[str] = set()
     # One readdir is no snapshot: a name created behind its cursor is missed, and one
     # deleted ahead of it too, so a compaction landing during a pass (its file renamed in,
     # then the files it replaces deleted) could hide both. The compacted file exists
     # throughout a second pass; the union, filtered by the ledgers, holds each row once.
     for _ in range(2):
         try:
-            entries = list(os.scandir(directory))
+            listed.update(os.listdir(directory))  # noqa: PTH208 (names, not Paths: fast)
         except FileNotFoundError:
             return [], set()
-        for entry in entries:
-            token = token_of(entry.name)
-            if token is None:
-                continue
-            names.add(entry.name)
-            if token.startswith(COMPACTED_PREFIX):
-                compacted.add(token)
+    names = {n for n in listed if token_of(n) is not None}
+    compacted = {t for n in names if (t := token_of(n)) and t.startswith(COMPACTED_PREFIX)}
     tokens = set()
-    for token in sorted(compacted):
+    # A compacted file may itself have been compacted again and deleted: its ledger (kept
+    # a while) still names the first files, whose tail segments may not be gone yet.
+    pending = sorted(compacted)
+    while pending:
+        token = pending.pop()
         for old in _replaced(directory, token):
             names.discard(old)
-            if (t := token_of(old)) is not None:
-                tokens.add(t)
+            t = token_of(old)
+            if t is None or t in tokens:
+                continue
+            tokens.add(t)
+            if t.startswith(COMPACTED_PREFIX):
+                pending.append(t)
     for name in names:
         if (t := token_of(name)) is not None:
             tokens.add(t)
@@ -227,13 +229,11 @@ def tail_segments(
     segments: list[Path] = []
     for _, _, directory in partitions(tail_root(root), table, venues, days):
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            names = sorted(os.listdir(directory))  # noqa: PTH208
         except FileNotFoundError:  # the writer closed: its rows are committed
             continue
         segments.extend(
-            Path(e.path)
-            for e in entries
-            if e.name.endswith(SEGMENT_SUFFIX) and not e.name.startswith(".")
+            directory / n for n in names if n.endswith(SEGMENT_SUFFIX) and not n.startswith(".")
         )
     return segments
 
