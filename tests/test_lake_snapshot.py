@@ -301,6 +301,7 @@ def test_filters_apply_to_the_tail(tmp_path: Path) -> None:
         assert tail_ids(snapshot(tmp_path, "trades", days=(day, None))) == [2, 3]
         assert tail_ids(snapshot(tmp_path, "trades", days=(None, day_before))) == [0, 1]
         assert tail_ids(snapshot(tmp_path, "trades", venues=["coinbase"])) == [1, 3]
+        assert tail_ids(snapshot(tmp_path, "trades", venues="coinbase")) == [1, 3]
         assert tail_ids(snapshot(tmp_path, "trades", venues=[])) == []
 
 

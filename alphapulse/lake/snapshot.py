@@ -198,6 +198,8 @@ def snapshot(
     """The files (and live tail) to read for ``table``; see the module docstring."""
     base = Path(root)
     check_table_name(table)
+    if isinstance(venues, str):  # one venue, not its letters
+        venues = [venues]
     return _take(base, table, lambda: lake_files(base, table, venues, days), venues, days)
 
 

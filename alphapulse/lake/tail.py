@@ -144,7 +144,7 @@ class TailPublisher:
                 self._dirs.add(path.parent)
             segment.sink = pa.OSFile(str(path), "wb")  # unbuffered: each write is a syscall
             segment.stream = pa.ipc.new_stream(segment.sink, schema)
-        except OSError as exc:
+        except (OSError, pa.ArrowException) as exc:
             self._stop(segment, exc)
         return segment
 
@@ -156,7 +156,7 @@ class TailPublisher:
         batch = batches[0] if len(batches) == 1 else pa.concat_batches(batches)
         try:
             segment.stream.write_batch(batch)
-        except OSError as exc:
+        except (OSError, pa.ArrowException) as exc:
             self._stop(segment, exc)
 
     def retire(self, segment: Segment | None, now: float | None = None) -> None:
@@ -196,18 +196,18 @@ class TailPublisher:
             if sink is not None:
                 sink.close()
 
-    def _stop(self, segment: Segment, exc: OSError) -> None:
+    def _stop(self, segment: Segment, exc: Exception) -> None:
         self._close(segment)
         self._failed(segment.path, exc)
 
-    def _failed(self, path: Path, exc: OSError) -> None:
+    def _failed(self, path: Path, exc: Exception) -> None:
         self.errors += 1
         if self.errors == 1:  # a full disk fails every write: one line, not one per batch
             log.warning(
                 "lake tail: cannot write %s (%s); uncommitted rows of this buffer are not "
                 "readable until committed (further failures only counted)",
                 path,
-                os.strerror(exc.errno) if exc.errno else exc,
+                os.strerror(errno) if (errno := getattr(exc, "errno", None)) else exc,
             )
 
 
