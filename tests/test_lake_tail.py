@@ -4,6 +4,7 @@ leave; and the real collector's tail seconds after it starts. Real files and pro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -230,26 +231,33 @@ def quotes_row() -> pa.Table:
     return pa.table(values, schema=schema)
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs, or a skip saying why there cannot be one."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``where``, or a skip saying why there cannot be one."""
+    where.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a 64 KiB tmpfs (needs root and mount rights): {done.stderr}")
+        pytest.skip(f"cannot mount a {size} tmpfs (needs root and mount rights): {done.stderr}")
     try:
-        yield mount
+        yield where
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    with tmpfs(tmp_path / "tiny", "64k") as mount:
+        yield mount
 
 
 def test_a_full_tail_disk_counts_and_commits_still_land(tmp_path: Path, tiny_disk: Path) -> None:
     writer = LakeWriter(tmp_path, publish_tail=True)
+    assert writer.tail is not None
+    writer.tail.reserve_bytes = 0  # publish to the last byte: the disk refuses the write
     # The trades segments on a disk that fills up; the lake's files on one with room.
     (tmp_path / TAIL_DIR / "trades").symlink_to(tiny_disk, target_is_directory=True)
     written = 0
@@ -267,6 +275,28 @@ def test_a_full_tail_disk_counts_and_commits_still_land(tmp_path: Path, tiny_dis
     writer.flush()
     assert sorted(ids(read_table(tmp_path, "trades"))) == list(range(written))
     writer.close()
+
+
+def test_the_tail_leaves_the_commits_their_room(tmp_path: Path) -> None:
+    """Segments share the lake's disk: below ``max_buffer_bytes`` free, buffers are not
+    published (the files they become need the room); once there is room, they are again."""
+    with tmpfs(tmp_path / "lake", "4m") as lake:
+        writer = LakeWriter(lake, publish_tail=True, max_buffer_bytes=1 << 20)
+        ballast = lake / "ballast"
+        with ballast.open("wb") as f:  # leave less than 1 MiB free
+            free = os.statvfs(lake).f_bavail * os.statvfs(lake).f_frsize
+            f.write(b"x" * (free - (512 << 10)))
+        writer.write("trades", trades([MIDNIGHT], first_id=0))
+        assert segments(lake) == [] and writer.stats()["tail_errors"] == 1
+        assert ids(snapshot(lake, "trades").tail) == []  # until committed
+        writer.flush()
+        assert ids(read_table(lake, "trades")) == [0]
+
+        ballast.unlink()
+        writer.write("trades", trades([MIDNIGHT + 1], first_id=1))
+        assert len(segments(lake)) == 1 and writer.stats()["tail_errors"] == 1
+        assert ids(snapshot(lake, "trades").tail) == [1]
+        writer.close()
 
 
 # -- the real collector ----------------------------------------------------------------------

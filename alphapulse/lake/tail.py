@@ -22,6 +22,11 @@ The rules that keep readers right:
 - Publishing is best effort. A write the file system refuses (disk full) is counted in
   ``errors``, logged once, and that buffer publishes no more; the lake's commits never
   wait on or fail for the tail. Its rows are then readable once committed.
+- The tail never takes the room the commits need: the segments live on the lake's disk,
+  so a buffer is published only while that disk keeps ``reserve_bytes`` free (the writer
+  passes what it may buffer at most, an upper bound on the files its buffers become).
+  Below it, buffers stop publishing as on a failure; new ones publish again once there
+  is room.
 """
 
 from __future__ import annotations
@@ -107,8 +112,11 @@ class TailPublisher:
     writer's: it is removed, then the owner file written.
     """
 
-    def __init__(self, root: Path, *, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self, root: Path, *, reserve_bytes: int = 0, grace_seconds: float = GRACE_SECONDS
+    ) -> None:
         self.root = root
+        self.reserve_bytes = reserve_bytes
         self.grace_seconds = grace_seconds
         self.errors = 0
         self._retired: deque[tuple[float, Path]] = deque()
@@ -137,6 +145,9 @@ class TailPublisher:
         if not self.enabled:
             return None
         path = segment_path(self.root, table, venue, day, token)
+        if not self._room(tail_root(self.root), 0):
+            self._failed(path, "the lake's disk is nearly full")
+            return None
         segment = Segment(path)
         try:
             if path.parent not in self._dirs:
@@ -151,6 +162,9 @@ class TailPublisher:
     def append(self, segment: Segment | None, part: pa.Table) -> None:
         """Add ``part`` to the segment as one record batch, visible to readers on return."""
         if segment is None or segment.stream is None or part.num_rows == 0:
+            return
+        if not self._room(segment.path.parent, part.nbytes):
+            self._stop(segment, "the lake's disk is nearly full")
             return
         batches = part.to_batches()
         batch = batches[0] if len(batches) == 1 else pa.concat_batches(batches)
@@ -196,18 +210,31 @@ class TailPublisher:
             if sink is not None:
                 sink.close()
 
-    def _stop(self, segment: Segment, exc: Exception) -> None:
-        self._close(segment)
-        self._failed(segment.path, exc)
+    def _room(self, directory: Path, nbytes: int) -> bool:
+        """Whether ``nbytes`` more leave ``reserve_bytes`` free on ``directory``'s disk."""
+        if self.reserve_bytes <= 0:
+            return True
+        try:
+            st = os.statvfs(directory)
+        except OSError:
+            return True  # the write itself will tell
+        return st.f_bavail * st.f_frsize - nbytes >= self.reserve_bytes
 
-    def _failed(self, path: Path, exc: Exception) -> None:
+    def _stop(self, segment: Segment, why: Exception | str) -> None:
+        self._close(segment)
+        self._failed(segment.path, why)
+
+    def _failed(self, path: Path, why: Exception | str) -> None:
         self.errors += 1
         if self.errors == 1:  # a full disk fails every write: one line, not one per batch
+            if not isinstance(why, str):
+                errno = getattr(why, "errno", None)
+                why = os.strerror(errno) if errno else str(why)
             log.warning(
-                "lake tail: cannot write %s (%s); uncommitted rows of this buffer are not "
+                "lake tail: cannot publish %s (%s); uncommitted rows of this buffer are not "
                 "readable until committed (further failures only counted)",
                 path,
-                os.strerror(errno) if (errno := getattr(exc, "errno", None)) else exc,
+                why,
             )
 
 

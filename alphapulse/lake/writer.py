@@ -145,7 +145,9 @@ class LakeWriter:
                 write_marker(self.root)
             self.orphans_removed = self._remove_orphans()
             # Holding the lock, any _tail is a dead writer's: gone before it misleads.
-            self.tail = TailPublisher(self.root) if publish_tail else None
+            self.tail = (
+                TailPublisher(self.root, reserve_bytes=max_buffer_bytes) if publish_tail else None
+            )
             if self.tail is None:
                 remove_tail(self.root)
         except BaseException:
