@@ -22,8 +22,8 @@ import pytest
 
 from alphapulse import _core
 from alphapulse.lake import LakeWriter, read_table
-from alphapulse.lake.snapshot import generation, read_segment, snapshot, token_of
-from alphapulse.lake.tail import OWNER, TAIL_DIR, process_start
+from alphapulse.lake.snapshot import generation, snapshot, token_of
+from alphapulse.lake.tail import OWNER, TAIL_DIR, SegmentReader, process_start, read_segment
 from tests.conftest import ROOT
 from tests.test_lake import MIDNIGHT, part_files, trades
 
@@ -104,6 +104,24 @@ def test_a_segment_cut_mid_message_reads_its_whole_batches(tmp_path: Path) -> No
         cut_file.write_bytes(whole[:cut])
         expected = [10 * i + k for i, end in enumerate(ends) if end <= cut for k in range(3)]
         assert read_segment(cut_file).to_pydict().get("trade_id", []) == expected, cut
+
+
+def test_a_growing_segment_read_bit_by_bit_reads_as_if_read_whole(tmp_path: Path) -> None:
+    """The watcher's reader parses only what was appended since its last read: at every
+    length the file grows to, even mid-message, it holds what a fresh read finds."""
+    lake = tmp_path / "lake"
+    with LakeWriter(lake, publish_tail=True) as writer:
+        for i in range(6):
+            writer.write("trades", trades([MIDNIGHT + i] * (i + 1), first_id=10 * i))
+        whole = segments(lake)[0].read_bytes()
+    growing = tmp_path / "growing.arrows"
+    growing.write_bytes(b"")
+    reader = SegmentReader(growing)
+    for end in [*range(0, len(whole), 113), len(whole)]:
+        with growing.open("ab") as f:
+            f.write(whole[growing.stat().st_size : end])
+        assert reader.read().equals(read_segment(growing)), end
+    assert ids(reader.read()) == [10 * i + k for i in range(6) for k in range(i + 1)]
 
 
 def test_a_cut_segment_of_a_live_writer_reads_up_to_the_cut(tmp_path: Path) -> None:

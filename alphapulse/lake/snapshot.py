@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -42,7 +43,7 @@ import pyarrow.parquet as pq
 from alphapulse import _core
 from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
 from alphapulse.lake.layout import LakeError, check_table_name
-from alphapulse.lake.tail import SEGMENT_SUFFIX, read_owner, tail_root
+from alphapulse.lake.tail import SEGMENT_SUFFIX, SegmentReader, read_owner, tail_root
 
 #: Rewritten (by rename: a new inode) on every commit and compaction.
 GENERATION: Final = "_alphapulse_lake.gen"
@@ -240,59 +241,37 @@ def tail_segments(
     return segments
 
 
-def read_segment(path: Path) -> pa.Table:
-    """A segment's whole record batches, memory-mapped (no copy).
-
-    The writer may be appending: the batches up to the last whole one are read, and one
-    cut short (or a stream whose schema is not written yet) ends the read. A segment gone
-    raises FileNotFoundError.
-    """
-    source = pa.memory_map(str(path))
-    try:
-        stream = pa.ipc.open_stream(source)
-    except (pa.ArrowInvalid, OSError):
-        return pa.table({})  # nothing whole yet: no schema, no rows
-    batches = []
-    while True:
-        try:
-            batches.append(stream.read_next_batch())
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, OSError):  # the message being written
-            break
-    return pa.Table.from_batches(batches, stream.schema)
-
-
 def _take(
     root: Path,
     table: str,
     list_files: Callable[[], tuple[list[Path], set[str]]],
     venues: Iterable[str] | None,
     days: tuple[date | None, date | None],
+    readers: dict[Path, SegmentReader] | None = None,
 ) -> TableSnapshot:
+    """Take a snapshot. ``readers`` keeps each segment's reader from one snapshot to the
+    next, so that only what was appended since is read (the watcher's)."""
     venues = None if venues is None else list(venues)  # iterated once per attempt
+    readers = {} if readers is None else readers
     for _ in range(ATTEMPTS):
         segments = tail_segments(root, table, venues, days)  # before the files: the seam
         files, tokens = list_files()
         if segments is None:
+            readers.clear()
             return TableSnapshot(table, files)
+        wanted = [p for p in segments if p.name[: -len(SEGMENT_SUFFIX)] not in tokens]
+        for gone in readers.keys() - set(wanted):
+            del readers[gone]  # committed, or deleted: never read again
         try:
-            return TableSnapshot(table, files, _read_tail(table, segments, tokens, files))
+            parts = [readers.setdefault(p, SegmentReader(p)).read() for p in wanted]
         except FileNotFoundError:
             continue  # a segment committed and deleted since listed: its file is there now
+        return TableSnapshot(table, files, _joined(table, parts, files))
     raise LakeError(f"the live tail of {table!r} changed faster than it could be read; retry")
 
 
-def _read_tail(
-    table: str, segments: list[Path], committed: set[str], files: list[Path]
-) -> pa.Table | None:
-    parts = []
-    for path in segments:
-        if path.name[: -len(SEGMENT_SUFFIX)] in committed:
-            continue
-        part = read_segment(path)
-        if part.num_columns:
-            parts.append(part)
+def _joined(table: str, parts: list[pa.Table], files: list[Path]) -> pa.Table | None:
+    parts = [p for p in parts if p.num_columns]  # a segment without its schema yet
     if not parts:
         return _empty_tail(table, files)
     if len(parts) == 1:
@@ -327,6 +306,9 @@ class LakeWatcher:
         self._generation: tuple[int, int] | None = None
         self._files: dict[str, tuple[list[Path], set[str]]] = {}
         self._had_tail = False
+        #: Per table, the readers of its live segments: each snapshot reads only the
+        #: batches appended since the last (segments are append-only).
+        self._readers: defaultdict[str, dict[Path, SegmentReader]] = defaultdict(dict)
 
     def changed(self) -> bool:
         """True if a snapshot taken now could differ from the last one: files committed
@@ -351,6 +333,6 @@ class LakeWatcher:
                 cached = self._files[table] = lake_files(self.root, table)
             return cached
 
-        taken = _take(self.root, table, listing, None, (None, None))
+        taken = _take(self.root, table, listing, None, (None, None), self._readers[table])
         self._had_tail = taken.tail is not None
         return TableSnapshot(table, list(taken.files), taken.tail)

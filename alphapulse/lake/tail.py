@@ -238,6 +238,51 @@ class TailPublisher:
             )
 
 
+class SegmentReader:
+    """Reads one segment as it grows, memory-mapped (no copy).
+
+    Each ``read`` maps the file again and parses only the messages past the last whole
+    one it read: the segment is only ever appended to. A message cut short (being written)
+    ends a read and is read whole next time. A segment gone raises FileNotFoundError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema: pa.Schema | None = None
+        self.batches: list[pa.RecordBatch] = []
+        self.offset = 0  # where the first message not yet read begins
+
+    def read(self) -> pa.Table:
+        """Every whole batch so far; a table without columns before the schema is whole."""
+        if self.path.stat().st_size > self.offset:
+            self._read_more()
+        if self.schema is None:
+            return pa.table({})
+        return pa.Table.from_batches(self.batches, self.schema)
+
+    def _read_more(self) -> None:
+        source = pa.memory_map(str(self.path))
+        source.seek(self.offset)
+        messages = pa.ipc.MessageReader.open_stream(source)
+        while True:
+            try:
+                message = messages.read_next_message()
+            except StopIteration:  # the end of the file, or of a closed stream
+                return
+            except (pa.ArrowInvalid, OSError):  # the message being written
+                return
+            if self.schema is None:
+                self.schema = pa.ipc.read_schema(message)
+            else:
+                self.batches.append(pa.ipc.read_record_batch(message, self.schema))
+            self.offset = source.tell()
+
+
+def read_segment(path: Path) -> pa.Table:
+    """A segment's whole record batches (see ``SegmentReader``)."""
+    return SegmentReader(path).read()
+
+
 def read_owner(root: Path) -> dict[str, Any] | None:
     """The owner file of a live writer's ``_tail``; None without one or when it is dead."""
     try:
