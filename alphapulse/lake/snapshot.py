@@ -14,7 +14,8 @@ writer commits and a compaction replaces files, because of these rules:
   names its process); what a crashed writer left is ignored.
 - A compacted file's token starts with ``c`` and a ledger ``_compaction-<token>.json``
   beside it, written before it, names the files it replaces (``{"replaces": [names]}``).
-  Those files are left out if they are still listed; their tokens count as committed.
+  Those files are left out if they are still listed; their tokens count as committed,
+  and so do those a replaced compacted file's own ledger names, while it is kept.
 - A file listed but gone when read (a compaction deleted it) means the snapshot is stale:
   take another (``snapshot`` is cheap; the session retries once).
 
@@ -45,7 +46,7 @@ from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
 from alphapulse.lake.layout import LakeError, check_table_name
 from alphapulse.lake.tail import SEGMENT_SUFFIX, SegmentReader, read_owner, tail_root
 
-#: Rewritten (by rename: a new inode) on every commit and compaction.
+#: Replaced (by rename) on every commit and compaction; holds a random number.
 GENERATION: Final = "_alphapulse_lake.gen"
 LEDGER_PREFIX: Final = "_compaction-"
 COMPACTED_PREFIX: Final = "c"
@@ -296,9 +297,9 @@ def _empty_tail(table: str, files: list[Path]) -> pa.Table | None:
 class LakeWatcher:
     """Snapshots of a lake's tables for a long-lived reader (the DuckDB session).
 
-    File lists are kept while ``generation`` is unchanged; the live tail is read afresh
-    on every snapshot. ``changed()`` is cheap (a stat or two): the session asks it before
-    every query.
+    File lists are kept while ``generation`` is unchanged; the live tail is read on every
+    snapshot, each segment from where the last snapshot stopped reading it. ``changed()``
+    is cheap (two small file reads and a signal 0): the session asks it before every query.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
