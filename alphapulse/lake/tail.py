@@ -267,14 +267,14 @@ class SegmentReader:
         while True:
             try:
                 message = messages.read_next_message()
+                if self.schema is None:
+                    self.schema = pa.ipc.read_schema(message)
+                else:
+                    self.batches.append(pa.ipc.read_record_batch(message, self.schema))
             except StopIteration:  # the end of the file, or of a closed stream
                 return
             except (pa.ArrowInvalid, OSError):  # the message being written
                 return
-            if self.schema is None:
-                self.schema = pa.ipc.read_schema(message)
-            else:
-                self.batches.append(pa.ipc.read_record_batch(message, self.schema))
             self.offset = source.tell()
 
 
