@@ -55,6 +55,7 @@ class BookReader:
 
     def __init__(self) -> None:
         self._con = duckdb.connect()
+        self._con.execute("set TimeZone = 'UTC'")  # instants given as UTC nanoseconds
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -96,14 +97,14 @@ class BookReader:
             if starts.num_rows:
                 found.append(pc.max(starts.column("ts_recv").cast(pa.int64())).as_py())
         if files:
-            row = self._con.execute(
+            rows = self._con.execute(
                 f"select max(epoch_ns(ts_recv)) from read_parquet({file_list(files)}) "
                 "where symbol = ? and action = 'clear' and flags & 1 = 1 "
-                "and ts_recv <= make_timestamp_ns(?)",
+                "and ts_recv <= make_timestamp_ns(?)::timestamptz_ns",
                 [symbol, at_ns],
-            ).fetchone()
-            if row is not None and row[0] is not None:
-                found.append(int(row[0]))
+            ).fetchall()
+            if rows and rows[0][0] is not None:
+                found.append(int(rows[0][0]))
         return max(found) if found else None
 
     def _rows(
@@ -119,13 +120,13 @@ class BookReader:
         parts = []
         if recent:
             parts.append(
-                self._con.execute(
+                self._con.sql(
                     f"select {_REPLAY_COLUMNS} from read_parquet({file_list(recent)}, "
                     "filename = true, file_row_number = true) "
-                    "where symbol = ? and ts_recv >= make_timestamp_ns(?) "
-                    "and ts_recv <= make_timestamp_ns(?) "
+                    "where symbol = ? and ts_recv >= make_timestamp_ns(?)::timestamptz_ns "
+                    "and ts_recv <= make_timestamp_ns(?)::timestamptz_ns "
                     "order by ts_recv, filename, file_row_number",
-                    [symbol, start_ns, at_ns],
+                    params=[symbol, start_ns, at_ns],
                 ).to_arrow_table()
             )
         if tail is not None:
