@@ -150,6 +150,19 @@ def _tail_rows(tail: pa.Table | None, venue: str, symbol: str, at_ns: int) -> pa
     return rows.sort_by([("ts_recv", "ascending")]) if rows.num_rows else None
 
 
+def replay_from_snapshot(rows: pa.Table, depth: int) -> pa.Table:
+    """``rows``: one instrument's deltas up to the instant, in order. Replays them from the
+    last snapshot (empty book without one)."""
+    starts = pc.and_(
+        pc.equal(rows.column("action"), "clear"),
+        pc.not_equal(pc.bit_wise_and(rows.column("flags"), 1), 0),
+    )
+    positions = pc.indices_nonzero(starts)
+    if not len(positions):
+        return BOOK_SCHEMA.empty_table()
+    return replay(rows.slice(positions[-1].as_py()), depth)
+
+
 def replay(rows: pa.Table, depth: int) -> pa.Table:
     """The best ``depth`` levels a side after applying ``rows`` to an empty book."""
     if not rows.num_rows:
