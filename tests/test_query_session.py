@@ -48,6 +48,9 @@ def test_every_view_exists_with_the_lake_types(session: Session) -> None:
             *(EVENTS_SCHEMA if table == "events" else pa.schema(_core.event_schema(table))).names
         ]
         assert session.columns(view) == [*expected, "date"], view
+    assert session.columns("bars") == session.query("select * from bars('1h') limit 0").columns
+    assert session.columns("book_top")[:4] == ["side", "level", "price", "size"]
+    assert session.columns("nope") == []
     assert session.query("select count(*) n from events")["n"][0] == 0
     assert session.query("select count(*) n from venue_bars")["n"][0] == 0
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from alphapulse.lake.layout import MARKER, LakeError, read_marker
 from alphapulse.lake.snapshot import LakeWatcher
-from alphapulse.query.book import BookReader, to_ns
+from alphapulse.query.book import BOOK_SCHEMA, BookReader, to_ns
 from alphapulse.query.errors import QueryError, query_error
 from alphapulse.query.views import VIEWS, TailRows, tail_name, view_sql
 
@@ -30,6 +30,24 @@ if TYPE_CHECKING:
     import polars as pl
 
 T = TypeVar("T")
+
+#: What the table macros return, for completion.
+MACRO_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bars": (
+        "venue",
+        "symbol",
+        "instrument",
+        "ts",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "vwap",
+        "trades",
+    ),
+    "book_top": tuple(BOOK_SCHEMA.names),
+}
 
 #: Parameters as DuckDB takes them: positional (``?``) or named (``$name``).
 Params = Sequence[object] | dict[str, object] | None
@@ -225,7 +243,9 @@ class Session:
         return [r[0] for r in rows if not r[0].startswith("_alphapulse")]
 
     def columns(self, name: str) -> list[str]:
-        """The columns of a table or view (empty for an unknown name)."""
+        """The columns of a table, view or table macro (empty for an unknown name)."""
+        if name in MACRO_COLUMNS:
+            return list(MACRO_COLUMNS[name])
         rows = self.con.execute(
             "select column_name from information_schema.columns where table_name = ? "
             "order by ordinal_position",
