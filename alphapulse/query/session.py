@@ -6,6 +6,12 @@ Each view (``trades``, ``quotes``, ``book_deltas``, ``venue_bars``, ``news``, ``
 BY NAME the rows a running collector has not committed yet. ``refresh()`` (called by
 ``sql``/``query``/``arrow``) rebuilds the views only when the lake's generation says the
 file set or the tail may have changed; otherwise it costs a ``stat``.
+
+The files are read without ``union_by_name``: the writer gives every file of a table the
+table's published schema, and ``union_by_name`` would read the footer of every file of
+the table on every query (half a second at 2000 files) where DuckDB otherwise opens only
+the files the partition filters keep. Footers are cached across queries
+(``parquet_metadata_cache``): a name always means the same bytes in the lake.
 """
 
 from __future__ import annotations
@@ -118,7 +124,7 @@ class Session:
             self.con.register(tail_name(view), rows)
         self._closed = False
         self._books = BookReader()
-        self._rebuild()
+        self._update()
         from alphapulse.query.macros import install_macros
 
         install_macros(self)
@@ -129,8 +135,10 @@ class Session:
         """Bring the views up to date with the lake; a stat when nothing changed."""
         if self._closed:
             raise QueryError("the session is closed: alphapulse.connect() again")
-        if not self._watcher.changed():
-            return
+        if self._watcher.changed():
+            self._update()
+
+    def _update(self) -> None:
         try:
             self._rebuild()
         except duckdb.Error as e:
