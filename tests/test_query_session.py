@@ -215,3 +215,19 @@ def test_a_closed_session_says_reconnect(lake: Path) -> None:
         pass
     with pytest.raises(QueryError, match="connect"):
         s.query("select 1")
+
+
+def test_importing_alphapulse_loads_no_query_engine() -> None:
+    """``python -m alphapulse`` and the package stay cheap: DuckDB and polars load with
+    ``connect``/``scan``, not with the package or the command line's parser."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alphapulse, alphapulse.commands, alphapulse.query; "
+        "print(sorted(m for m in ('duckdb', 'polars') if m in sys.modules)); "
+        "alphapulse.connect; print('duckdb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]
