@@ -162,3 +162,13 @@ def test_a_bad_interval_is_one_line(implementations: tuple[MarketData, MarketDat
     for md in implementations:
         with pytest.raises(ValueError, match="'1 fortnight' is not a number and a unit"):
             md.bars("kraken:BTC/USD", "1 fortnight")
+
+
+def test_memory_data_from_any_arrow_stream(session: Session) -> None:
+    """A DuckDB result (an Arrow stream, like the core's EventBatch) serves as a table."""
+    relation = session.sql("select * exclude (date) from trades order by ts_recv")
+    assert relation is not None
+    memory = MemoryMarketData({"trades": relation})
+    assert_same(memory.trades("binance:ETHUSDT"), LakeMarketData(session).trades("binance:ETHUSDT"))
+    with pytest.raises(ValueError, match="no table 'trade'"):
+        MemoryMarketData({"trade": relation})
