@@ -51,6 +51,8 @@ _UNITS: Final = {
     "hour": 3600 * 10**9,
     "d": 86_400 * 10**9,
     "day": 86_400 * 10**9,
+    "w": 7 * 86_400 * 10**9,
+    "week": 7 * 86_400 * 10**9,
 }
 _INTERVAL = re.compile(r"\s*(\d+)\s*([a-z]+?)s?\s*\Z")
 
@@ -64,7 +66,7 @@ def interval_ns(interval: Interval) -> int:
         unit = None if found is None else _UNITS.get(found.group(2))
         if found is None or unit is None:
             raise ValueError(
-                f"interval {interval!r} is not a number and a unit (ns, us, ms, s, m, h, d): "
+                f"interval {interval!r} is not a number and a unit (ns, us, ms, s, m, h, d, w): "
                 "'1m', '250ms', '1h'"
             )
         ns = int(found.group(1)) * unit
