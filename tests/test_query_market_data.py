@@ -121,3 +121,11 @@ def test_trades_bounds_and_order(both: list[MarketData], tables: dict[str, pa.Ta
     assert_frame_equal(results[0], results[1])
     assert all(md.trades("kraken:DOGE/USD").is_empty() for md in both)
     assert all(md.trades("coinbase:ETH/USD").is_empty() for md in both)
+
+
+def test_bad_instants_are_one_line(both: list[MarketData]) -> None:
+    for md in both:
+        with pytest.raises(ValueError, match=r"^'yesterday' is not an instant: give an ISO"):
+            md.trades("kraken:ETH/USD", "yesterday")
+        with pytest.raises(TypeError, match="an instant is a datetime, a date, an int or a str"):
+            md.book("kraken:ETH/USD", 1.5)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ of the session, and a query cannot run another query on its own connection.
 
 from __future__ import annotations
 
+import numbers
 import threading
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -210,7 +211,17 @@ def to_ns(at: datetime | date | int | str) -> int:
     from alphapulse.lake.reader import _ns
 
     if isinstance(at, str):
-        at = datetime.fromisoformat(at)
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            raise ValueError(
+                f"{at!r} is not an instant: give an ISO 8601 time ('2026-03-03 10:00', "
+                "'2026-03-03T10:00:00Z'), a datetime, a date or epoch nanoseconds"
+            ) from None
+    if isinstance(at, numbers.Integral) and not isinstance(at, bool):
+        return int(at)  # numpy's integers too
+    if not isinstance(at, datetime | date):
+        raise TypeError(f"an instant is a datetime, a date, an int or a str, not {at!r}")
     return _ns(at)
 
 
