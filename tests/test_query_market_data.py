@@ -128,4 +128,4 @@ def test_bad_instants_are_one_line(both: list[MarketData]) -> None:
         with pytest.raises(ValueError, match=r"^'yesterday' is not an instant: give an ISO"):
             md.trades("kraken:ETH/USD", "yesterday")
         with pytest.raises(TypeError, match="an instant is a datetime, a date, an int or a str"):
-            md.book("kraken:ETH/USD", 1.5)  # type: ignore[arg-type]
+            md.book("kraken:ETH/USD", 1.5)  # type: ignore[call-overload]
