@@ -22,6 +22,7 @@ from alphapulse.lake import LakeWriter
 from alphapulse.lake.layout import fsync_dir, fsync_file, part_name
 from alphapulse.lake.snapshot import (
     COMPACTED_PREFIX,
+    GENERATION,
     LakeWatcher,
     TableSnapshot,
     bump_generation,
@@ -300,6 +301,22 @@ def test_the_watcher_reports_changes_cheaply_and_caches_files(tmp_path: Path) ->
     assert all_ids(watcher.snapshot("trades")) == [0, 1, 2]
     assert watcher.snapshot("trades").tail is None
     assert not watcher.changed()
+
+
+def test_a_lake_without_a_generation_file_is_listed_once(tmp_path: Path) -> None:
+    """A lake whose files predate the generation file is not re-listed for every query;
+    the file's first appearance (a commit, a compaction) is a change like any other."""
+    with LakeWriter(tmp_path) as writer:
+        writer.write("trades", trades([MIDNIGHT], first_id=0))
+    (tmp_path / GENERATION).unlink()
+    watcher = LakeWatcher(tmp_path)
+    assert watcher.changed()
+    assert all_ids(watcher.snapshot("trades")) == [0]
+    assert not watcher.changed()
+    with LakeWriter(tmp_path) as writer:
+        writer.write("trades", trades([MIDNIGHT + 1], first_id=1))
+    assert watcher.changed()
+    assert all_ids(watcher.snapshot("trades")) == [0, 1]
 
 
 def test_filters_apply_to_the_tail(tmp_path: Path) -> None:

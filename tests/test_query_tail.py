@@ -1,28 +1,19 @@
 """The session over a live writer's tail: rows not yet committed are queryable, and a
 query spanning the tail and the lake sees each row once while commits happen.
-
-Needs the writer's tail publishing (``LakeWriter(publish_tail=True)``); skipped without.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 import alphapulse
 from alphapulse.lake import LakeWriter
 from tests.query_lakes import TRADES_SCHEMA
-
-pytestmark = pytest.mark.skipif(
-    "publish_tail" not in inspect.signature(LakeWriter).parameters,
-    reason="the lake writer does not publish a live tail yet",
-)
 
 
 def batch(first_id: int, n: int, ts_ns: int) -> pa.Table:
@@ -50,7 +41,7 @@ def batch(first_id: int, n: int, ts_ns: int) -> pa.Table:
 
 
 def test_rows_not_yet_committed_are_queryable(tmp_path: Path) -> None:
-    with LakeWriter(tmp_path, publish_tail=True, roll_seconds=3600) as writer:  # type: ignore[call-arg]
+    with LakeWriter(tmp_path, publish_tail=True, roll_seconds=3600) as writer:
         writer.write("trades", batch(0, 5, time.time_ns() - 10 * 10**9))
         writer.flush()
         with alphapulse.connect(tmp_path) as s:
@@ -75,7 +66,7 @@ def test_each_row_once_while_commits_happen(tmp_path: Path) -> None:
         nonlocal written
         try:
             # Small files: a commit every few batches, so queries straddle many commits.
-            with LakeWriter(tmp_path, publish_tail=True, roll_rows=120) as writer:  # type: ignore[call-arg]
+            with LakeWriter(tmp_path, publish_tail=True, roll_rows=120) as writer:
                 for i in range(300):
                     writer.write("trades", batch(i * 40, 40, time.time_ns()))
                     written += 40

@@ -305,6 +305,9 @@ class LakeWatcher:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._generation: tuple[int, int] | None = None
+        # A lake without a generation file (no commit yet) is as stable as one with: every
+        # writer and compaction writes it, so its first appearance is itself a change.
+        self._listed = False
         self._files: dict[str, tuple[list[Path], set[str]]] = {}
         self._had_tail = False
         #: Per table, the readers of its live segments: each snapshot reads only the
@@ -314,8 +317,7 @@ class LakeWatcher:
     def changed(self) -> bool:
         """True if a snapshot taken now could differ from the last one: files committed
         or swapped, or a live writer whose tail moves (or that went away)."""
-        current = generation(self.root)
-        if current is None or current != self._generation:
+        if not self._listed or generation(self.root) != self._generation:
             return True
         return self._had_tail or read_owner(self.root) is not None
 
@@ -326,9 +328,10 @@ class LakeWatcher:
             # Called after the tail is listed, like snapshot()'s listing. A commit that
             # lands after this generation is read stays in its segment for seconds.
             current = generation(self.root)
-            if current is None or current != self._generation:
+            if not self._listed or current != self._generation:
                 self._files.clear()
                 self._generation = current
+                self._listed = True
             cached = self._files.get(table)
             if cached is None:
                 cached = self._files[table] = lake_files(self.root, table)

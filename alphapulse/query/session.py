@@ -16,6 +16,7 @@ the files the partition filters keep. Footers are cached across queries
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -108,8 +109,10 @@ class Session:
         # Partition dates are UTC dates; timestamps shown and compared in UTC agree with them.
         self.con.execute("set TimeZone = 'UTC'")
         # DuckDB still tracks progress (con.query_progress(), for the magics' bar) but
-        # does not draw its own bar on the terminal.
-        self.con.execute("set enable_progress_bar_print = false")
+        # does not draw its own bar on the terminal. In a Jupyter kernel without
+        # ipywidgets DuckDB refuses any progress setting (and prints no bar anyway).
+        with contextlib.suppress(duckdb.InvalidInputException):
+            self.con.execute("set enable_progress_bar_print = false")
         # Lake files never change under a name (a new file, a new token), so their footers
         # can be kept between queries: a query over thousands of files then opens only
         # those it reads.
