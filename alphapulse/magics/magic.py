@@ -1,0 +1,362 @@
+"""``%%duckdb`` / ``%duckdb``: SQL on the lake session in IPython; see alphapulse.magics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import display
+from traitlets import Bool, Enum, Float, Int, Unicode, observe
+
+from alphapulse.lake.layout import LakeError
+from alphapulse.magics.completion import columns_of_frame
+from alphapulse.magics.display import QueryResult, TextView
+from alphapulse.magics.errors import ErrorView, Located, MagicError, locate_duckdb_error
+from alphapulse.magics.options import OUTPUTS, Options, parse, split, usage
+from alphapulse.magics.progress import ProgressWatch
+from alphapulse.magics.sqltext import Composed, Scan, bind_params, scan, strip_statement
+from alphapulse.magics.sqltext import with_snippets as compose
+from alphapulse.magics.target import DatabaseTarget, LakeTarget, Target, open_lake
+
+#: The classes of the namespace's objects a query may name as tables, by module.
+_FRAME_TYPES: Final = {
+    "pandas": {"DataFrame"},
+    "polars": {"DataFrame", "LazyFrame"},
+    "pyarrow": {"Table", "RecordBatch", "RecordBatchReader", "FileSystemDataset"},
+}
+#: Where a probe for an error's position prepares the statement (see _located).
+_PROBE: Final = "PREPARE _alphapulse_probe AS\n"
+
+
+class _Shown(Exception):
+    """An error already made into the block to display."""
+
+    def __init__(self, view: ErrorView) -> None:
+        super().__init__(view.text())
+        self.view = view
+
+
+@magics_class
+class DuckDBMagic(Magics):
+    """The magics and their settings: ``%config DuckDBMagic.max_rows = 20``."""
+
+    output = Enum(list(OUTPUTS), default_value="polars", help="the result's type").tag(config=True)
+    max_rows = Int(10, help="rows a result displays (head and tail)").tag(config=True)
+    progress = Bool(True, help="show a progress bar for long queries").tag(config=True)
+    progress_after = Float(1.0, help="seconds a query runs before its bar shows").tag(config=True)
+    lake = Unicode("", help="the lake to query ('' = $ALPHAPULSE_LAKE or data/lake)").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        #: Saved snippets, name (lower case) -> SQL, in the order saved.
+        self.snippets: dict[str, str] = {}
+        self.watch = ProgressWatch()
+        self._target: Target | None = None
+        self._lake_target: LakeTarget | None = None
+        #: Frames registered for a relation result, dropped before the next query.
+        self._lingering: list[str] = []
+
+    # -- the connection ----------------------------------------------------------------------
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            self._target = self._lake()
+        return self._target
+
+    def _lake(self) -> LakeTarget:
+        if self._lake_target is None:
+            self._lake_target = open_lake(self.lake or None)
+        return self._lake_target
+
+    @observe("lake")
+    def _lake_changed(self, change: Any) -> None:
+        if self._lake_target is not None:
+            if self._target is self._lake_target:
+                self._target = None
+            self._lake_target.close()
+            self._lake_target = None
+
+    def _switch(self, opts: Options) -> None:
+        if opts.lake is not None:
+            self.lake = opts.lake
+        if opts.connect is not None and opts.connect != "lake":
+            target: Target = DatabaseTarget(opts.connect)
+        else:
+            target = self._lake()
+        if self._target is not None and self._target is not self._lake_target:
+            self._target.close()  # a database we leave is closed; the lake stays open
+        self._target = target
+        print(f"%duckdb: using the {target.label}")
+
+    def close(self) -> None:
+        for target in {id(t): t for t in (self._target, self._lake_target) if t}.values():
+            target.close()
+        self._target = self._lake_target = None
+
+    # -- the magic -------------------------------------------------------------------------
+
+    @line_cell_magic  # type: ignore[misc]
+    def duckdb(self, line: str, cell: str | None = None) -> Any:
+        """Run SQL on the lake session; ``%duckdb --help`` lists the options."""
+        try:
+            return self._magic(line, cell)
+        except _Shown as e:
+            display(e.view)
+        except MagicError as e:
+            start = e.start
+            display(ErrorView(Located("Error", str(e), start, (e.end or 0) - (start or 0)), cell or ""))
+        except LakeError as e:
+            display(ErrorView(Located("Lake Error", str(e)), ""))
+        return None
+
+    def _magic(self, line: str, cell: str | None) -> Any:
+        words, rest = split(line)
+        opts = parse(words)
+        if opts.help:
+            print(usage())
+            return None
+        if cell is not None and rest:
+            raise MagicError(f"%%duckdb: the first line takes options only, not {rest!r}")
+        sql = rest if cell is None else cell
+        if opts.connect is not None or opts.lake is not None:
+            self._switch(opts)
+        if opts.delete is not None:
+            if self.snippets.pop(opts.delete.lower(), None) is None:
+                raise MagicError(f"%duckdb --delete: no snippet {opts.delete!r} (see %duckdb --with)")
+        if opts.list_snippets:
+            listing = "\n\n".join(f"{n}:\n{s}" for n, s in self.snippets.items())
+            return TextView(listing or "(none: save one with %%duckdb --save NAME)", title="snippets")
+        if not sql.strip():
+            if opts.connect or opts.lake or opts.delete:
+                return None
+            raise MagicError("%duckdb: no SQL: %duckdb SELECT ... or %%duckdb with SQL below")
+        return self._query(sql, opts)
+
+    def _query(self, sql: str, opts: Options) -> Any:
+        target = self.target
+        con = target.con
+        self._drop_lingering(con)
+        found = scan(sql)
+        snippets = dict(self.snippets)
+        if opts.save is not None:
+            name = opts.save.lower()
+            if any(n.text.lower() == name and not n.qualified for n in found.names):
+                raise MagicError(f"--save {opts.save}: a snippet cannot reference itself")
+            snippets.pop(name, None)
+        try:
+            composed = compose(sql, found, snippets)
+        except ValueError as e:
+            raise MagicError(str(e)) from None
+        full = scan(composed.sql) if composed.snippets else found
+        params = self._params(full, sql, composed)
+        executed = bind_params(composed.sql, full.params)
+        output = opts.output or self.output
+        target.refresh()
+        frames = self._register(con, full, set(snippets))
+        keep = output == "relation" and not (opts.explain or opts.profile)
+        try:
+            if opts.explain:
+                rows = self._run(target, "EXPLAIN\n" + executed, params, sql, composed, 1)
+                assert rows is not None
+                return TextView("\n".join(str(v) for v in rows.column(1).to_pylist()), title="plan")
+            if keep:
+                relation = self._relation(target, executed, params, sql, composed)
+                data: Any = relation
+            else:
+                if opts.profile:
+                    # no_output: enable_profiling() would also print the tree on stdout.
+                    con.execute("set enable_profiling = 'no_output'")
+                started = time.perf_counter()
+                try:
+                    table = self._run(target, executed, params, sql, composed, 0)
+                finally:
+                    if opts.profile:
+                        profile = con.get_profiling_information(format="text")
+                        con.execute("pragma disable_profiling")
+                elapsed = time.perf_counter() - started
+                if opts.profile:
+                    display(TextView(profile, title="profile"))
+                if table is None:  # a statement (create, insert ...) with no result
+                    data = None
+                else:
+                    data = _convert(table, output)
+        finally:
+            if keep:
+                self._lingering = frames
+            else:
+                for name in frames:
+                    con.unregister(name)
+        if opts.save is not None:
+            self.snippets[opts.save.lower()] = strip_statement(sql)
+        if opts.out is not None:
+            self.shell.user_ns[opts.out] = data
+        if opts.quiet or data is None or keep:
+            return None if opts.quiet else data
+        max_rows = self.max_rows if opts.max_rows is None else opts.max_rows
+        return QueryResult(data, table, elapsed=elapsed, max_rows=max_rows, sql=sql)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _run(
+        self,
+        target: Target,
+        executed: str,
+        params: dict[str, object],
+        sql: str,
+        composed: Composed,
+        extra_lines: int,
+    ) -> pa.Table | None:
+        """Run ``executed`` and fetch it as Arrow (None for a statement), once more if the
+        target recovers from the error; DuckDB's errors become an ErrorView."""
+        con = target.con
+        for attempt in (1, 2):
+            if self.progress:
+                self.watch.begin(con, self.progress_after)
+            try:
+                # A relation, not execute(): Arrow comes out of it without a copy.
+                relation = con.sql(executed, params=params or None)
+                return None if relation is None else relation.to_arrow_table()
+            except duckdb.Error as e:
+                if attempt == 1 and target.recover(e):
+                    continue
+                raise self._located(e, con, executed, params, sql, composed, extra_lines) from None
+            finally:
+                if self.progress:
+                    self.watch.end()
+        raise AssertionError("unreachable")
+
+    def _relation(
+        self,
+        target: Target,
+        executed: str,
+        params: dict[str, object],
+        sql: str,
+        composed: Composed,
+    ) -> duckdb.DuckDBPyRelation:
+        try:
+            relation = target.con.sql(executed, params=params or None)
+        except duckdb.Error as e:
+            raise self._located(e, target.con, executed, params, sql, composed, 0) from None
+        if relation is None:
+            raise MagicError("--output relation: this statement has no result to make one of")
+        return relation
+
+    def _located(
+        self,
+        error: duckdb.Error,
+        con: duckdb.DuckDBPyConnection,
+        executed: str,
+        params: dict[str, object],
+        sql: str,
+        composed: Composed,
+        extra_lines: int,
+    ) -> _Shown:
+        offset = composed.line_offset + extra_lines
+        located = locate_duckdb_error(error, executed, offset, sql)
+        if located.start is None and isinstance(error, duckdb.BinderException | duckdb.CatalogException):
+            # A relation's binding errors come without the position; preparing the
+            # statement binds it again (nothing runs) and says where.
+            try:
+                con.execute(_PROBE + executed, params or None)
+                con.execute("DEALLOCATE _alphapulse_probe")
+            except duckdb.Error as again:
+                probed = locate_duckdb_error(again, _PROBE + executed, offset + 1, sql)
+                if probed.start is not None and type(again) is type(error):
+                    located = Located(located.kind, located.message, probed.start, probed.width)
+        return _Shown(ErrorView(located, sql))
+
+    def _params(self, found: Scan, sql: str, composed: Composed) -> dict[str, object]:
+        """The values of the ``$name``/``{name}`` references, from the user's namespace."""
+        shift = len(composed.sql) - len(sql)  # the snippets' CTEs before the user's text
+        values: dict[str, object] = {}
+        for p in found.params:
+            start = p.start - shift if p.start >= shift else None
+            end = p.end - shift if start is not None else None
+            if p.name not in self.shell.user_ns:
+                raise MagicError(
+                    f"${p.name}: no variable {p.name!r} in the namespace: define it first "
+                    "(its value is bound as a query parameter)",
+                    start=start,
+                    end=end,
+                )
+            value = self.shell.user_ns[p.name]
+            if _is_frame(value):
+                raise MagicError(
+                    f"${p.name} is a DataFrame: name it as a table (FROM {p.name}), "
+                    "without $ or {}",
+                    start=start,
+                    end=end,
+                )
+            values[p.name] = value
+        return values
+
+    def _register(self, con: duckdb.DuckDBPyConnection, found: Scan, snippets: set[str]) -> list[str]:
+        """Register the namespace's frames the SQL names (DuckDB's own lookup sees only the
+        caller's frame, never the user's namespace). Tables, views and snippets of the
+        same name win: a frame never hides the lake's views."""
+        ns = self.shell.user_ns
+        wanted = [
+            n.text
+            for n in found.names
+            if not n.qualified and n.text.lower() not in snippets and _is_frame(ns.get(n.text))
+        ]
+        if not wanted:
+            return []
+        known = {r[0] for r in con.execute("select lower(table_name) from information_schema.tables").fetchall()}
+        registered: list[str] = []
+        for name in dict.fromkeys(wanted):
+            if name.lower() not in known:
+                con.register(name, ns[name])
+                registered.append(name)
+        return registered
+
+    def _drop_lingering(self, con: duckdb.DuckDBPyConnection) -> None:
+        for name in self._lingering:
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass  # the relation's connection has since closed
+        self._lingering = []
+
+    # -- completion support -------------------------------------------------------------------
+
+    def target_tables(self) -> list[str]:
+        return self.target.tables()
+
+    def frames(self) -> list[str]:
+        ns = self.shell.user_ns
+        return [k for k, v in ns.items() if not k.startswith("_") and _is_frame(v)]
+
+    def columns_of(self, name: str) -> list[str]:
+        """The columns of a snippet, a frame of the namespace, or a table or view."""
+        key = name.lower()
+        if key in self.snippets:
+            query = f"select * from {key}"
+            composed = compose(query, scan(query), self.snippets)
+            relation = self.target.con.sql(composed.sql)
+            return list(relation.columns) if relation is not None else []
+        value = self.shell.user_ns.get(name)
+        if _is_frame(value):
+            return columns_of_frame(value)
+        return self.target.columns(name)
+
+
+def _is_frame(value: object) -> bool:
+    kind = type(value)
+    return kind.__name__ in _FRAME_TYPES.get(kind.__module__.partition(".")[0], ())
+
+
+def _convert(table: pa.Table, output: str) -> Any:
+    if output == "arrow":
+        return table
+    if output == "pandas":
+        return table.to_pandas()
+    import polars as pl
+
+    return pl.from_arrow(table)
