@@ -24,10 +24,10 @@ def sql_before_cursor(context: CompletionContext) -> str | None:
     """The SQL typed before the cursor when it is in a duckdb magic, else None."""
     lines = context.full_text.split("\n")
     if lines and lines[0].lstrip().startswith("%%duckdb") and context.cursor_line > 0:
-        return "\n".join(lines[1 : context.cursor_line] + [context.text_until_cursor])
+        return "\n".join([*lines[1 : context.cursor_line], context.text_until_cursor])
     before = context.text_until_cursor
     at = before.rfind("%duckdb ")
-    if at >= 0 and not before[at - 1 : at] == "%":
+    if at >= 0 and before[at - 1 : at] != "%":
         return before[at + len("%duckdb ") :]
     return None
 

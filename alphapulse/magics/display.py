@@ -33,7 +33,8 @@ class QueryResult:
 
     @property
     def rows(self) -> int:
-        return self.table.num_rows
+        rows: int = self.table.num_rows
+        return rows
 
     # -- the result, passed through ---------------------------------------------------------
 
@@ -43,7 +44,7 @@ class QueryResult:
         return getattr(self.data, name)
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return self.rows
 
     def __getitem__(self, key: Any) -> Any:
         return self.data[key]
@@ -72,7 +73,7 @@ class QueryResult:
         total = self.table.num_rows
         shown = min(total, max(self.max_rows, 0))
         columns = self.table.num_columns
-        count = f"{total:,} row{'s' * (total != 1)} × {columns} column{'s' * (columns != 1)}"
+        count = f"{total:,} row{'s' * (total != 1)} x {columns} column{'s' * (columns != 1)}"
         more = f" (showing {shown})" if shown < total else ""
         return f"{count}{more} · {_duration(self.elapsed)}"
 

@@ -37,7 +37,9 @@ class Located:
     width: int = 1
 
 
-def locate_duckdb_error(error: Exception, executed: str, line_offset: int, user_sql: str) -> Located:
+def locate_duckdb_error(
+    error: Exception, executed: str, line_offset: int, user_sql: str
+) -> Located:
     """DuckDB's error, its position mapped from ``executed`` to ``user_sql``."""
     text = str(error)
     kind, _, rest = text.partition(": ") if ": " in text.split("\n", 1)[0] else ("", "", text)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, Final
 
-import duckdb
+from duckdb import BinderException, CatalogException, DuckDBPyConnection, DuckDBPyRelation
+from duckdb import Error as DuckDBError
 import pyarrow as pa
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.display import display
+from IPython.display import display as _display
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
 from alphapulse.lake.layout import LakeError
@@ -31,7 +33,11 @@ _FRAME_TYPES: Final = {
 _PROBE: Final = "PREPARE _alphapulse_probe AS\n"
 
 
-class _Shown(Exception):
+def display(view: object) -> None:
+    _display(view)  # type: ignore[no-untyped-call]
+
+
+class _ShownError(Exception):
     """An error already made into the block to display."""
 
     def __init__(self, view: ErrorView) -> None:
@@ -60,6 +66,13 @@ class DuckDBMagic(Magics):
         self._lake_target: LakeTarget | None = None
         #: Frames registered for a relation result, dropped before the next query.
         self._lingering: list[str] = []
+
+    @property
+    def ns(self) -> dict[str, Any]:
+        """The user's namespace."""
+        assert self.shell is not None, "DuckDBMagic needs a shell"
+        ns: dict[str, Any] = self.shell.user_ns
+        return ns
 
     # -- the connection ----------------------------------------------------------------------
 
@@ -101,16 +114,18 @@ class DuckDBMagic(Magics):
 
     # -- the magic -------------------------------------------------------------------------
 
-    @line_cell_magic  # type: ignore[misc]
+    @line_cell_magic
     def duckdb(self, line: str, cell: str | None = None) -> Any:
         """Run SQL on the lake session; ``%duckdb --help`` lists the options."""
         try:
             return self._magic(line, cell)
-        except _Shown as e:
+        except _ShownError as e:
             display(e.view)
         except MagicError as e:
             start = e.start
-            display(ErrorView(Located("Error", str(e), start, (e.end or 0) - (start or 0)), cell or ""))
+            display(
+                ErrorView(Located("Error", str(e), start, (e.end or 0) - (start or 0)), cell or "")
+            )
         except LakeError as e:
             display(ErrorView(Located("Lake Error", str(e)), ""))
         return None
@@ -126,12 +141,13 @@ class DuckDBMagic(Magics):
         sql = rest if cell is None else cell
         if opts.connect is not None or opts.lake is not None:
             self._switch(opts)
-        if opts.delete is not None:
-            if self.snippets.pop(opts.delete.lower(), None) is None:
-                raise MagicError(f"%duckdb --delete: no snippet {opts.delete!r} (see %duckdb --with)")
+        if opts.delete is not None and self.snippets.pop(opts.delete.lower(), None) is None:
+            raise MagicError(f"%duckdb --delete: no snippet {opts.delete!r} (see %duckdb --with)")
         if opts.list_snippets:
             listing = "\n\n".join(f"{n}:\n{s}" for n, s in self.snippets.items())
-            return TextView(listing or "(none: save one with %%duckdb --save NAME)", title="snippets")
+            return TextView(
+                listing or "(none: save one with %%duckdb --save NAME)", title="snippets"
+            )
         if not sql.strip():
             if opts.connect or opts.lake or opts.delete:
                 return None
@@ -177,15 +193,15 @@ class DuckDBMagic(Magics):
                     table = self._run(target, executed, params, sql, composed, 0)
                 finally:
                     if opts.profile:
-                        profile = con.get_profiling_information(format="text")
+                        # "text": the stubs' "query_tree" is refused by DuckDB 2.0.1.
+                        text_format: Any = "text"
+                        profile = con.get_profiling_information(format=text_format)
                         con.execute("pragma disable_profiling")
                 elapsed = time.perf_counter() - started
                 if opts.profile:
                     display(TextView(profile, title="profile"))
-                if table is None:  # a statement (create, insert ...) with no result
-                    data = None
-                else:
-                    data = _convert(table, output)
+                # None: a statement (create, insert ...) with no result.
+                data = None if table is None else _convert(table, output)
         finally:
             if keep:
                 self._lingering = frames
@@ -195,7 +211,7 @@ class DuckDBMagic(Magics):
         if opts.save is not None:
             self.snippets[opts.save.lower()] = strip_statement(sql)
         if opts.out is not None:
-            self.shell.user_ns[opts.out] = data
+            self.ns[opts.out] = data
         if opts.quiet or data is None or keep:
             return None if opts.quiet else data
         max_rows = self.max_rows if opts.max_rows is None else opts.max_rows
@@ -222,7 +238,7 @@ class DuckDBMagic(Magics):
                 # A relation, not execute(): Arrow comes out of it without a copy.
                 relation = con.sql(executed, params=params or None)
                 return None if relation is None else relation.to_arrow_table()
-            except duckdb.Error as e:
+            except DuckDBError as e:
                 if attempt == 1 and target.recover(e):
                     continue
                 raise self._located(e, con, executed, params, sql, composed, extra_lines) from None
@@ -238,10 +254,10 @@ class DuckDBMagic(Magics):
         params: dict[str, object],
         sql: str,
         composed: Composed,
-    ) -> duckdb.DuckDBPyRelation:
+    ) -> DuckDBPyRelation:
         try:
             relation = target.con.sql(executed, params=params or None)
-        except duckdb.Error as e:
+        except DuckDBError as e:
             raise self._located(e, target.con, executed, params, sql, composed, 0) from None
         if relation is None:
             raise MagicError("--output relation: this statement has no result to make one of")
@@ -249,27 +265,27 @@ class DuckDBMagic(Magics):
 
     def _located(
         self,
-        error: duckdb.Error,
-        con: duckdb.DuckDBPyConnection,
+        error: DuckDBError,
+        con: DuckDBPyConnection,
         executed: str,
         params: dict[str, object],
         sql: str,
         composed: Composed,
         extra_lines: int,
-    ) -> _Shown:
+    ) -> _ShownError:
         offset = composed.line_offset + extra_lines
         located = locate_duckdb_error(error, executed, offset, sql)
-        if located.start is None and isinstance(error, duckdb.BinderException | duckdb.CatalogException):
+        if located.start is None and isinstance(error, BinderException | CatalogException):
             # A relation's binding errors come without the position; preparing the
             # statement binds it again (nothing runs) and says where.
             try:
                 con.execute(_PROBE + executed, params or None)
                 con.execute("DEALLOCATE _alphapulse_probe")
-            except duckdb.Error as again:
+            except DuckDBError as again:
                 probed = locate_duckdb_error(again, _PROBE + executed, offset + 1, sql)
                 if probed.start is not None and type(again) is type(error):
                     located = Located(located.kind, located.message, probed.start, probed.width)
-        return _Shown(ErrorView(located, sql))
+        return _ShownError(ErrorView(located, sql))
 
     def _params(self, found: Scan, sql: str, composed: Composed) -> dict[str, object]:
         """The values of the ``$name``/``{name}`` references, from the user's namespace."""
@@ -278,14 +294,14 @@ class DuckDBMagic(Magics):
         for p in found.params:
             start = p.start - shift if p.start >= shift else None
             end = p.end - shift if start is not None else None
-            if p.name not in self.shell.user_ns:
+            if p.name not in self.ns:
                 raise MagicError(
                     f"${p.name}: no variable {p.name!r} in the namespace: define it first "
                     "(its value is bound as a query parameter)",
                     start=start,
                     end=end,
                 )
-            value = self.shell.user_ns[p.name]
+            value = self.ns[p.name]
             if _is_frame(value):
                 raise MagicError(
                     f"${p.name} is a DataFrame: name it as a table (FROM {p.name}), "
@@ -296,11 +312,11 @@ class DuckDBMagic(Magics):
             values[p.name] = value
         return values
 
-    def _register(self, con: duckdb.DuckDBPyConnection, found: Scan, snippets: set[str]) -> list[str]:
+    def _register(self, con: DuckDBPyConnection, found: Scan, snippets: set[str]) -> list[str]:
         """Register the namespace's frames the SQL names (DuckDB's own lookup sees only the
         caller's frame, never the user's namespace). Tables, views and snippets of the
         same name win: a frame never hides the lake's views."""
-        ns = self.shell.user_ns
+        ns = self.ns
         wanted = [
             n.text
             for n in found.names
@@ -308,7 +324,12 @@ class DuckDBMagic(Magics):
         ]
         if not wanted:
             return []
-        known = {r[0] for r in con.execute("select lower(table_name) from information_schema.tables").fetchall()}
+        known = {
+            r[0]
+            for r in con.execute(
+                "select lower(table_name) from information_schema.tables"
+            ).fetchall()
+        }
         registered: list[str] = []
         for name in dict.fromkeys(wanted):
             if name.lower() not in known:
@@ -316,12 +337,10 @@ class DuckDBMagic(Magics):
                 registered.append(name)
         return registered
 
-    def _drop_lingering(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _drop_lingering(self, con: DuckDBPyConnection) -> None:
         for name in self._lingering:
-            try:
+            with contextlib.suppress(DuckDBError):  # the connection has since closed
                 con.unregister(name)
-            except duckdb.Error:
-                pass  # the relation's connection has since closed
         self._lingering = []
 
     # -- completion support -------------------------------------------------------------------
@@ -330,7 +349,7 @@ class DuckDBMagic(Magics):
         return self.target.tables()
 
     def frames(self) -> list[str]:
-        ns = self.shell.user_ns
+        ns = self.ns
         return [k for k, v in ns.items() if not k.startswith("_") and _is_frame(v)]
 
     def columns_of(self, name: str) -> list[str]:
@@ -341,7 +360,7 @@ class DuckDBMagic(Magics):
             composed = compose(query, scan(query), self.snippets)
             relation = self.target.con.sql(composed.sql)
             return list(relation.columns) if relation is not None else []
-        value = self.shell.user_ns.get(name)
+        value = self.ns.get(name)
         if _is_frame(value):
             return columns_of_frame(value)
         return self.target.columns(name)

@@ -25,10 +25,10 @@ class _Parser(argparse.ArgumentParser):
         raise MagicError(f"%duckdb: {message} (see %duckdb --help)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise _HelpShown
+        raise _HelpShownError
 
 
-class _HelpShown(Exception):
+class _HelpShownError(Exception):
     pass
 
 
@@ -123,7 +123,7 @@ def parse(words: list[str]) -> Options:
         return Options(help=True)
     try:
         ns = PARSER.parse_args(words)
-    except _HelpShown:
+    except _HelpShownError:
         return Options(help=True)
     if ns.max_rows is not None and ns.max_rows < 0:
         raise MagicError("%duckdb: --max-rows takes a number of rows, 0 or more")

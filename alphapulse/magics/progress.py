@@ -51,13 +51,16 @@ class ProgressWatch:
             self._cond.notify_all()
             self._cond.wait_for(lambda: not self._showing)
 
+    def _done(self, query: int) -> bool:
+        return self._query != query or self._con is None
+
     def _run(self) -> None:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._con is not None)
                 query, con = self._query, self._con
                 assert con is not None
-                if self._cond.wait_for(lambda: self._query != query or self._con is None, self._after):
+                if self._cond.wait_for(lambda: self._done(query), self._after):
                     continue  # finished (or replaced) before the threshold
                 self._showing = True
             try:
@@ -82,9 +85,7 @@ class ProgressWatch:
         try:
             while True:
                 with self._cond:
-                    if self._cond.wait_for(
-                        lambda: self._query != query or self._con is None, POLL_SECONDS
-                    ):
+                    if self._cond.wait_for(lambda: self._done(query), POLL_SECONDS):
                         break
                     done = con.query_progress()
                 if done >= 0:  # -1: DuckDB has no estimate (yet)
