@@ -6,9 +6,9 @@ import contextlib
 import time
 from typing import Any, Final
 
+import pyarrow as pa
 from duckdb import BinderException, CatalogException, DuckDBPyConnection, DuckDBPyRelation
 from duckdb import Error as DuckDBError
-import pyarrow as pa
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display as _display
 from traitlets import Bool, Enum, Float, Int, Unicode, observe

@@ -10,6 +10,7 @@ that is running (ipykernel routes a thread's output to the executing request).
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from typing import Final
@@ -60,7 +61,7 @@ class ProgressWatch:
                 self._cond.wait_for(lambda: self._con is not None)
                 query, con = self._query, self._con
                 assert con is not None
-                if self._cond.wait_for(lambda: self._done(query), self._after):
+                if self._cond.wait_for(functools.partial(self._done, query), self._after):
                     continue  # finished (or replaced) before the threshold
                 self._showing = True
             try:
@@ -85,7 +86,7 @@ class ProgressWatch:
         try:
             while True:
                 with self._cond:
-                    if self._cond.wait_for(lambda: self._done(query), POLL_SECONDS):
+                    if self._cond.wait_for(functools.partial(self._done, query), POLL_SECONDS):
                         break
                     done = con.query_progress()
                 if done >= 0:  # -1: DuckDB has no estimate (yet)
