@@ -58,7 +58,8 @@ class DuckDBMagic(Magics):
     )
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
+        # Set before the traits: the shell's config (an earlier %config) sets them in
+        # super().__init__, and the observers need these.
         #: Saved snippets, name (lower case) -> SQL, in the order saved.
         self.snippets: dict[str, str] = {}
         self.watch = ProgressWatch()
@@ -66,6 +67,7 @@ class DuckDBMagic(Magics):
         self._lake_target: LakeTarget | None = None
         #: Frames registered for a relation result, dropped before the next query.
         self._lingering: list[str] = []
+        super().__init__(shell=shell, **kwargs)
 
     @property
     def ns(self) -> dict[str, Any]:
