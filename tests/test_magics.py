@@ -94,7 +94,7 @@ def magic(shell: InteractiveShell) -> DuckDBMagic:
 
 
 def cell(shell: InteractiveShell, body: str, line: str = "") -> Any:
-    return shell.run_cell_magic("duckdb", line, body)
+    return shell.run_cell_magic("duckdb", line, body)  # type: ignore[no-untyped-call]
 
 
 def shown(cap: CapturedIO) -> list[str]:
@@ -141,7 +141,8 @@ def test_out_assigns_the_result_and_quiet_returns_none(shell: InteractiveShell) 
     assert isinstance(shell.user_ns["out"], pl.DataFrame)
     assert shell.user_ns["out"]["n"].to_list() == [400]
     shell.run_line_magic("duckdb", "--arrow --out out select 7 as x")
-    assert shell.user_ns["out"].to_pylist() == [{"x": 7}]
+    out: Any = shell.user_ns["out"]
+    assert isinstance(out, pa.Table) and out.to_pylist() == [{"x": 7}]
 
 
 def test_config_sets_the_default_output(shell: InteractiveShell) -> None:
@@ -154,6 +155,7 @@ def test_config_sets_the_default_output(shell: InteractiveShell) -> None:
 
 def test_load_ext_registers_the_magics_and_the_settings(lake: Path) -> None:
     ip = InteractiveShell.instance()
+    assert ip.extension_manager is not None
     ip.extension_manager.loaded.discard("alphapulse")
     ip.run_line_magic("load_ext", "alphapulse")
     try:
@@ -332,7 +334,7 @@ def test_errors_are_one_block_with_a_caret(
     shell: InteractiveShell, sql: str, message: str, pointer: list[str]
 ) -> None:
     with capture_output() as cap:
-        outcome = shell.run_cell(f"%%duckdb\n{sql}")
+        outcome = shell.run_cell(f"%%duckdb\n{sql}")  # type: ignore[no-untyped-call]
     assert outcome.success and outcome.result is None
     assert "Traceback" not in cap.stdout + cap.stderr
     (text,) = shown(cap)
