@@ -12,6 +12,7 @@ and so imports this, for every command.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -63,6 +64,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     query = sys.stdin.read() if args.query == "-" else args.query
     out = sys.stdout
+    if out is None:  # started with stdout closed (>&-): run the query, print nothing
+        out = io.StringIO()
     fmt = args.format or ("table" if out.isatty() else "csv")
     limit = args.max_rows if args.max_rows is not None else TABLE_ROWS if fmt == "table" else None
     with connect(args.lake) as session:
@@ -119,8 +122,6 @@ def write_csv(out: TextIO, table: pa.Table) -> None:
 
     sink = out.buffer if hasattr(out, "buffer") else None
     if sink is None:  # a text-only stream (a test's capture)
-        import io
-
         buffer = io.BytesIO()
         csv.write_csv(_as_text(table), buffer)
         out.write(buffer.getvalue().decode())

@@ -83,6 +83,13 @@ class Session:
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(database)
         # Partition dates are UTC dates; timestamps shown and compared in UTC agree with them.
         self.con.execute("set TimeZone = 'UTC'")
+        # DuckDB still tracks progress (con.query_progress(), for the magics' bar) but
+        # does not draw its own bar on the terminal.
+        self.con.execute("set enable_progress_bar_print = false")
+        # Lake files never change under a name (a new file, a new token), so their footers
+        # can be kept between queries: a query over thousands of files then opens only
+        # those it reads.
+        self.con.execute("set parquet_metadata_cache = true")
         self._watcher = LakeWatcher(lake)
         #: view -> (files, has_tail) it was last built from.
         self._built: dict[str, tuple[tuple[Path, ...], bool]] = {}
@@ -99,8 +106,17 @@ class Session:
 
     def refresh(self) -> None:
         """Bring the views up to date with the lake; a stat when nothing changed."""
-        if self._watcher.changed():
+        if self._closed:
+            raise QueryError("the session is closed: alphapulse.connect() again")
+        if not self._watcher.changed():
+            return
+        try:
             self._rebuild()
+        except duckdb.Error as e:
+            # A view binds its files when created: one may have gone under a compaction.
+            if not _is_vanished_file(e):
+                raise self._error(e) from None
+            self._rebuild(force=True)
 
     def _rebuild(self, *, force: bool = False) -> None:
         if force:
@@ -122,6 +138,11 @@ class Session:
         """The files the view reads now (after a refresh)."""
         self.refresh()
         return list(self._built[view][0])
+
+    @property
+    def watcher(self) -> LakeWatcher:
+        """The lake watcher the views follow."""
+        return self._watcher
 
     # -- books ----------------------------------------------------------------------------
 
@@ -151,13 +172,11 @@ class Session:
 
     # -- queries --------------------------------------------------------------------------
 
-    def sql(self, query: str, params: Params = None) -> duckdb.DuckDBPyRelation:
-        """Refresh, then ``con.sql``: a lazy relation (errors as QueryError)."""
-        self.refresh()
-        try:
-            return self.con.sql(query, params=params)
-        except duckdb.Error as e:
-            raise self._error(e) from None
+    def sql(self, query: str, params: Params = None) -> duckdb.DuckDBPyRelation | None:
+        """Refresh, then ``con.sql``: a lazy relation (None for a statement; errors as
+        QueryError). Its rows are read when it is executed, from the files of this
+        snapshot."""
+        return self._run(query, params, lambda relation: relation)
 
     def query(self, query: str, params: Params = None) -> pl.DataFrame:
         """Run ``query`` and return a polars DataFrame (empty for a statement)."""
@@ -173,20 +192,19 @@ class Session:
         params: Params,
         fetch: Callable[[duckdb.DuckDBPyRelation | None], T],
     ) -> T:
-        if self._closed:
-            raise QueryError("the session is closed: alphapulse.connect() again")
         self.refresh()
-        for attempt in (1, 2):
-            try:
-                # A relation (not execute()): Arrow and polars come out without a copy.
-                return fetch(self.con.sql(query, params=params))
-            except duckdb.Error as e:
-                if attempt == 1 and _is_vanished_file(e):
-                    # A compaction replaced a file between the snapshot and the read.
-                    self._rebuild(force=True)
-                    continue
+        try:
+            # A relation (not execute()): Arrow and polars come out without a copy.
+            return fetch(self.con.sql(query, params=params))
+        except duckdb.Error as e:
+            if not _is_vanished_file(e):
                 raise self._error(e) from None
-        raise AssertionError("unreachable")
+        # A compaction replaced a file between the snapshot and the read: list again.
+        try:
+            self._rebuild(force=True)
+            return fetch(self.con.sql(query, params=params))
+        except duckdb.Error as e:
+            raise self._error(e) from None
 
     def _error(self, error: duckdb.Error) -> QueryError:
         hint = ""

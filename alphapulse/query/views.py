@@ -68,7 +68,7 @@ def file_list(files: Sequence[Path]) -> str:
 def read_parquet(files: Sequence[Path]) -> str:
     """``read_parquet([...])`` with the lake's typed hive columns and row numbers."""
     return (
-        f"read_parquet({file_list(files)}, hive_partitioning = true, union_by_name = true, "
+        f"read_parquet({file_list(files)}, hive_partitioning = true, "
         f"hive_types = {HIVE_TYPES}, file_row_number = true)"
     )
 
