@@ -17,6 +17,7 @@ from IPython.utils.capture import CapturedIO, capture_output
 import alphapulse.magics
 from alphapulse import _core
 from alphapulse.lake import LakeWriter
+from alphapulse.lake.snapshot import bump_generation
 from alphapulse.magics import DuckDBMagic, QueryResult
 from alphapulse.magics.display import TextView
 
@@ -63,6 +64,7 @@ def write_lake(root: Path, counts: dict[str, int], days: int = 2) -> int:
                     writer.write("trades", part)
                     writer.flush()
                 total += n
+    bump_generation(root)  # as a writer does after its commits: sessions refresh by it
     return total
 
 

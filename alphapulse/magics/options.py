@@ -119,6 +119,8 @@ def _unquote(word: str) -> str:
 
 
 def parse(words: list[str]) -> Options:
+    if not words:
+        return Options()  # the common case, without argparse's cost
     if "-h" in words or "--help" in words:
         return Options(help=True)
     try:
