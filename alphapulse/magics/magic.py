@@ -235,7 +235,7 @@ class DuckDBMagic(Magics):
         con = target.con
         for attempt in (1, 2):
             if self.progress:
-                self.watch.begin(con, self.progress_after)
+                self.watch.begin(con, self.progress_after, tracked=target.tracks_progress)
             try:
                 # A relation, not execute(): Arrow comes out of it without a copy.
                 relation = con.sql(executed, params=params or None)

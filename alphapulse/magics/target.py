@@ -24,6 +24,8 @@ _COLUMNS = (
 
 class Target(Protocol):
     label: str
+    #: Whether ``con.query_progress()`` reports (see track_progress).
+    tracks_progress: bool
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection: ...
@@ -41,11 +43,16 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Settings the magics rely on: progress tracking for the bar, without DuckDB's own
-    printed bar."""
-    con.execute("set enable_progress_bar = true")
-    con.execute("set enable_progress_bar_print = false")
+def track_progress(con: duckdb.DuckDBPyConnection) -> bool:
+    """Turn on DuckDB's progress tracking (for ``query_progress()``) without its own printed
+    bar; False where DuckDB refuses: in a Jupyter kernel without ipywidgets, DuckDB 2.0.1
+    rejects every progress-bar setting (and tracks nothing), so the bar shows time only."""
+    try:
+        con.execute("set enable_progress_bar = true")
+        con.execute("set enable_progress_bar_print = false")
+    except duckdb.InvalidInputException:
+        return False
+    return True
 
 
 class LakeTarget:
@@ -54,7 +61,7 @@ class LakeTarget:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.label = f"lake {session.lake}"
-        prepare(session.con)
+        self.tracks_progress = track_progress(session.con)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -91,7 +98,7 @@ class DatabaseTarget:
         path = database if database == ":memory:" else str(Path(database).expanduser())
         self._con = duckdb.connect(path)
         self.label = f"database {path}"
-        prepare(self._con)
+        self.tracks_progress = track_progress(self._con)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
