@@ -215,6 +215,9 @@ def test_parameters_are_bound_not_spliced(shell: InteractiveShell) -> None:
         (0,)
     ]
     assert cell(shell, "select x from t").data.rows() == [(1,)]  # t is still there
+    # A line magic too: IPython's own $name/{name} expansion of magic lines is off.
+    line = shell.run_line_magic("duckdb", "select $evil as a, {evil} as b")
+    assert line.data.rows() == [(shell.user_ns["evil"],) * 2]
     shell.user_ns["sym"] = "ETH-USD"
     eth = cell(shell, "select count(*) from trades where symbol = {sym} and venue = 'kraken'")
     direct = cell(

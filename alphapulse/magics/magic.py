@@ -9,7 +9,7 @@ from typing import Any, Final
 import pyarrow as pa
 from duckdb import BinderException, CatalogException, DuckDBPyConnection, DuckDBPyRelation
 from duckdb import Error as DuckDBError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display as _display
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
@@ -116,6 +116,9 @@ class DuckDBMagic(Magics):
 
     # -- the magic -------------------------------------------------------------------------
 
+    # no_var_expand: IPython would splice $name and {name} into a line magic's text before
+    # the magic sees it; the magic binds them as parameters instead.
+    @no_var_expand
     @line_cell_magic
     def duckdb(self, line: str, cell: str | None = None) -> Any:
         """Run SQL on the lake session; ``%duckdb --help`` lists the options."""
