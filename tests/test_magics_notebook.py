@@ -101,4 +101,4 @@ def test_the_magics_in_an_executed_notebook(tmp_path: Path) -> None:
     assert "1 row x 1 column" in texts(cells[7], "text/plain")
 
     page = texts(cells[8], "text/html")
-    assert "1,000 rows x 13 columns (showing 4)" in page and page.count("<tr>") == 1 + 4 + 1
+    assert "1,000 rows x 14 columns (showing 4)" in page and page.count("<tr>") == 1 + 4 + 1
