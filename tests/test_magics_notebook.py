@@ -83,14 +83,10 @@ def test_the_magics_in_an_executed_notebook(tmp_path: Path) -> None:
     bound = texts(cells[3], "text/plain")
     assert "x'; drop view trades; --" in bound and "1 row x 2 columns" in bound
 
-    error = texts(cells[4], "text/plain")
-    assert error.splitlines() == [
-        'Binder Error: Referenced column "nope" not found in FROM clause! '
-        'Candidate bindings: "venue"',
-        "line 2 |   nope",
-        "       |   ^^^^",
-    ] or error.startswith('Binder Error: Referenced column "nope"')
-    assert "^^^^" in error and "Traceback" not in texts(cells[4], "stderr")
+    error = texts(cells[4], "text/plain").splitlines()
+    assert error[0].startswith('Binder Error: Referenced column "nope" not found')
+    assert error[1:] == ["line 2 |   nope", "       |   ^^^^"]
+    assert "Traceback" not in texts(cells[4], "stderr")
 
     assert cells[5].outputs == []  # -q: saved and run, nothing shown
     assert texts(cells[6], "stdout").strip() == "[{'n': 600}]"

@@ -83,9 +83,9 @@ class ProgressWatch:
             file=sys.stderr,
             desc="duckdb",
             bar_format=(
-                "{desc} {percentage:3.0f}%|{bar}| {elapsed}"
+                "{desc} {percentage:3.0f}%|{bar}| {elapsed_s:.1f} s"
                 if tracked
-                else "{desc} running {elapsed}"
+                else "{desc} running {elapsed_s:.1f} s"
             ),
             leave=False,
             mininterval=POLL_SECONDS,

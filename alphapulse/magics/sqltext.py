@@ -26,7 +26,8 @@ class Name:
     text: str
     start: int
     end: int
-    #: Follows a dot (``t.col``, ``schema.table``): never a variable or a snippet.
+    #: Follows a dot (``t.col``, ``schema.table``) or AS (an alias being defined): never a
+    #: reference to a variable or a snippet.
     qualified: bool
 
 
@@ -91,7 +92,8 @@ def scan(sql: str) -> Scan:
             assert ident is not None
             if out.keyword_at < 0:
                 out.keyword, out.keyword_at = ident.group(0).lower(), i
-            out.names.append(Name(ident.group(0), i, ident.end(), _after_dot(sql, i)))
+            after_as = bool(out.names) and out.names[-1].text.lower() == "as"
+            out.names.append(Name(ident.group(0), i, ident.end(), after_as or _after_dot(sql, i)))
             i = ident.end()
         elif c.isdigit():
             # 1e5, 0x1F: a number's letters are not names.
@@ -172,7 +174,8 @@ def with_snippets(sql: str, found: Scan, snippets: dict[str, str]) -> Composed:
         order.append(name)
 
     for name in referenced(found.names, snippets):
-        visit(name, ())
+        if not _defines_cte(sql, name):  # the user's own CTE of that name wins
+            visit(name, ())
     if not order:
         return Composed(sql, 0, ())
     if found.keyword not in QUERY_KEYWORDS:
@@ -194,6 +197,12 @@ def with_snippets(sql: str, found: Scan, snippets: dict[str, str]) -> Composed:
     else:
         prefix = f"{head}{ctes}\n"
     return Composed(prefix + body, prefix.count("\n"), tuple(order))
+
+
+def _defines_cte(sql: str, name: str) -> bool:
+    """Whether ``sql`` defines a CTE ``name`` (``name AS (``, ``name(a, b) AS (``)."""
+    pattern = rf"\b{re.escape(name)}\s*(\([^)]*\))?\s+as\s*((not\s+)?materialized\s*)?\("
+    return re.search(pattern, sql, re.IGNORECASE) is not None
 
 
 def strip_statement(sql: str) -> str:
