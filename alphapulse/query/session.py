@@ -24,7 +24,7 @@ from alphapulse.lake.layout import MARKER, LakeError, read_marker
 from alphapulse.lake.snapshot import LakeWatcher
 from alphapulse.query.book import BookReader, to_ns
 from alphapulse.query.errors import QueryError, query_error
-from alphapulse.query.views import VIEWS, view_plan
+from alphapulse.query.views import VIEWS, TailRows, tail_name, view_sql
 
 if TYPE_CHECKING:
     import polars as pl
@@ -91,10 +91,13 @@ class Session:
         # those it reads.
         self.con.execute("set parquet_metadata_cache = true")
         self._watcher = LakeWatcher(lake)
-        #: view -> (files, has_tail) it was last built from.
-        self._built: dict[str, tuple[tuple[Path, ...], bool]] = {}
-        #: view -> the live tail it unions (None: no live writer).
+        #: view -> the files it was last built from.
+        self._built: dict[str, tuple[Path, ...]] = {}
+        #: view -> its live tail (None: no live writer), and the rows DuckDB scans.
         self._tails: dict[str, pa.Table | None] = {}
+        self._tail_rows = {view: TailRows(view) for view in VIEWS}
+        for view, rows in self._tail_rows.items():
+            self.con.register(tail_name(view), rows)
         self._closed = False
         self._books = BookReader()
         self._rebuild()
@@ -124,20 +127,19 @@ class Session:
             self._built.clear()
         for view, table in VIEWS.items():
             snap = self._watcher.snapshot(table)
-            key = (tuple(snap.files), snap.tail is not None)
-            self._tails[view] = snap.tail
-            plan = view_plan(view, snap.files, snap.tail)
-            for name, rows in plan.registered.items():
-                self.con.register(name, rows)
-            if self._built.get(view) != key:
-                for statement in plan.sql:
+            files = tuple(snap.files)
+            if self._built.get(view) != files:
+                self._tail_rows[view].set(None)  # new files may hold the tail's rows
+                for statement in view_sql(view, snap.files):
                     self.con.execute(statement)
-                self._built[view] = key
+                self._built[view] = files
+            self._tail_rows[view].set(snap.tail)
+            self._tails[view] = snap.tail
 
     def snapshot_files(self, view: str) -> list[Path]:
         """The files the view reads now (after a refresh)."""
         self.refresh()
-        return list(self._built[view][0])
+        return list(self._built[view])
 
     @property
     def watcher(self) -> LakeWatcher:
@@ -162,7 +164,7 @@ class Session:
         """``book_top`` over the views as last refreshed. It never touches ``con``: the SQL
         ``book_top`` calls it from inside a query on ``con``."""
         return self._books.book_top(
-            self._built["book_deltas"][0],
+            self._built["book_deltas"],
             self._tails.get("book_deltas"),
             venue,
             symbol,

@@ -10,7 +10,6 @@ registered on the connection; ``date`` is added to it as the lake's directories 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -73,14 +72,6 @@ def read_parquet(files: Sequence[Path]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class ViewPlan:
-    """How one view is built: the SQL, and the Arrow tables it needs registered."""
-
-    sql: list[str]
-    registered: dict[str, pa.Table]
-
-
 def tail_name(view: str) -> str:
     return f"_alphapulse_tail_{view}"
 
@@ -90,23 +81,45 @@ def ordered_name(view: str) -> str:
     return f"_alphapulse_{view}"
 
 
-def view_plan(view: str, files: Sequence[Path], tail: pa.Table | None) -> ViewPlan:
-    """The view over ``files`` UNION ALL BY NAME ``tail``; an empty relation of the
-    table's schema when there is neither."""
-    parts = []
-    registered = {}
-    if files:
-        parts.append(f"select * from {read_parquet(files)}")
-    if tail is not None or not files:
-        rows = tail if tail is not None else lake_schema(VIEWS[view]).empty_table()
-        registered[tail_name(view)] = with_partition_columns(rows)
-        parts.append(f"select * from {tail_name(view)}")
-    body = "\nunion all by name\n".join(parts)
+class TailRows:
+    """A view's live tail as DuckDB scans it: registered once, its rows swapped in place.
+
+    DuckDB asks for the Arrow stream each time a query scans it, so setting ``rows`` is
+    all a refresh does (registering a new table costs a millisecond a view). Without a
+    live writer the rows are an empty table of the view's schema, which is also the
+    view's whole content when the table has no files.
+    """
+
+    def __init__(self, view: str) -> None:
+        self.schema = with_partition_columns(lake_schema(VIEWS[view]).empty_table()).schema
+        self.rows: pa.Table = self.schema.empty_table()
+        #: The tail these rows were made from (its row count tells a grown tail).
+        self.source: pa.Table | None = None
+
+    def set(self, tail: pa.Table | None) -> None:
+        if tail is None:
+            if self.source is not None:
+                self.rows, self.source = self.schema.empty_table(), None
+            return
+        if self.source is not None and self.source.num_rows == tail.num_rows:
+            return  # the same files and as many rows: the same rows (a tail only grows)
+        self.rows = with_partition_columns(tail).cast(self.schema)
+        self.source = tail
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.rows.__arrow_c_stream__(requested_schema)
+
+    def __arrow_c_schema__(self) -> object:
+        return self.schema.__arrow_c_schema__()
+
+
+def view_sql(view: str, files: Sequence[Path]) -> list[str]:
+    """The statements that define ``view`` over ``files`` UNION ALL BY NAME its tail
+    (``TailRows`` registered as ``tail_name(view)``)."""
+    tail = f"select * from {tail_name(view)}"
+    body = f"select * from {read_parquet(files)}\nunion all by name\n{tail}" if files else tail
     inner = ordered_name(view)
-    return ViewPlan(
-        [
-            f"create or replace temp view {inner} as\n{body}",
-            f"create or replace temp view {view} as select * exclude ({ROW_NUMBER}) from {inner}",
-        ],
-        registered,
-    )
+    return [
+        f"create or replace temp view {inner} as\n{body}",
+        f"create or replace temp view {view} as select * exclude ({ROW_NUMBER}) from {inner}",
+    ]
