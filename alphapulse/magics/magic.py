@@ -133,6 +133,8 @@ class DuckDBMagic(Magics):
             )
         except LakeError as e:
             display(ErrorView(Located("Lake Error", str(e)), ""))
+        except DuckDBError as e:  # outside a query: registering a frame, a setting
+            display(ErrorView(locate_duckdb_error(e, "", 0, ""), ""))
         return None
 
     def _magic(self, line: str, cell: str | None) -> Any:
