@@ -201,6 +201,28 @@ def test_namespace_frames_are_tables_for_the_query_only(shell: InteractiveShell)
     assert not {"df_pl", "df_pd", "tbl"} & set(magic(shell).target_tables())
 
 
+def test_a_relation_keeps_its_frames_until_the_next_query(shell: InteractiveShell) -> None:
+    shell.user_ns["df_pl"] = pl.DataFrame({"x": [1, 2, 3]}).lazy()
+    relation = shell.run_line_magic("duckdb", "--relation select sum(x) as s from df_pl")
+    assert relation.fetchall() == [(6,)]  # lazy: runs now, the frame still registered
+    assert "df_pl" in magic(shell).target_tables()
+    cell(shell, "select 1")
+    assert "df_pl" not in magic(shell).target_tables()
+
+
+def test_misused_frames_and_cells_are_one_block(shell: InteractiveShell) -> None:
+    shell.user_ns["df_pl"] = pl.DataFrame({"x": [1]})
+    with capture_output() as cap:
+        assert cell(shell, "select $df_pl") is None
+        assert cell(shell, "select 1", "select 2") is None
+        assert shell.run_line_magic("duckdb", "-o out") is None
+    frame_param, sql_on_line, no_sql = shown(cap)
+    assert "$df_pl is a DataFrame: name it as a table (FROM df_pl)" in frame_param
+    assert frame_param.splitlines()[1:] == ["line 1 | select $df_pl", "       |        ^^^^^^"]
+    assert "the first line takes options only, not 'select 2'" in sql_on_line
+    assert "no SQL" in no_sql
+
+
 def test_a_frame_never_hides_a_lake_view(shell: InteractiveShell) -> None:
     shell.user_ns["trades"] = pl.DataFrame({"x": [1]})
     assert cell(shell, "select count(*) as n from trades").data["n"].to_list() == [1000]
