@@ -135,6 +135,10 @@ def test_pandas_output(shell: InteractiveShell) -> None:
     assert isinstance(result.data, pd.DataFrame)
     assert int(result.data["n"].iloc[0]) == 1000
     assert isinstance(cell(shell, "select 1 as x", "--pandas").data, pd.DataFrame)
+    # The notebook shows our table, not pandas' own (which the proxy must not pass on).
+    shell_formats, _ = shell.display_formatter.format(result)
+    assert sorted(shell_formats) == ["text/html", "text/plain"]
+    assert "1 row x 1 column" in shell_formats["text/html"]
 
 
 def test_out_assigns_the_result_and_quiet_returns_none(shell: InteractiveShell) -> None:

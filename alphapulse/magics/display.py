@@ -39,7 +39,9 @@ class QueryResult:
     # -- the result, passed through ---------------------------------------------------------
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("data", "table"):
+        # Private names stay ours: IPython's formatters look for _repr_*_ and
+        # _ipython_display_, and the result's own would replace this table.
+        if name.startswith("_") or name in ("data", "table"):
             raise AttributeError(name)
         return getattr(self.data, name)
 
