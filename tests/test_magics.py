@@ -137,7 +137,7 @@ def test_pandas_output(shell: InteractiveShell) -> None:
     assert isinstance(cell(shell, "select 1 as x", "--pandas").data, pd.DataFrame)
     # The notebook shows our table, not pandas' own (which the proxy must not pass on).
     assert shell.display_formatter is not None
-    shell_formats, _ = shell.display_formatter.format(result)
+    shell_formats, _ = shell.display_formatter.format(result)  # type: ignore[no-untyped-call]
     assert sorted(shell_formats) == ["text/html", "text/plain"]
     assert "1 row x 1 column" in shell_formats["text/html"]
 
