@@ -382,6 +382,8 @@ def test_bad_options_and_bad_lakes_are_one_line(shell: InteractiveShell, tmp_pat
     bad_option, no_lake = shown(cap)
     assert "invalid choice: 'excel'" in bad_option and "\n" not in bad_option
     assert no_lake.startswith("Lake Error: no lake at") and "\n" not in no_lake
+    # The lake before stays in use.
+    assert cell(shell, "select count(*) from trades").data.rows() == [(1000,)]
 
 
 # -- progress ------------------------------------------------------------------------------

@@ -17,14 +17,7 @@ _LINE: Final = re.compile(r"^LINE (\d+): (.*)$")
 
 
 class MagicError(Exception):
-    """Bad input to a magic (an option, a variable, a snippet): shown as one block.
-
-    ``start``/``end`` locate the offending text in the cell's SQL, where known."""
-
-    def __init__(self, message: str, *, start: int | None = None, end: int | None = None):
-        super().__init__(message)
-        self.start = start
-        self.end = end
+    """Bad input to a magic (an option, a snippet, a cell): shown as one block."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any, Final
 
 import pyarrow as pa
@@ -19,7 +20,15 @@ from alphapulse.magics.display import QueryResult, TextView
 from alphapulse.magics.errors import ErrorView, Located, MagicError, locate_duckdb_error
 from alphapulse.magics.options import OUTPUTS, Options, parse, split, usage
 from alphapulse.magics.progress import ProgressWatch
-from alphapulse.magics.sqltext import Composed, Scan, bind_params, scan, strip_statement
+from alphapulse.magics.sqltext import (
+    QUERY_KEYWORDS,
+    Composed,
+    Name,
+    Scan,
+    bind_params,
+    scan,
+    strip_statement,
+)
 from alphapulse.magics.sqltext import with_snippets as compose
 from alphapulse.magics.target import DatabaseTarget, LakeTarget, Target, open_lake
 
@@ -35,6 +44,21 @@ _PROBE: Final = "PREPARE _alphapulse_probe AS\n"
 
 def display(view: object) -> None:
     _display(view)  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A cell's query, ready to run."""
+
+    #: The cell's SQL, as written (errors point into it).
+    sql: str
+    #: What DuckDB runs: the snippets' CTEs, then ``sql`` with ``{name}`` as ``$name``.
+    executed: str
+    #: Lines of ``executed`` before ``sql``'s first.
+    line_offset: int
+    params: dict[str, object] | None
+    names: list[Name]
+    snippets: frozenset[str]
 
 
 class _ShownError(Exception):
@@ -98,12 +122,17 @@ class DuckDBMagic(Magics):
             self._lake_target = None
 
     def _switch(self, opts: Options) -> None:
+        previous = self.lake
         if opts.lake is not None:
             self.lake = opts.lake
-        if opts.connect is not None and opts.connect != "lake":
-            target: Target = DatabaseTarget(opts.connect)
-        else:
-            target = self._lake()
+        try:
+            if opts.connect is not None and opts.connect != "lake":
+                target: Target = DatabaseTarget(opts.connect)
+            else:
+                target = self._lake()
+        except LakeError:
+            self.lake = previous  # a lake that is not there: keep using the one before
+            raise
         if self._target is not None and self._target is not self._lake_target:
             self._target.close()  # a database we leave is closed; the lake stays open
         self._target = target
@@ -127,10 +156,7 @@ class DuckDBMagic(Magics):
         except _ShownError as e:
             display(e.view)
         except MagicError as e:
-            start = e.start
-            display(
-                ErrorView(Located("Error", str(e), start, (e.end or 0) - (start or 0)), cell or "")
-            )
+            display(ErrorView(Located("Error", str(e)), ""))
         except LakeError as e:
             display(ErrorView(Located("Lake Error", str(e)), ""))
         except DuckDBError as e:  # outside a query: registering a frame, a setting
@@ -165,49 +191,25 @@ class DuckDBMagic(Magics):
         target = self.target
         con = target.con
         self._drop_lingering(con)
-        found = scan(sql)
-        snippets = dict(self.snippets)
-        if opts.save is not None:
-            name = opts.save.lower()
-            if any(n.text.lower() == name and not n.qualified for n in found.names):
-                raise MagicError(f"--save {opts.save}: a snippet cannot reference itself")
-            snippets.pop(name, None)
-        try:
-            composed = compose(sql, found, snippets)
-        except ValueError as e:
-            raise MagicError(str(e)) from None
-        full = scan(composed.sql) if composed.snippets else found
-        params = self._params(full, sql, composed)
-        executed = bind_params(composed.sql, full.params)
+        query = self._prepare(sql, opts)
         output = opts.output or self.output
         target.refresh()
-        frames = self._register(con, full, set(snippets))
+        frames = self._register(con, query.names, query.snippets)
         keep = output == "relation" and not (opts.explain or opts.profile)
+        table: pa.Table | None = None
+        elapsed = 0.0
         try:
             if opts.explain:
-                rows = self._run(target, "EXPLAIN\n" + executed, params, sql, composed, 1)
-                assert rows is not None
-                return TextView("\n".join(str(v) for v in rows.column(1).to_pylist()), title="plan")
+                plan = self._run(target, query, explain=True)
+                assert plan is not None
+                return TextView("\n".join(map(str, plan.column(1).to_pylist())), title="plan")
             if keep:
-                relation = self._relation(target, executed, params, sql, composed)
-                data: Any = relation
+                data: Any = self._relation(target, query)
             else:
-                if opts.profile:
-                    # no_output: enable_profiling() would also print the tree on stdout.
-                    con.execute("set enable_profiling = 'no_output'")
                 started = time.perf_counter()
-                try:
-                    table = self._run(target, executed, params, sql, composed, 0)
-                finally:
-                    if opts.profile:
-                        # "text": the stubs' "query_tree" is refused by DuckDB 2.0.1.
-                        text_format: Any = "text"
-                        profile = con.get_profiling_information(format=text_format)
-                        con.execute("pragma disable_profiling")
+                table = self._profiled(target, query) if opts.profile else self._run(target, query)
                 elapsed = time.perf_counter() - started
-                if opts.profile:
-                    display(TextView(profile, title="profile"))
-                # None: a statement (create, insert ...) with no result.
+                # None: a statement without a result.
                 data = None if table is None else _convert(table, output)
         finally:
             if keep:
@@ -219,80 +221,103 @@ class DuckDBMagic(Magics):
             self.snippets[opts.save.lower()] = strip_statement(sql)
         if opts.out is not None:
             self.ns[opts.out] = data
-        if opts.quiet or data is None or keep:
+        if opts.quiet or table is None:
             return None if opts.quiet else data
         max_rows = self.max_rows if opts.max_rows is None else opts.max_rows
         return QueryResult(data, table, elapsed=elapsed, max_rows=max_rows, sql=sql)
 
+    def _prepare(self, sql: str, opts: Options) -> _Prepared:
+        """The SQL to run for the cell's ``sql``: snippets' CTEs in front, ``{name}`` as
+        ``$name``, and the values of the parameters."""
+        found = scan(sql)
+        snippets = dict(self.snippets)
+        if opts.save is not None:
+            name = opts.save.lower()
+            if found.keyword not in QUERY_KEYWORDS:
+                raise MagicError(f"--save {opts.save}: a snippet is a query (SELECT, FROM, WITH)")
+            if any(n.text.lower() == name and not n.qualified for n in found.names):
+                raise MagicError(f"--save {opts.save}: a snippet cannot reference itself")
+            snippets.pop(name, None)
+        try:
+            composed = compose(sql, found, snippets)
+        except ValueError as e:
+            raise MagicError(str(e)) from None
+        full = scan(composed.sql) if composed.snippets else found
+        params = self._params(full, sql, composed)
+        return _Prepared(
+            sql=sql,
+            executed=bind_params(composed.sql, full.params),
+            line_offset=composed.line_offset,
+            params=params or None,
+            names=full.names,
+            snippets=frozenset(snippets),
+        )
+
     # -- running ---------------------------------------------------------------------------
 
-    def _run(
-        self,
-        target: Target,
-        executed: str,
-        params: dict[str, object],
-        sql: str,
-        composed: Composed,
-        extra_lines: int,
-    ) -> pa.Table | None:
-        """Run ``executed`` and fetch it as Arrow (None for a statement), once more if the
-        target recovers from the error; DuckDB's errors become an ErrorView."""
+    def _run(self, target: Target, query: _Prepared, *, explain: bool = False) -> pa.Table | None:
+        """Run the query (or its EXPLAIN) and fetch it as Arrow (None for a statement),
+        once more if the target recovers from the error; DuckDB's errors become an
+        ErrorView."""
         con = target.con
+        executed = "EXPLAIN\n" + query.executed if explain else query.executed
         for attempt in (1, 2):
             if self.progress:
                 self.watch.begin(con, self.progress_after, tracked=target.tracks_progress)
             try:
                 # A relation, not execute(): Arrow comes out of it without a copy.
-                relation = con.sql(executed, params=params or None)
+                relation = con.sql(executed, params=query.params)
                 return None if relation is None else relation.to_arrow_table()
             except DuckDBError as e:
                 if attempt == 1 and target.recover(e):
                     continue
-                raise self._located(e, con, executed, params, sql, composed, extra_lines) from None
+                raise self._located(e, con, query, int(explain)) from None
             finally:
                 if self.progress:
                     self.watch.end()
         raise AssertionError("unreachable")
 
-    def _relation(
-        self,
-        target: Target,
-        executed: str,
-        params: dict[str, object],
-        sql: str,
-        composed: Composed,
-    ) -> DuckDBPyRelation:
+    def _profiled(self, target: Target, query: _Prepared) -> pa.Table | None:
+        """``_run`` with DuckDB's profiler on; its profile is displayed above the result."""
+        con = target.con
+        # no_output: enable_profiling() would also print the tree on stdout.
+        con.execute("set enable_profiling = 'no_output'")
         try:
-            relation = target.con.sql(executed, params=params or None)
+            table = self._run(target, query)
+            # "text": the stubs' "query_tree" is refused by DuckDB 2.0.1.
+            text_format: Any = "text"
+            display(TextView(con.get_profiling_information(format=text_format), title="profile"))
+            return table
+        finally:
+            con.execute("pragma disable_profiling")
+
+    def _relation(self, target: Target, query: _Prepared) -> DuckDBPyRelation:
+        try:
+            relation = target.con.sql(query.executed, params=query.params)
         except DuckDBError as e:
-            raise self._located(e, target.con, executed, params, sql, composed, 0) from None
+            raise self._located(e, target.con, query, 0) from None
         if relation is None:
             raise MagicError("--output relation: this statement has no result to make one of")
         return relation
 
     def _located(
-        self,
-        error: DuckDBError,
-        con: DuckDBPyConnection,
-        executed: str,
-        params: dict[str, object],
-        sql: str,
-        composed: Composed,
-        extra_lines: int,
+        self, error: DuckDBError, con: DuckDBPyConnection, query: _Prepared, extra_lines: int
     ) -> _ShownError:
-        offset = composed.line_offset + extra_lines
-        located = locate_duckdb_error(error, executed, offset, sql)
+        offset = query.line_offset + extra_lines
+        executed = "EXPLAIN\n" + query.executed if extra_lines else query.executed
+        located = locate_duckdb_error(error, executed, offset, query.sql)
         if located.start is None and isinstance(error, BinderException | CatalogException):
             # A relation's binding errors come without the position; preparing the
             # statement binds it again (nothing runs) and says where.
             try:
-                con.execute(_PROBE + executed, params or None)
+                con.execute(_PROBE + query.executed, query.params)
                 con.execute("DEALLOCATE _alphapulse_probe")
             except DuckDBError as again:
-                probed = locate_duckdb_error(again, _PROBE + executed, offset + 1, sql)
+                probe = _PROBE + query.executed
+                probed = locate_duckdb_error(again, probe, query.line_offset + 1, query.sql)
                 if probed.start is not None and type(again) is type(error):
                     located = Located(located.kind, located.message, probed.start, probed.width)
-        return _ShownError(ErrorView(located, sql))
+        return _ShownError(ErrorView(located, query.sql))
 
     def _params(self, found: Scan, sql: str, composed: Composed) -> dict[str, object]:
         """The values of the ``$name``/``{name}`` references, from the user's namespace."""
@@ -301,32 +326,33 @@ class DuckDBMagic(Magics):
         for p in found.params:
             start = p.start - shift if p.start >= shift else None
             end = p.end - shift if start is not None else None
+            problem = ""
             if p.name not in self.ns:
-                raise MagicError(
+                problem = (
                     f"${p.name}: no variable {p.name!r} in the namespace: define it first "
-                    "(its value is bound as a query parameter)",
-                    start=start,
-                    end=end,
+                    "(its value is bound as a query parameter)"
                 )
-            value = self.ns[p.name]
-            if _is_frame(value):
-                raise MagicError(
+            elif _is_frame(self.ns[p.name]):
+                problem = (
                     f"${p.name} is a DataFrame: name it as a table (FROM {p.name}), "
-                    "without $ or {}",
-                    start=start,
-                    end=end,
+                    "without $ or {}"
                 )
-            values[p.name] = value
+            if problem:
+                located = Located("Error", problem, start, (end or 0) - (start or 0))
+                raise _ShownError(ErrorView(located, sql))
+            values[p.name] = self.ns[p.name]
         return values
 
-    def _register(self, con: DuckDBPyConnection, found: Scan, snippets: set[str]) -> list[str]:
+    def _register(
+        self, con: DuckDBPyConnection, names: list[Name], snippets: frozenset[str]
+    ) -> list[str]:
         """Register the namespace's frames the SQL names (DuckDB's own lookup sees only the
         caller's frame, never the user's namespace). Tables, views and snippets of the
         same name win: a frame never hides the lake's views."""
         ns = self.ns
         wanted = [
             n.text
-            for n in found.names
+            for n in names
             if not n.qualified and n.text.lower() not in snippets and _is_frame(ns.get(n.text))
         ]
         if not wanted:
