@@ -5,7 +5,7 @@ and a bare word also completes the columns of the tables the SQL already mention
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from IPython.core.completer import (
     CompletionContext,
@@ -76,10 +76,3 @@ def complete(magic: DuckDBMagic, sql: str, token: str) -> list[SimpleCompletion]
         for name, kind in sorted(names.items())
         if name.lower().startswith(lowered) and name != word
     ]
-
-
-def columns_of_frame(frame: Any) -> list[str]:
-    """The column names of a pandas or polars DataFrame or a pyarrow Table."""
-    if hasattr(frame, "column_names"):
-        return list(frame.column_names)
-    return [str(c) for c in frame.columns]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Final
@@ -15,9 +14,16 @@ from IPython.display import display as _display
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
 from alphapulse.lake.layout import LakeError
-from alphapulse.magics.completion import columns_of_frame
 from alphapulse.magics.display import QueryResult, TextView
 from alphapulse.magics.errors import ErrorView, Located, MagicError, locate_duckdb_error
+from alphapulse.magics.frames import (
+    converted,
+    frame_columns,
+    frame_names,
+    is_frame,
+    register,
+    unregister,
+)
 from alphapulse.magics.options import OUTPUTS, Options, parse, split, usage
 from alphapulse.magics.progress import ProgressWatch
 from alphapulse.magics.sqltext import (
@@ -32,12 +38,6 @@ from alphapulse.magics.sqltext import (
 from alphapulse.magics.sqltext import with_snippets as compose
 from alphapulse.magics.target import DatabaseTarget, LakeTarget, Target, open_lake
 
-#: The classes of the namespace's objects a query may name as tables, by module.
-_FRAME_TYPES: Final = {
-    "pandas": {"DataFrame"},
-    "polars": {"DataFrame", "LazyFrame"},
-    "pyarrow": {"Table", "RecordBatch", "RecordBatchReader", "FileSystemDataset"},
-}
 #: Where a probe for an error's position prepares the statement (see _located).
 _PROBE: Final = "PREPARE _alphapulse_probe AS\n"
 
@@ -190,11 +190,12 @@ class DuckDBMagic(Magics):
     def _query(self, sql: str, opts: Options) -> Any:
         target = self.target
         con = target.con
-        self._drop_lingering(con)
+        unregister(con, self._lingering)  # the frames of the last relation
+        self._lingering = []
         query = self._prepare(sql, opts)
         output = opts.output or self.output
         target.refresh()
-        frames = self._register(con, query.names, query.snippets)
+        frames = register(con, self.ns, query.names, query.snippets)
         keep = output == "relation" and not (opts.explain or opts.profile)
         table: pa.Table | None = None
         elapsed = 0.0
@@ -210,13 +211,12 @@ class DuckDBMagic(Magics):
                 table = self._profiled(target, query) if opts.profile else self._run(target, query)
                 elapsed = time.perf_counter() - started
                 # None: a statement without a result.
-                data = None if table is None else _convert(table, output)
+                data = None if table is None else converted(table, output)
         finally:
             if keep:
                 self._lingering = frames
             else:
-                for name in frames:
-                    con.unregister(name)
+                unregister(con, frames)
         if opts.save is not None:
             self.snippets[opts.save.lower()] = strip_statement(sql)
         if opts.out is not None:
@@ -332,7 +332,7 @@ class DuckDBMagic(Magics):
                     f"${p.name}: no variable {p.name!r} in the namespace: define it first "
                     "(its value is bound as a query parameter)"
                 )
-            elif _is_frame(self.ns[p.name]):
+            elif is_frame(self.ns[p.name]):
                 problem = (
                     f"${p.name} is a DataFrame: name it as a table (FROM {p.name}), "
                     "without $ or {}"
@@ -343,47 +343,13 @@ class DuckDBMagic(Magics):
             values[p.name] = self.ns[p.name]
         return values
 
-    def _register(
-        self, con: DuckDBPyConnection, names: list[Name], snippets: frozenset[str]
-    ) -> list[str]:
-        """Register the namespace's frames the SQL names (DuckDB's own lookup sees only the
-        caller's frame, never the user's namespace). Tables, views and snippets of the
-        same name win: a frame never hides the lake's views."""
-        ns = self.ns
-        wanted = [
-            n.text
-            for n in names
-            if not n.qualified and n.text.lower() not in snippets and _is_frame(ns.get(n.text))
-        ]
-        if not wanted:
-            return []
-        known = {
-            r[0]
-            for r in con.execute(
-                "select lower(table_name) from information_schema.tables"
-            ).fetchall()
-        }
-        registered: list[str] = []
-        for name in dict.fromkeys(wanted):
-            if name.lower() not in known:
-                con.register(name, ns[name])
-                registered.append(name)
-        return registered
-
-    def _drop_lingering(self, con: DuckDBPyConnection) -> None:
-        for name in self._lingering:
-            with contextlib.suppress(DuckDBError):  # the connection has since closed
-                con.unregister(name)
-        self._lingering = []
-
     # -- completion support -------------------------------------------------------------------
 
     def target_tables(self) -> list[str]:
         return self.target.tables()
 
     def frames(self) -> list[str]:
-        ns = self.ns
-        return [k for k, v in ns.items() if not k.startswith("_") and _is_frame(v)]
+        return frame_names(self.ns)
 
     def columns_of(self, name: str) -> list[str]:
         """The columns of a snippet, a frame of the namespace, or a table or view."""
@@ -394,21 +360,6 @@ class DuckDBMagic(Magics):
             relation = self.target.con.sql(composed.sql)
             return list(relation.columns) if relation is not None else []
         value = self.ns.get(name)
-        if _is_frame(value):
-            return columns_of_frame(value)
+        if is_frame(value):
+            return frame_columns(value)
         return self.target.columns(name)
-
-
-def _is_frame(value: object) -> bool:
-    kind = type(value)
-    return kind.__name__ in _FRAME_TYPES.get(kind.__module__.partition(".")[0], ())
-
-
-def _convert(table: pa.Table, output: str) -> Any:
-    if output == "arrow":
-        return table
-    if output == "pandas":
-        return table.to_pandas()
-    import polars as pl
-
-    return pl.from_arrow(table)
