@@ -8,6 +8,7 @@ progress_after, lake).
 - ``magic``: the options' effects and the run of a query;
 - ``options``: splitting options from the SQL;
 - ``sqltext``: names, ``$name``/``{name}`` parameters, snippets as CTEs;
+- ``frames``: the namespace's DataFrames as tables, results as DataFrames;
 - ``display``, ``errors``: the result table, the one-block errors;
 - ``progress``: the bar for long queries; ``completion``: tab completion;
 - ``target``: the lake session or another database.
