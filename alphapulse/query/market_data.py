@@ -464,7 +464,7 @@ class MemoryMarketData(_Results):
     def _book(self, venue: str, symbol: str, at_ns: int, depth: int) -> pa.Table:
         deltas = self._rows("book_deltas", None, at_ns + 1)
         mine = deltas.filter((pl.col("venue") == venue) & (pl.col("symbol") == symbol))
-        return replay_from_snapshot(mine.to_arrow(), depth)
+        return replay_from_snapshot(mine.to_arrow(), depth, venue)
 
     def _bars(
         self, venue: str, symbol: str, every_ns: int, lo: int | None, hi: int | None

@@ -129,7 +129,6 @@ class Session:
             snap = self._watcher.snapshot(table)
             files = tuple(snap.files)
             if self._built.get(view) != files:
-                self._tail_rows[view].set(None)  # new files may hold the tail's rows
                 for statement in view_sql(view, snap.files):
                     self.con.execute(statement)
                 self._built[view] = files

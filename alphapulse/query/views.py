@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 
 from alphapulse import _core
 from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
+from alphapulse.lake.layout import NS_PER_DAY
 
 #: view name -> lake table. The lake's ``bars`` (bars the venues publish) is
 #: ``venue_bars``: ``bars`` is the macro that makes bars from trades.
@@ -48,11 +50,13 @@ ROW_NUMBER: Final = "file_row_number"
 
 
 def with_partition_columns(rows: pa.Table) -> pa.Table:
-    """``rows`` plus the ``date`` their partition directory would give them, and their
-    row numbers."""
-    day = rows.column("ts_recv").cast(pa.date32())
+    """``rows`` plus the ``date`` their partition directory would give them (ts_recv's UTC
+    date), and their row numbers."""
+    ts = rows.column("ts_recv").cast(pa.int64()).to_numpy()
+    # Integer days: pyarrow's cast of a zoned timestamp to date32 is 15 times slower.
+    day = pa.array((ts // NS_PER_DAY).astype(np.int32)).view(pa.date32())
     rows = rows.append_column(pa.field("date", pa.date32(), nullable=False), day)
-    numbers = pa.array(range(rows.num_rows), pa.int64())
+    numbers = pa.array(np.arange(rows.num_rows, dtype=np.int64))
     return rows.append_column(pa.field(ROW_NUMBER, pa.int64(), nullable=False), numbers)
 
 
@@ -93,18 +97,14 @@ class TailRows:
     def __init__(self, view: str) -> None:
         self.schema = with_partition_columns(lake_schema(VIEWS[view]).empty_table()).schema
         self.rows: pa.Table = self.schema.empty_table()
-        #: The tail these rows were made from (its row count tells a grown tail).
-        self.source: pa.Table | None = None
 
     def set(self, tail: pa.Table | None) -> None:
-        if tail is None:
-            if self.source is not None:
-                self.rows, self.source = self.schema.empty_table(), None
+        """The tail's rows (None: no live writer), ~0.5 ms for 300k rows."""
+        if tail is None or not tail.num_rows:
+            if self.rows.num_rows:
+                self.rows = self.schema.empty_table()
             return
-        if self.source is not None and self.source.num_rows == tail.num_rows:
-            return  # the same files and as many rows: the same rows (a tail only grows)
         self.rows = with_partition_columns(tail).cast(self.schema)
-        self.source = tail
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         return self.rows.__arrow_c_stream__(requested_schema)
