@@ -179,7 +179,7 @@ def test_a_statement_returns_its_row_count(shell: InteractiveShell) -> None:
     created = cell(shell, "create or replace temp table notes as select 1 as x union all select 2")
     assert created.data.rows() == [(2,)]  # DuckDB's Count of the rows written
     assert cell(shell, "select x from notes order by x").data.rows() == [(1,), (2,)]
-    cell(shell, "drop table notes")
+    assert cell(shell, "drop table notes") is None  # nothing to show
 
 
 # -- the namespace: frames and parameters --------------------------------------------------------

@@ -59,6 +59,8 @@ class _Prepared:
     params: dict[str, object] | None
     names: list[Name]
     snippets: frozenset[str]
+    #: Not a query (CREATE, DROP, INSERT, SET ...): an empty result is nothing to show.
+    statement: bool
 
 
 class _ShownError(Exception):
@@ -210,6 +212,8 @@ class DuckDBMagic(Magics):
                 started = time.perf_counter()
                 table = self._profiled(target, query) if opts.profile else self._run(target, query)
                 elapsed = time.perf_counter() - started
+                if table is not None and query.statement and table.num_rows == 0:
+                    table = None  # DuckDB's empty "Success" of a DROP, a SET ...
                 # None: a statement without a result.
                 data = None if table is None else converted(table, output)
         finally:
@@ -251,6 +255,7 @@ class DuckDBMagic(Magics):
             params=params or None,
             names=full.names,
             snippets=frozenset(snippets),
+            statement=found.keyword not in QUERY_KEYWORDS,
         )
 
     # -- running ---------------------------------------------------------------------------
