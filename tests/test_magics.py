@@ -450,6 +450,7 @@ def test_connect_to_another_database_and_back(shell: InteractiveShell, tmp_path:
     assert "notes does not exist" in shown(cap)[0]
     shell.run_line_magic("duckdb", f"--connect {db}")
     assert cell(shell, "select answer from notes").data.rows() == [(42,)]
+    assert completions(shell, "%duckdb select ans from notes where ans") == ["answer"]
     shell.run_line_magic("duckdb", "--connect lake")
     assert cell(shell, "select count(*) from trades").data.rows() == [(1000,)]
 
