@@ -48,6 +48,9 @@ def test_every_view_exists_with_the_lake_types(session: Session) -> None:
             *(EVENTS_SCHEMA if table == "events" else pa.schema(_core.event_schema(table))).names
         ]
         assert session.columns(view) == [*expected, "date"], view
+    assert session.columns("bars") == session.query("select * from bars('1h') limit 0").columns
+    assert session.columns("book_top")[:4] == ["side", "level", "price", "size"]
+    assert session.columns("nope") == []
     assert session.query("select count(*) n from events")["n"][0] == 0
     assert session.query("select count(*) n from venue_bars")["n"][0] == 0
 
@@ -212,3 +215,19 @@ def test_a_closed_session_says_reconnect(lake: Path) -> None:
         pass
     with pytest.raises(QueryError, match="connect"):
         s.query("select 1")
+
+
+def test_importing_alphapulse_loads_no_query_engine() -> None:
+    """``python -m alphapulse`` and the package stay cheap: DuckDB and polars load with
+    ``connect``/``scan``, not with the package or the command line's parser."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alphapulse, alphapulse.commands, alphapulse.query; "
+        "print(sorted(m for m in ('duckdb', 'polars') if m in sys.modules)); "
+        "alphapulse.connect; print('duckdb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]
