@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from alphapulse.query.scan import scan as scan
     from alphapulse.query.session import connect as connect
 
-__all__ = ["__version__", "connect", "load_ipython_extension", "scan"]
+__all__ = ["__version__", "connect", "load_ipython_extension", "scan", "unload_ipython_extension"]
 
 
 def __getattr__(name: str) -> Any:
@@ -43,3 +43,10 @@ def load_ipython_extension(ip: Any) -> None:
 
     # Imported by name: the magics live in their own module, loaded only by IPython.
     importlib.import_module("alphapulse.magics").load_ipython_extension(ip)
+
+
+def unload_ipython_extension(ip: Any) -> None:
+    """``%unload_ext alphapulse`` (and ``%reload_ext``): the magics are removed."""
+    import importlib
+
+    importlib.import_module("alphapulse.magics").unload_ipython_extension(ip)

@@ -170,6 +170,11 @@ def test_load_ext_registers_the_magics_and_the_settings(lake: Path) -> None:
         assert "duckdb" in ip.magics_manager.magics["line"]
         ip.run_line_magic("config", "DuckDBMagic.max_rows = 3")
         assert magic(ip).max_rows == 3
+        ip.run_line_magic("reload_ext", "alphapulse")
+        assert "duckdb" in ip.magics_manager.magics["cell"]
+        ip.run_line_magic("unload_ext", "alphapulse")
+        assert "duckdb" not in ip.magics_manager.magics["cell"]
+        assert "duckdb" not in ip.magics_manager.magics["line"]
     finally:
         alphapulse.magics.unload_ipython_extension(ip)
         ip.extension_manager.loaded.discard("alphapulse")

@@ -43,6 +43,12 @@ def unload_ipython_extension(ip: Any) -> None:
         return
     magic, matcher = loaded
     magic.close()
+    # IPython has no unregister: drop the names that still point at this instance.
+    for kind in ("line", "cell"):
+        table = ip.magics_manager.magics[kind]
+        for name, bound in list(table.items()):
+            if getattr(bound, "__self__", None) is magic:
+                del table[name]
     if magic in ip.configurables:
         ip.configurables.remove(magic)
     if matcher in ip.Completer.custom_matchers:
