@@ -28,6 +28,7 @@ from alphapulse.arguments import (
 from alphapulse.capture import FORMAT as CAPTURE_FORMAT
 from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
+from alphapulse.lake import maintenance_cli
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
 from alphapulse.simulator import cli as simulator_cli
@@ -425,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lake", type=path_argument, help="the collector's lake directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("lake", help="compact the lake's files, or show what it holds")
+    maintenance_cli.add_subcommands(p)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
     p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")
