@@ -35,6 +35,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -59,6 +60,9 @@ DEFAULT_OLDER_THAN: Final = timedelta(hours=1)
 MAX_ROWS_PER_FILE: Final = 2 * 1024 * 1024
 #: Uncompressed, as the footers count it: wide rows (news) reach this before the rows.
 MAX_BYTES_PER_FILE: Final = 256 << 20
+#: Seconds between a swap and the deletion of the files it replaced: a reader that listed
+#: them just before is spared a retry (see ``_Retirements``).
+RETIRE_GRACE: Final = 2.0
 #: Merges run side by side (pyarrow works outside the GIL); each holds one group.
 WORKERS: Final = 2
 
@@ -117,17 +121,21 @@ def compact(
     max_rows_per_file: int = MAX_ROWS_PER_FILE,
     max_bytes_per_file: int = MAX_BYTES_PER_FILE,
     workers: int = WORKERS,
+    grace: float = RETIRE_GRACE,
     stop: Callable[[], bool] | None = None,
 ) -> CompactionReport:
     """Compact the lake at ``root`` (see the module docstring); ``tables``: all by default.
 
     ``now`` is the time files' ages and ledgers' are measured from (default: the clock).
-    ``stop`` is asked before each merge; when it says True the rest is left for next time.
+    Replaced files are deleted ``grace`` seconds after their swap (the run waits for the
+    last). ``stop`` is asked before each merge; when it says True the rest is left for next time.
     Raises LakeError (no lake, a newer version, an unknown table), CompactionLockedError,
     LakeStorageError (the disk refused the new file: the partition is left as it was).
     """
     if older_than < timedelta(0):
         raise ValueError("older_than must not be negative")
+    if grace < 0:
+        raise ValueError("grace must not be negative")
     if min(max_rows_per_file, max_bytes_per_file, workers) < 1:
         raise ValueError("max_rows_per_file, max_bytes_per_file and workers must be positive")
     base = Path(root)
@@ -147,7 +155,7 @@ def compact(
                     directory, cutoff_ns, max_rows_per_file, max_bytes_per_file
                 ):
                     merges.append(Merge(base, table, directory, group))
-        done = _run(merges, workers, now_ns, stop, report)
+        done = _run(merges, workers, now_ns, stop, report, grace)
     report.partitions = len({m.directory for m in done})
     report.seconds = time.perf_counter() - started
     return report
@@ -198,18 +206,24 @@ def _run(
     now_ns: int,
     stop: Callable[[], bool] | None,
     report: CompactionReport,
+    grace: float,
 ) -> list[Merge]:
     """Run the merges, ``workers`` at a time; a group that cannot be read is a problem
     reported, not a failure of the others. A storage error stops the run."""
     done: list[Merge] = []
     lock = threading.Lock()
     failed = threading.Event()
+    retiring = _Retirements(grace)
 
     def one(merge: Merge) -> None:
+        retiring.retire_due()
         if failed.is_set() or (stop is not None and stop()):
             return
         try:
-            merge.run(now_ns)
+            merge.read()
+            merge.write_ledger(now_ns)
+            merge.write_file()
+            merge.publish()
         except (OSError, pa.ArrowException) as exc:
             if merge.stage != "read":
                 failed.set()
@@ -217,18 +231,52 @@ def _run(
             with lock:
                 report.problems.append(f"{merge.files[0].path.parent}: {_reason(exc)}")
             return
+        retiring.add(merge)
         with lock:
             report._add(merge)
             done.append(merge)
 
-    if workers == 1 or len(merges) < 2:
-        for merge in merges:
-            one(merge)
-        return done
-    with ThreadPoolExecutor(workers, thread_name_prefix="compact") as pool:
-        for future in [pool.submit(one, m) for m in merges]:
-            future.result()
+    try:
+        if workers == 1 or len(merges) < 2:
+            for merge in merges:
+                one(merge)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="compact") as pool:
+                for future in [pool.submit(one, m) for m in merges]:
+                    future.result()
+    finally:
+        retiring.retire_all()
     return done
+
+
+class _Retirements:
+    """Replaced files are deleted ``grace`` seconds after the swap that hid them.
+
+    Readers skip them from the swap on (the ledger), so the wait only spares a reader that
+    listed the directory just before the swap a file vanishing under it (and its retry).
+    """
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._due: deque[tuple[float, Merge]] = deque()
+
+    def add(self, merge: Merge) -> None:
+        with self._lock:
+            self._due.append((time.monotonic() + self.grace, merge))
+
+    def retire_due(self) -> None:
+        while True:
+            with self._lock:
+                if not self._due or self._due[0][0] > time.monotonic():
+                    return
+                _, merge = self._due.popleft()
+            merge.retire()
+
+    def retire_all(self) -> None:
+        while self._due:
+            time.sleep(max(0.0, self._due[0][0] - time.monotonic()))
+            self.retire_due()
 
 
 def _reason(exc: BaseException) -> str:

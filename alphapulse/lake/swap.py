@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Temp files of a swap (the merged file, a ledger being written). Not the writer's
 #: ``.part-*.tmp``: a writer opening the lake deletes those, and would cut a merge short.
 TEMP_PREFIX: Final = ".compacting-"
+#: Merges publish from several threads; a bump's temp file is named after the process.
+_BUMPING = threading.Lock()
 #: How long a ledger outlives the files it replaced.
 LEDGER_KEEP_NS: Final = NS_PER_DAY
 
@@ -125,7 +128,8 @@ class Merge:
             fsync_dir(self.directory)
 
         self._storage(rename)
-        bump_generation(self.root)
+        with _BUMPING:
+            bump_generation(self.root)
 
     def retire(self) -> None:
         self.stage = "retire"
