@@ -4,8 +4,11 @@ point), a second run changing nothing, and bad input answered in one line."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,9 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from alphapulse import _core
+from alphapulse import _core, collect
+from alphapulse.config import CollectorConfig
 from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
-from alphapulse.lake import LakeError, LakeVersionError, LakeWriter
+from alphapulse.lake import LakeError, LakeVersionError, LakeWriter, read_table
 from alphapulse.lake.compact import COMPACT_LOCK, CompactionLockedError, compact, plan_partition
 from alphapulse.lake.layout import MARKER, NS_PER_DAY
 from alphapulse.lake.merge import is_compacted
@@ -449,3 +453,90 @@ def test_a_damaged_file_leaves_its_group_alone_and_is_reported(tmp_path: Path) -
 
     assert len(report.problems) == 1 and str(victim.parent) in report.problems[0]
     assert victim.exists() and report.files_in == 3 and report.files_out == 1
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def lake_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alphapulse", "lake", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+def test_the_command_reports_in_one_paragraph(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    make_lake(root, files=3, venues=1, days=2)
+
+    out = lake_command("compact", "--lake", str(root), "--older-than", "1h")
+    assert out.returncode == 0, out.stderr
+    assert re.fullmatch(r"Nothing to compact \([\d.]+ s\)\.\n", out.stdout), out.stdout
+    assert len(data_files(root)) == 6
+
+    out = lake_command("compact", "--lake", str(root), "--older-than", "0s", "--table", "trades")
+    assert out.returncode == 0, out.stderr
+    assert re.fullmatch(
+        r"Compacted 6 files into 2 in 2 partitions: 1,800 rows, [\d.]+ MB -> [\d.]+ MB, "
+        r"[\d.]+ s \([\d,]+ rows/s\)\.\n",
+        out.stdout,
+    ), out.stdout
+    assert len(data_files(root)) == 2
+
+    out = lake_command("compact", "--lake", str(root), "--older-than", "0", "--json")
+    report = json.loads(out.stdout)
+    assert report["files_in"] == report["rows"] == 0 and report["problems"] == []
+    assert set(report) >= {"files_out", "bytes_before", "bytes_after", "seconds"}
+
+
+def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    make_lake(root, files=2, venues=1, days=1)
+    cases = [
+        (["--lake", str(tmp_path / "nowhere")], 1, "no lake at"),
+        (["--lake", str(root), "--older-than", "soon"], 2, "not a duration: 'soon'"),
+        (["--lake", str(root), "--older-than=-1h"], 2, "not a duration: '-1h'"),
+        (["--lake", str(root), "--table", "quotes"], 1, "has no table 'quotes'"),
+    ]
+    for args, code, message in cases:
+        out = lake_command("compact", *args)
+        assert out.returncode == code, (args, out.stderr)
+        assert message in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    with (root / COMPACT_LOCK).open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        out = lake_command("compact", "--lake", str(root), "--older-than", "0")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "another compaction is running" in out.stderr
+    assert len(data_files(root)) == 2
+
+
+# -- the collector's schedule -----------------------------------------------------------------
+
+
+def test_the_collector_compacts_on_a_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files every 0.3 s, a compaction every second: each run is an event with its figures,
+    and the lake holds every committed row once."""
+    monkeypatch.setattr(collect, "ROLL_SECONDS", 0.3)
+    lake = tmp_path / "lake"
+    config = CollectorConfig(lake=lake, compact_every=1.0, compact_older_than=0.0)
+    result = asyncio.run(collect.run_collector(config, simulated=True, duration=8, rate=300))
+    assert result.ok, result.summary
+
+    events = read_table(lake, "events").select(["kind", "detail"]).to_pylist()
+    runs = [orjson.loads(e["detail"]) for e in events if e["kind"] == "compaction"]
+    assert not [e for e in events if e["kind"] == "compaction_failed"]
+    assert runs and sum(r["files_in"] for r in runs) > 0
+    for r in runs:
+        assert {"files_in", "files_out", "rows", "bytes_before", "bytes_after", "seconds"} <= set(r)
+    assert any(is_compacted(p.name) for p in lake.glob("trades/*/*/part-*.parquet"))
+    committed = sum(
+        orjson.loads(e["detail"])["rows"]
+        for e in events
+        if e["kind"] == "file_committed" and orjson.loads(e["detail"])["table"] == "trades"
+    )
+    assert read_snapshot(lake).num_rows == committed > 0
