@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from alphapulse import _core, collect
-from alphapulse.config import CollectorConfig
+from alphapulse.config import CollectorConfig, ConfigError
 from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
 from alphapulse.lake import LakeError, LakeVersionError, LakeWriter, read_table
 from alphapulse.lake.compact import COMPACT_LOCK, CompactionLockedError, compact, plan_partition
@@ -277,6 +277,7 @@ def test_a_crash_after_any_step_reads_right_and_the_next_run_repairs_it(
         assert merge.temp.exists()  # the crash leaves the temp behind
 
     assert by_id(read_snapshot(root))["trade_id"].to_pylist() == list(range(written))
+    assert read_table(root, "trades").num_rows == written  # the lake's reader too
 
     report = compact(root, older_than=NOW, grace=0)
 
@@ -540,3 +541,21 @@ def test_the_collector_compacts_on_a_schedule(
         if e["kind"] == "file_committed" and orjson.loads(e["detail"])["table"] == "trades"
     )
     assert read_snapshot(lake).num_rows == committed > 0
+
+
+def test_the_schedule_is_configured_in_the_collectors_file(tmp_path: Path) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text('compact_every = "15m"\ncompact_older_than = 90\n')
+    config = CollectorConfig.load(path)
+    assert (config.compact_every, config.compact_older_than) == (900.0, 90.0)
+    assert CollectorConfig().compact_every is None  # off unless asked
+    for text, message in [
+        ('compact_every = "soon"', "compact_every: not a duration: 'soon'"),
+        ("compact_every = 0", "compact_every: must be above 0"),
+        ('compact_older_than = "-1h"', "compact_older_than: not a duration"),
+        ("compact_every = [60]", "compact_every: input should be a valid number"),
+    ]:
+        path.write_text(text + "\n")
+        with pytest.raises(ConfigError) as error:
+            CollectorConfig.load(path)
+        assert str(error.value).startswith(f"{path}: {message}"), str(error.value)

@@ -38,6 +38,8 @@ class PartFile:
     mtime_ns: int
     #: The Arrow schema without metadata: files merge only with files of the same one.
     schema: pa.Schema
+    #: The footer, kept so that reading the file does not parse it again.
+    metadata: pq.FileMetaData | None = None
 
     @property
     def compacted(self) -> bool:
@@ -70,6 +72,7 @@ def part_file(path: Path) -> PartFile:
         data_bytes=sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)),
         mtime_ns=stat.st_mtime_ns,
         schema=meta.schema.to_arrow_schema().remove_metadata(),
+        metadata=meta,
     )
 
 
@@ -78,7 +81,7 @@ def read_files(files: list[PartFile]) -> pa.Table:
     rather than being written into a new file with fresh checksums."""
     parts = []
     for f in files:
-        with pq.ParquetFile(f.path, page_checksum_verification=True) as reader:
+        with pq.ParquetFile(f.path, metadata=f.metadata, page_checksum_verification=True) as reader:
             parts.append(reader.read().replace_schema_metadata(None))
     return pa.concat_tables(parts)
 
