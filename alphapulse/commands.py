@@ -29,6 +29,7 @@ from alphapulse.capture import FORMAT as CAPTURE_FORMAT
 from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
+from alphapulse.query import cli as query_cli
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
 from alphapulse.simulator import cli as simulator_cli
 from alphapulse.status import StatusFileError
@@ -425,6 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lake", type=path_argument, help="the collector's lake directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("sql", help="run a SQL query over the lake and print the result")
+    query_cli.add_arguments(p)
+    p.set_defaults(func=query_cli.cmd_sql)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
     p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")

@@ -1,0 +1,277 @@
+"""``alphapulse.connect()``: a DuckDB connection whose views are the lake and its live tail.
+
+Each view (``trades``, ``quotes``, ``book_deltas``, ``venue_bars``, ``news``, ``events``,
+``statuses``, ``rejects``) is its table's snapshot: the committed files named one by one
+(``read_parquet([...])``, typed hive columns ``venue`` VARCHAR and ``date`` DATE) UNION ALL
+BY NAME the rows a running collector has not committed yet. ``refresh()`` (called by
+``sql``/``query``/``arrow``) rebuilds the views only when the lake's generation says the
+file set or the tail may have changed; otherwise it costs a ``stat``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from alphapulse.lake.layout import MARKER, LakeError, read_marker
+from alphapulse.lake.snapshot import LakeWatcher
+from alphapulse.query.book import BookReader, to_ns
+from alphapulse.query.errors import QueryError, query_error
+from alphapulse.query.views import VIEWS, view_plan
+
+if TYPE_CHECKING:
+    import polars as pl
+
+T = TypeVar("T")
+
+#: Parameters as DuckDB takes them: positional (``?``) or named (``$name``).
+Params = Sequence[object] | dict[str, object] | None
+
+
+def default_lake() -> Path:
+    """Where ``alphapulse collect`` writes: $ALPHAPULSE_LAKE, the config's lake, data/lake."""
+    if lake := os.environ.get("ALPHAPULSE_LAKE"):
+        return Path(lake).expanduser()
+    if os.environ.get("ALPHAPULSE_CONFIG"):
+        from alphapulse.config import CollectorConfig
+
+        return CollectorConfig.load().lake
+    from alphapulse.config import DEFAULT_LAKE
+
+    return DEFAULT_LAKE
+
+
+def open_lake(lake: str | os.PathLike[str] | None) -> Path:
+    """The lake's root, checked: LakeError (one line, what to do) when there is no lake
+    there, when it is empty, or when it is of a newer schema version."""
+    root = default_lake() if lake is None else Path(lake).expanduser()
+    if not root.exists():
+        raise LakeError(
+            f"no lake at {root}: collect into it first (alphapulse collect --lake {root}) "
+            "or pass lake= / --lake / $ALPHAPULSE_LAKE"
+        )
+    if not root.is_dir():
+        raise LakeError(f"{root}: not a directory (a lake is a directory)")
+    if read_marker(root) is None:  # raises LakeVersionError for a newer lake
+        raise LakeError(
+            f"{root}: empty, not a lake yet (no {MARKER}): collect into it first "
+            f"(alphapulse collect --lake {root})"
+        )
+    return root
+
+
+def _is_vanished_file(error: duckdb.Error) -> bool:
+    """DuckDB failed to open a file the snapshot listed: a compaction swapped it."""
+    text = str(error)
+    return isinstance(error, duckdb.IOException) and (
+        "No files found" in text or "No such file" in text or "does not exist" in text
+    )
+
+
+class Session:
+    """A DuckDB connection over one lake; see the module docstring. Use ``connect()``."""
+
+    def __init__(self, lake: Path, *, database: str = ":memory:") -> None:
+        self.lake = lake
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect(database)
+        # Partition dates are UTC dates; timestamps shown and compared in UTC agree with them.
+        self.con.execute("set TimeZone = 'UTC'")
+        # DuckDB still tracks progress (con.query_progress(), for the magics' bar) but
+        # does not draw its own bar on the terminal.
+        self.con.execute("set enable_progress_bar_print = false")
+        # Lake files never change under a name (a new file, a new token), so their footers
+        # can be kept between queries: a query over thousands of files then opens only
+        # those it reads.
+        self.con.execute("set parquet_metadata_cache = true")
+        self._watcher = LakeWatcher(lake)
+        #: view -> (files, has_tail) it was last built from.
+        self._built: dict[str, tuple[tuple[Path, ...], bool]] = {}
+        #: view -> the live tail it unions (None: no live writer).
+        self._tails: dict[str, pa.Table | None] = {}
+        self._closed = False
+        self._books = BookReader()
+        self._rebuild()
+        from alphapulse.query.macros import install_macros
+
+        install_macros(self)
+
+    # -- views ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the views up to date with the lake; a stat when nothing changed."""
+        if self._closed:
+            raise QueryError("the session is closed: alphapulse.connect() again")
+        if not self._watcher.changed():
+            return
+        try:
+            self._rebuild()
+        except duckdb.Error as e:
+            # A view binds its files when created: one may have gone under a compaction.
+            if not _is_vanished_file(e):
+                raise self._error(e) from None
+            self._rebuild(force=True)
+
+    def _rebuild(self, *, force: bool = False) -> None:
+        if force:
+            self._watcher = LakeWatcher(self.lake)
+            self._built.clear()
+        for view, table in VIEWS.items():
+            snap = self._watcher.snapshot(table)
+            key = (tuple(snap.files), snap.tail is not None)
+            self._tails[view] = snap.tail
+            plan = view_plan(view, snap.files, snap.tail)
+            for name, rows in plan.registered.items():
+                self.con.register(name, rows)
+            if self._built.get(view) != key:
+                for statement in plan.sql:
+                    self.con.execute(statement)
+                self._built[view] = key
+
+    def snapshot_files(self, view: str) -> list[Path]:
+        """The files the view reads now (after a refresh)."""
+        self.refresh()
+        return list(self._built[view][0])
+
+    @property
+    def watcher(self) -> LakeWatcher:
+        """The lake watcher the views follow."""
+        return self._watcher
+
+    # -- books ----------------------------------------------------------------------------
+
+    def book_top(
+        self, venue: str, symbol: str, at: datetime | date | int | str, depth: int = 10
+    ) -> pl.DataFrame:
+        """The best ``depth`` levels a side of ``venue``'s ``symbol`` (the venue's own
+        symbol) at ``at``: side, level (1 = best), price, size, price_raw, size_raw."""
+        import polars as pl
+
+        self.refresh()
+        frame = pl.from_arrow(self.book_top_arrow(venue, symbol, to_ns(at), depth))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def book_top_arrow(self, venue: str, symbol: str, at_ns: int, depth: int) -> pa.Table:
+        """``book_top`` over the views as last refreshed. It never touches ``con``: the SQL
+        ``book_top`` calls it from inside a query on ``con``."""
+        return self._books.book_top(
+            self._built["book_deltas"][0],
+            self._tails.get("book_deltas"),
+            venue,
+            symbol,
+            at_ns,
+            depth,
+        )
+
+    # -- queries --------------------------------------------------------------------------
+
+    def sql(self, query: str, params: Params = None) -> duckdb.DuckDBPyRelation | None:
+        """Refresh, then ``con.sql``: a lazy relation (None for a statement; errors as
+        QueryError). Its rows are read when it is executed, from the files of this
+        snapshot."""
+        return self._run(query, params, lambda relation: relation)
+
+    def query(self, query: str, params: Params = None) -> pl.DataFrame:
+        """Run ``query`` and return a polars DataFrame (empty for a statement)."""
+        return self._run(query, params, _polars)
+
+    def arrow(self, query: str, params: Params = None) -> pa.Table:
+        """Run ``query`` and return a pyarrow Table (empty for a statement)."""
+        return self._run(query, params, _arrow_table)
+
+    def _run(
+        self,
+        query: str,
+        params: Params,
+        fetch: Callable[[duckdb.DuckDBPyRelation | None], T],
+    ) -> T:
+        self.refresh()
+        try:
+            # A relation (not execute()): Arrow and polars come out without a copy.
+            return fetch(self.con.sql(query, params=params))
+        except duckdb.Error as e:
+            if not _is_vanished_file(e):
+                raise self._error(e) from None
+        # A compaction replaced a file between the snapshot and the read: list again.
+        try:
+            self._rebuild(force=True)
+            return fetch(self.con.sql(query, params=params))
+        except duckdb.Error as e:
+            raise self._error(e) from None
+
+    def _error(self, error: duckdb.Error) -> QueryError:
+        hint = ""
+        if isinstance(error, duckdb.CatalogException) and "does not exist" in str(error):
+            hint = f"; the lake's views: {', '.join(VIEWS)}; macros: bars(), book_top()"
+        return query_error(error, hint=hint)
+
+    # -- completion -----------------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        """Tables, views and table macros a query can name (for completion)."""
+        rows = self.con.execute(
+            "select table_name from information_schema.tables "
+            "union select function_name from duckdb_functions() "
+            "where function_type = 'table_macro' and not internal order by 1"
+        ).fetchall()
+        return [r[0] for r in rows if not r[0].startswith("_alphapulse")]
+
+    def columns(self, name: str) -> list[str]:
+        """The columns of a table or view (empty for an unknown name)."""
+        rows = self.con.execute(
+            "select column_name from information_schema.columns where table_name = ? "
+            "order by ordinal_position",
+            [name],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.con.close()
+            self._books.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<alphapulse.Session {self.lake} ({state})>"
+
+
+def _arrow_table(result: duckdb.DuckDBPyRelation | None) -> pa.Table:
+    if result is None:  # a statement (create, set...) that returns no rows
+        return pa.table({})
+    out: pa.Table = result.to_arrow_table()
+    return out
+
+
+def _polars(result: duckdb.DuckDBPyRelation | None) -> pl.DataFrame:
+    import polars as pl
+
+    if result is None:
+        return pl.DataFrame()
+    out: pl.DataFrame = result.pl()
+    return out
+
+
+def connect(lake: str | os.PathLike[str] | None = None, *, database: str = ":memory:") -> Session:
+    """A DuckDB session over ``lake`` (default $ALPHAPULSE_LAKE, else data/lake)."""
+    return Session(open_lake(lake), database=database)

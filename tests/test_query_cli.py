@@ -1,0 +1,146 @@
+"""``alphapulse sql`` as a user runs it: a table on a terminal, CSV in a pipe, JSON on
+request, and every bad input one line on stderr with exit 1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from alphapulse.lake.layout import MARKER
+from tests.query_lakes import write_trades_lake
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alphapulse", "sql", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    write_trades_lake(root, venues=("kraken", "coinbase"), days=2, rows_per_day=500)
+    return root
+
+
+COUNTS = "select venue, date, count(*) n from trades group by all order by venue, date"
+
+
+def test_csv_in_a_pipe(lake: Path) -> None:
+    out = run(COUNTS, "--lake", str(lake))
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [(r["venue"], r["date"], r["n"]) for r in rows] == [
+        ("coinbase", "2026-03-02", "500"),
+        ("coinbase", "2026-03-03", "500"),
+        ("kraken", "2026-03-02", "500"),
+        ("kraken", "2026-03-03", "500"),
+    ]
+    assert out.stderr == ""
+
+
+def test_timestamps_keep_their_nanoseconds(lake: Path) -> None:
+    query = "select ts_recv, epoch_ns(ts_recv) ns from trades order by ts_recv limit 3"
+    for fmt in ("csv", "json"):
+        out = run(query, "--lake", str(lake), "--format", fmt)
+        assert out.returncode == 0, out.stderr
+        rows = (
+            list(csv.DictReader(io.StringIO(out.stdout)))
+            if fmt == "csv"
+            else json.loads(out.stdout)
+        )
+        assert len(rows) == 3
+        for row in rows:
+            assert str(row["ns"])[-9:] == str(row["ts_recv"]).split(".")[1][:9]
+
+
+def test_table_on_a_terminal(lake: Path) -> None:
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "alphapulse", "sql", COUNTS, "--lake", str(lake)],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed once everything is read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    assert done.returncode == 0, done.stderr
+    lines = b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+    assert lines[0].split() == ["venue", "date", "n"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].split() == ["coinbase", "2026-03-02", "500"]
+    # Numbers are right-aligned under their header.
+    assert lines[2].rstrip().endswith("500") and len(lines[2].rstrip()) == len(lines[0].rstrip())
+    assert lines[-1].startswith("4 rows in ") and lines[-1].endswith(" ms")
+
+
+def test_json_and_max_rows(lake: Path) -> None:
+    out = run(COUNTS, "--lake", str(lake), "--format", "json", "--max-rows", "2")
+    assert out.returncode == 0, out.stderr
+    assert orjson.loads(out.stdout) == [
+        {"venue": "coinbase", "date": "2026-03-02", "n": 500},
+        {"venue": "coinbase", "date": "2026-03-03", "n": 500},
+    ]
+    table = run(COUNTS, "--lake", str(lake), "--format", "table", "--max-rows", "1")
+    assert table.stdout.splitlines()[-1].startswith("4 rows (3 not shown: --max-rows) in ")
+
+
+def test_the_query_from_stdin_and_the_macros(lake: Path) -> None:
+    out = run("-", "--lake", str(lake), stdin="select sum(trades) n from bars('1h')")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ['"n"', "2000"]
+
+
+@pytest.mark.parametrize(
+    ("query", "lake_kind", "expected"),
+    [
+        ("select * frm trades", "lake", "Parser Error: syntax error at or near"),
+        ("select * from trade", "lake", "the lake's views: trades"),
+        ("select 1", "missing", "no lake at"),
+        ("select 1", "empty", "not a lake yet"),
+        ("select 1", "newer", "upgrade alphapulse"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    lake: Path, tmp_path: Path, query: str, lake_kind: str, expected: str
+) -> None:
+    where = {"lake": lake, "missing": tmp_path / "missing", "empty": tmp_path}.get(lake_kind)
+    if lake_kind == "newer":
+        where = tmp_path
+        (tmp_path / MARKER).write_bytes(
+            orjson.dumps({"format": "alphapulse.lake", "schema_version": 2})
+        )
+    out = run(query, "--lake", str(where))
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("alphapulse sql: error: ")
+    assert expected in out.stderr
+
+
+def test_a_bad_option_is_a_usage_error(lake: Path) -> None:
+    out = run("select 1", "--lake", str(lake), "--max-rows", "-3")
+    assert out.returncode == 2 and "--max-rows" in out.stderr
