@@ -108,3 +108,37 @@ def symbol_list(text: str) -> list[str]:
     if bad := [s for s in symbols if any(c.isspace() for c in s)]:
         raise argparse.ArgumentTypeError(f"symbol {bad[0]!r} has spaces")
     return symbols
+
+
+#: Units a duration may carry (``90s``, ``15m``, ``1h``, ``2d``); a bare number is seconds.
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"1h"``, ``"90s"``, ``"1.5h"``, ``"0"`` as seconds (0 or above); ValueError saying why.
+
+    >>> parse_duration("15m"), parse_duration("2")
+    (900.0, 2.0)
+    """
+    stripped = text.strip().lower()
+    number = stripped.rstrip("smhd")
+    unit = stripped[len(number) :]
+    if unit not in _DURATION_UNITS:
+        raise ValueError(f"not a duration: {text!r} (a number with s, m, h or d: 90s, 1h)")
+    try:
+        value = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise ValueError(
+            f"not a duration: {text!r} (a number with s, m, h or d: 90s, 1h)"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"not a duration: {text!r} (a finite number, 0 or more)")
+    return value
+
+
+def duration_argument(text: str) -> float:
+    """A duration on the command line, as seconds (see ``parse_duration``)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

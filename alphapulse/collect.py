@@ -31,6 +31,7 @@ import orjson
 
 from alphapulse.config import DEFAULT_VENUES, CollectorConfig, VenueConfig
 from alphapulse.lake import AsyncLakeWriter, LakeStorageError, LakeWriter
+from alphapulse.lake.schedule import CompactionSchedule
 from alphapulse.service import CollectorService
 
 STATUS_FILE = "_status.json"
@@ -240,6 +241,7 @@ async def run_collector(
     failure: StorageFailure | None = None
     heap = HeapTrimmer()
     await service.start()
+    compaction = _compaction_schedule(config, service, loop)
     started = time.monotonic()
     trimmed = started
     previous: dict[str, Any] | None = None
@@ -276,6 +278,8 @@ async def run_collector(
         if failure is None and not stop.is_set():  # a signal means now: no settling
             await _settle(service, settle_seconds)
     finally:
+        if compaction is not None:  # lets a merge under way finish, off the loop
+            await loop.run_in_executor(None, compaction.stop)
         for exchange in simulators:
             exchange.pause()  # nothing new to collect: the stop reads only what is in flight
         await service.stop()
@@ -295,6 +299,24 @@ async def run_collector(
             out.write(f"stopped: {failure}\n")
             out.flush()
     return _result(service, sink, failure)
+
+
+def _compaction_schedule(
+    config: CollectorConfig, service: CollectorService, loop: asyncio.AbstractEventLoop
+) -> CompactionSchedule | None:
+    """Scheduled compaction (``compact_every``), its runs as events; None when off."""
+    if not config.compact_every:
+        return None
+
+    def event(kind: str, detail: dict[str, Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the stop is done
+            loop.call_soon_threadsafe(functools.partial(service.events.append, kind, **detail))
+
+    schedule = CompactionSchedule(
+        config.lake, config.compact_every, config.compact_older_than, on_event=event
+    )
+    schedule.start()
+    return schedule
 
 
 async def _settle(service: CollectorService, seconds: float) -> None:

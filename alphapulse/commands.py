@@ -28,6 +28,7 @@ from alphapulse.arguments import (
 from alphapulse.capture import FORMAT as CAPTURE_FORMAT
 from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
+from alphapulse.lake import maintenance_cli
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.query import cli as query_cli
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
@@ -430,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sql", help="run a SQL query over the lake and print the result")
     query_cli.add_arguments(p)
     p.set_defaults(func=query_cli.cmd_sql)
+
+    p = sub.add_parser("lake", help="compact the lake's files, or show what it holds")
+    maintenance_cli.add_subcommands(p)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
     p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")

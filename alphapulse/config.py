@@ -4,6 +4,8 @@ environment and the command line (in rising order of precedence).
 ```toml
 lake = "data/lake"
 capture = "data/captures/session.capture.zst"   # optional
+compact_every = "1h"                            # optional: compact the lake hourly
+compact_older_than = "1h"                       # files at least this old (the default)
 
 [venues.kraken]
 symbols = ["BTC/USD", "ETH/USD"]
@@ -26,6 +28,10 @@ The file is checked against a strict schema: a key it does not know, a string wh
 belongs (``symbols = "BTC/USD"``) or a number written as a string is an error, and every
 error is one line naming the file and the key.
 
+Durations (``compact_every``, ``compact_older_than``) are seconds or strings such as
+``"90s"``, ``"15m"``, ``"1h"``. Scheduled compaction (``alphapulse lake compact`` in a
+thread of the collector, each run an event) is off unless ``compact_every`` is set.
+
 With nothing configured, AlphaPulse collects from the embedded simulator. Secrets are never
 read from the file: Alpaca keys come from ``ALPACA_API_KEY`` / ``ALPACA_API_SECRET``.
 """
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -42,9 +49,18 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
+from alphapulse.arguments import parse_duration
 from alphapulse.venues import VENUES, Venue, alpaca, binance, coinbase
 
 DEFAULT_LAKE = Path("data/lake")
@@ -100,6 +116,10 @@ class CollectorConfig:
     venues: dict[str, VenueConfig] = field(default_factory=dict)
     #: Where the settings were read (the file's path), for messages; None: the defaults.
     source: str | None = None
+    #: Seconds between scheduled compactions of the lake; None: never (the default).
+    compact_every: float | None = None
+    #: Files a scheduled compaction merges are at least this old (seconds).
+    compact_older_than: float = 3600.0
 
     @property
     def configured(self) -> bool:
@@ -139,7 +159,13 @@ class CollectorConfig:
             raise ConfigError(describe(source, e)) from None
         # "~/data/lake" in a file is the home directory, as in a shell, not a "~" directory.
         capture = Path(schema.capture).expanduser() if schema.capture is not None else None
-        config = cls(lake=Path(schema.lake).expanduser(), capture=capture, source=source)
+        config = cls(
+            lake=Path(schema.lake).expanduser(),
+            capture=capture,
+            source=source,
+            compact_every=schema.compact_every,
+            compact_older_than=schema.compact_older_than,
+        )
         for name in data.get("venues", {}):  # the file's order, not the schema's
             vs: VenueSchema = getattr(schema.venues, name)
             config.venues[name] = VenueConfig(
@@ -196,8 +222,29 @@ def _path(value: str) -> str:
     return value
 
 
+def _duration(value: object) -> object:
+    """``"1h"`` and the like as seconds; numbers go on to be checked as floats."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{value!r} is not a duration (seconds: 0 or more)")
+    return value
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise ValueError("must be above 0 (leave it out for no scheduled compaction)")
+    return value
+
+
 Token = Annotated[str, AfterValidator(_token)]
 FilePath = Annotated[str, AfterValidator(_path)]
+#: Seconds, as a number or a string with a unit ("90s", "15m", "1h", "2d").
+Duration = Annotated[float, BeforeValidator(_duration), AfterValidator(_finite)]
 
 
 class WsUrls(BaseModel):
@@ -287,6 +334,8 @@ class ConfigFile(BaseModel):
     model_config = _STRICT
     lake: FilePath = str(DEFAULT_LAKE)
     capture: FilePath | None = None
+    compact_every: Annotated[Duration | None, AfterValidator(_positive)] = None
+    compact_older_than: Duration = 3600.0
     venues: VenuesSchema = VenuesSchema()
 
 

@@ -15,13 +15,13 @@ from alphapulse import _core
 from alphapulse.lake.layout import (
     EPOCH,
     NS_PER_DAY,
-    PART_GLOB,
     LakeError,
     check_file_metadata,
     check_table_name,
     parse_partition,
     read_marker,
 )
+from alphapulse.lake.snapshot import committed_files
 
 #: A point in time: an aware datetime (a naive one is read as UTC), a date (its midnight
 #: UTC) or integer nanoseconds since the epoch.
@@ -108,8 +108,12 @@ def read_table(
 
 
 def _files(table_dir: Path) -> list[Path]:
-    """Committed files of one table; temp files of a writer at work never match."""
-    return sorted(table_dir.glob(f"venue=*/date=*/{PART_GLOB}"))
+    """Committed files of one table; temp files of a writer at work never match, and the
+    files a compaction has replaced are left out (``snapshot.committed_files``)."""
+    out: list[Path] = []
+    for directory in sorted(table_dir.glob("venue=*/date=*")):
+        out.extend(committed_files(directory)[0])
+    return out
 
 
 def _wanted(path: Path, venues: set[str] | None, lo: int | None, hi: int | None) -> bool:
