@@ -226,6 +226,7 @@ async def run_collector(
         max_buffer_bytes=MAX_BUFFER_BYTES,
         on_commit=committed,
         lead_table="events",
+        publish_tail=True,  # rows are queryable as they arrive, not 60 s later
     )
     sink = AsyncLakeWriter(writer, max_queue_bytes=MAX_QUEUE_BYTES, on_error=lake_failed)
     service = CollectorService(

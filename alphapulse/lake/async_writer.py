@@ -21,7 +21,8 @@ from typing import Literal
 import pyarrow as pa
 
 from alphapulse.lake.layout import LakeStorageError, LakeWriterError, check_table_name
-from alphapulse.lake.writer import LakeWriter, checked_table
+from alphapulse.lake.rows import checked_table
+from alphapulse.lake.writer import LakeWriter
 
 log = logging.getLogger(__name__)
 

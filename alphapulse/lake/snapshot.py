@@ -1,13 +1,17 @@
 """A consistent view of one table: its committed files and a live writer's uncommitted tail.
 
 Readers (the DuckDB session, ``scan``, ``read_table``) see each row exactly once while a
-writer commits and a compaction replaces files, because of three rules:
+writer commits and a compaction replaces files, because of these rules:
 
 - Every file name ends in its *token*: ``part-<time>-<token>.parquet``. A writer's tail
   segment for a partition buffer carries the token its file will have
-  (``_tail/<table>/venue=<v>/date=<d>/<token>.arrows``), so a segment whose token is
-  committed is skipped: the file has its rows. Tail segments are listed *before* the
-  files, so a commit between the two listings is seen as a file.
+  (``_tail/<table>/venue=<v>/date=<d>/<token>.arrows``, see ``lake/tail.py``), so a
+  segment whose token is committed is skipped: the file has its rows. Tail segments are
+  listed *before* the files, so a commit between the two listings is seen as a file, and
+  a commit after both leaves the segment (deleted only seconds after its commit) to be
+  read. A segment gone when read was committed since: the snapshot is taken again.
+- There is a tail only while the writer that owns ``_tail`` lives (``_tail/_owner.json``
+  names its process); what a crashed writer left is ignored.
 - A compacted file's token starts with ``c`` and a ledger ``_compaction-<token>.json``
   beside it, written before it, names the files it replaces (``{"replaces": [names]}``).
   Those files are left out if they are still listed; their tokens count as committed.
@@ -16,12 +20,16 @@ writer commits and a compaction replaces files, because of three rules:
 
 ``generation(root)`` changes whenever a writer commits or a compaction swaps files, so a
 reader can keep its file list until it does.
+
+So a snapshot holds every row committed or published before it began, each once; rows
+arriving while it is taken may or may not be in it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,13 +37,19 @@ from typing import Final
 
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from alphapulse.lake.layout import check_table_name
+from alphapulse import _core
+from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
+from alphapulse.lake.layout import LakeError, check_table_name
+from alphapulse.lake.tail import SEGMENT_SUFFIX, read_owner, tail_root
 
 #: Rewritten (by rename: a new inode) on every commit and compaction.
 GENERATION: Final = "_alphapulse_lake.gen"
 LEDGER_PREFIX: Final = "_compaction-"
 COMPACTED_PREFIX: Final = "c"
+#: Times a snapshot is retaken when a tail segment vanished between listing and reading.
+ATTEMPTS: Final = 5
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,8 @@ class TableSnapshot:
     table: str
     #: Committed files, ledger-filtered, sorted by partition then name (time order).
     files: list[Path]
-    #: Rows a live writer holds but has not committed; None without a live writer.
+    #: Rows a live writer holds but has not committed (memory-mapped), in the table's
+    #: schema; None without a live writer, or for a table with no schema known anywhere.
     tail: pa.Table | None = None
 
 
@@ -65,17 +80,30 @@ def ledger_name(token: str) -> str:
 def generation(root: Path) -> tuple[int, int] | None:
     """A token that changes when files are committed or swapped (None: never bumped)."""
     try:
-        st = (root / GENERATION).stat()
+        with (root / GENERATION).open("rb") as f:
+            mtime, text = os.fstat(f.fileno()).st_mtime_ns, f.read(64)
     except FileNotFoundError:
         return None
-    return (st.st_ino, st.st_mtime_ns)
+    try:
+        return (mtime, int(text, 16))
+    except ValueError:
+        return (mtime, 0)
 
 
 def bump_generation(root: Path) -> None:
-    """Tell readers the file set changed. Not fsynced: it is a hint, not data."""
-    temp = root / f".{GENERATION}.{os.getpid()}.tmp"
-    temp.write_bytes(b"")
-    temp.replace(root / GENERATION)
+    """Tell readers the file set changed. Not fsynced: it is a hint, not data.
+
+    The file holds a random number: its inode and time alone could repeat (a freed inode
+    is reused at once, and file times tick in milliseconds), and a reader would then keep
+    a stale list. The temp name is unique too: a writer and a compaction may bump at once.
+    """
+    temp = root / f".{GENERATION}.{uuid.uuid4().hex}.tmp"
+    try:
+        temp.write_bytes(os.urandom(8).hex().encode())
+        temp.replace(root / GENERATION)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def partitions(
@@ -99,7 +127,11 @@ def partitions(
         venue = v.name[len("venue=") :]
         if wanted is not None and venue not in wanted:
             continue
-        for d in sorted(os.scandir(v.path), key=lambda e: e.name):
+        try:
+            day_dirs = sorted(os.scandir(v.path), key=lambda e: e.name)
+        except FileNotFoundError:  # removed since listed (a writer closing its tail)
+            continue
+        for d in day_dirs:
             if not (d.name.startswith("date=") and d.is_dir()):
                 continue
             try:
@@ -114,24 +146,32 @@ def partitions(
 def committed_files(directory: Path) -> tuple[list[Path], set[str]]:
     """The files a reader should read in one partition directory, and every token they
     hold (their own, and those of the files compactions merged into them)."""
-    names = set()
-    compacted = []
-    try:
-        for entry in os.scandir(directory):
-            token = token_of(entry.name)
-            if token is None:
-                continue
-            names.add(entry.name)
-            if token.startswith(COMPACTED_PREFIX):
-                compacted.append(token)
-    except FileNotFoundError:
-        return [], set()
+    listed: set[str] = set()
+    # One readdir is no snapshot: a name created behind its cursor is missed, and one
+    # deleted ahead of it too, so a compaction landing during a pass (its file renamed in,
+    # then the files it replaces deleted) could hide both. The compacted file exists
+    # throughout a second pass; the union, filtered by the ledgers, holds each row once.
+    for _ in range(2):
+        try:
+            listed.update(os.listdir(directory))  # noqa: PTH208 (names, not Paths: fast)
+        except FileNotFoundError:
+            return [], set()
+    names = {n for n in listed if token_of(n) is not None}
+    compacted = {t for n in names if (t := token_of(n)) and t.startswith(COMPACTED_PREFIX)}
     tokens = set()
-    for token in compacted:
+    # A compacted file may itself have been compacted again and deleted: its ledger (kept
+    # a while) still names the first files, whose tail segments may not be gone yet.
+    pending = sorted(compacted)
+    while pending:
+        token = pending.pop()
         for old in _replaced(directory, token):
             names.discard(old)
-            if (t := token_of(old)) is not None:
-                tokens.add(t)
+            t = token_of(old)
+            if t is None or t in tokens:
+                continue
+            tokens.add(t)
+            if t.startswith(COMPACTED_PREFIX):
+                pending.append(t)
     for name in names:
         if (t := token_of(name)) is not None:
             tokens.add(t)
@@ -157,11 +197,119 @@ def snapshot(
 ) -> TableSnapshot:
     """The files (and live tail) to read for ``table``; see the module docstring."""
     base = Path(root)
+    check_table_name(table)
+    return _take(base, table, lambda: lake_files(base, table, venues, days), venues, days)
+
+
+def lake_files(
+    root: Path,
+    table: str,
+    venues: Iterable[str] | None = None,
+    days: tuple[date | None, date | None] = (None, None),
+) -> tuple[list[Path], set[str]]:
+    """Every partition's ``committed_files``, joined: the files and the tokens they hold."""
     files: list[Path] = []
-    for _, _, directory in partitions(base, table, venues, days):
-        found, _ = committed_files(directory)
+    tokens: set[str] = set()
+    for _, _, directory in partitions(root, table, venues, days):
+        found, held = committed_files(directory)
         files.extend(found)
-    return TableSnapshot(table, files)
+        tokens |= held
+    return files, tokens
+
+
+def tail_segments(
+    root: Path,
+    table: str,
+    venues: Iterable[str] | None = None,
+    days: tuple[date | None, date | None] = (None, None),
+) -> list[Path] | None:
+    """The live writer's segments of ``table``; None when no live writer owns ``_tail``."""
+    if read_owner(root) is None:
+        return None
+    segments: list[Path] = []
+    for _, _, directory in partitions(tail_root(root), table, venues, days):
+        try:
+            names = sorted(os.listdir(directory))  # noqa: PTH208
+        except FileNotFoundError:  # the writer closed: its rows are committed
+            continue
+        segments.extend(
+            directory / n for n in names if n.endswith(SEGMENT_SUFFIX) and not n.startswith(".")
+        )
+    return segments
+
+
+def read_segment(path: Path) -> pa.Table:
+    """A segment's whole record batches, memory-mapped (no copy).
+
+    The writer may be appending: the batches up to the last whole one are read, and one
+    cut short (or a stream whose schema is not written yet) ends the read. A segment gone
+    raises FileNotFoundError.
+    """
+    source = pa.memory_map(str(path))
+    try:
+        stream = pa.ipc.open_stream(source)
+    except (pa.ArrowInvalid, OSError):
+        return pa.table({})  # nothing whole yet: no schema, no rows
+    batches = []
+    while True:
+        try:
+            batches.append(stream.read_next_batch())
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, OSError):  # the message being written
+            break
+    return pa.Table.from_batches(batches, stream.schema)
+
+
+def _take(
+    root: Path,
+    table: str,
+    list_files: Callable[[], tuple[list[Path], set[str]]],
+    venues: Iterable[str] | None,
+    days: tuple[date | None, date | None],
+) -> TableSnapshot:
+    venues = None if venues is None else list(venues)  # iterated once per attempt
+    for _ in range(ATTEMPTS):
+        segments = tail_segments(root, table, venues, days)  # before the files: the seam
+        files, tokens = list_files()
+        if segments is None:
+            return TableSnapshot(table, files)
+        try:
+            return TableSnapshot(table, files, _read_tail(table, segments, tokens, files))
+        except FileNotFoundError:
+            continue  # a segment committed and deleted since listed: its file is there now
+    raise LakeError(f"the live tail of {table!r} changed faster than it could be read; retry")
+
+
+def _read_tail(
+    table: str, segments: list[Path], committed: set[str], files: list[Path]
+) -> pa.Table | None:
+    parts = []
+    for path in segments:
+        if path.name[: -len(SEGMENT_SUFFIX)] in committed:
+            continue
+        part = read_segment(path)
+        if part.num_columns:
+            parts.append(part)
+    if not parts:
+        return _empty_tail(table, files)
+    if len(parts) == 1:
+        return parts[0]
+    # Like read_table: a column one segment lacks reads as nulls there.
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def _empty_tail(table: str, files: list[Path]) -> pa.Table | None:
+    if table in _core.TABLES:
+        return pa.schema(_core.event_schema(table)).empty_table()
+    if table == "events":
+        return EVENTS_SCHEMA.empty_table()
+    for path in files[:1]:
+        try:
+            return pq.read_schema(path).remove_metadata().empty_table()
+        except FileNotFoundError:
+            pass  # compacted away since listed; the next snapshot will know
+    return None
 
 
 class LakeWatcher:
@@ -175,19 +323,32 @@ class LakeWatcher:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._generation: tuple[int, int] | None = None
-        self._files: dict[str, list[Path]] = {}
+        self._files: dict[str, tuple[list[Path], set[str]]] = {}
+        self._had_tail = False
 
     def changed(self) -> bool:
-        """True if a snapshot taken now could differ from the last one."""
-        current = generation(self.root)
-        return current is None or current != self._generation
-
-    def snapshot(self, table: str) -> TableSnapshot:
+        """True if a snapshot taken now could differ from the last one: files committed
+        or swapped, or a live writer whose tail moves (or that went away)."""
         current = generation(self.root)
         if current is None or current != self._generation:
-            self._files.clear()
-            self._generation = current
-        files = self._files.get(table)
-        if files is None:
-            files = self._files[table] = snapshot(self.root, table).files
-        return TableSnapshot(table, list(files))
+            return True
+        return self._had_tail or read_owner(self.root) is not None
+
+    def snapshot(self, table: str) -> TableSnapshot:
+        check_table_name(table)
+
+        def listing() -> tuple[list[Path], set[str]]:
+            # Called after the tail is listed, like snapshot()'s listing. A commit that
+            # lands after this generation is read stays in its segment for seconds.
+            current = generation(self.root)
+            if current is None or current != self._generation:
+                self._files.clear()
+                self._generation = current
+            cached = self._files.get(table)
+            if cached is None:
+                cached = self._files[table] = lake_files(self.root, table)
+            return cached
+
+        taken = _take(self.root, table, listing, None, (None, None))
+        self._had_tail = taken.tail is not None
+        return TableSnapshot(table, list(taken.files), taken.tail)

@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alphapulse import _core
 from alphapulse.lake.layout import (
     LOCK,
     MARKER,
     TEMP_GLOB,
     LakeLockedError,
     LakeStorageError,
-    as_table,
     check_table_name,
-    check_venue,
     file_metadata,
     fsync_dir,
     fsync_file,
@@ -38,6 +34,13 @@ from alphapulse.lake.layout import (
     temp_name,
     write_marker,
 )
+from alphapulse.lake.rows import checked_table as checked_table
+from alphapulse.lake.rows import delta_encoded as delta_encoded
+from alphapulse.lake.rows import first_ts_ns as first_ts_ns
+from alphapulse.lake.rows import sorted_by_ts_recv as sorted_by_ts_recv
+from alphapulse.lake.rows import split_partitions as split_partitions
+from alphapulse.lake.snapshot import GENERATION, bump_generation
+from alphapulse.lake.tail import Segment, TailPublisher, remove_tail
 
 log = logging.getLogger(__name__)
 
@@ -49,108 +52,14 @@ MiB = 1 << 20
 ROW_GROUP_ROWS = 128 * 1024
 
 
-def checked_table(name: str, data: object) -> pa.Table:
-    """``data`` as a pyarrow Table that the lake can partition, or ValueError saying why.
-
-    The rows of a known event table (``_core.TABLES``) arriving with the table's columns
-    but other types, as from polars (``string_view``, every field nullable), are cast to
-    the published schema, so that every file of a table has the same schema. Elsewhere,
-    string and binary views and large variants become plain strings and binaries.
-    """
-    table = _conformed(name, as_table(data))
-    schema = table.schema
-    for column in ("ts_recv", "venue"):
-        if schema.get_field_index(column) < 0:
-            raise ValueError(
-                f"a lake batch needs a {column!r} column (partitions are venue and the UTC "
-                f"date of ts_recv); got columns {schema.names}"
-            )
-    if not pa.types.is_timestamp(schema.field("ts_recv").type):
-        raise ValueError(f"ts_recv must be a timestamp, not {schema.field('ts_recv').type}")
-    if not pa.types.is_string(schema.field("venue").type):
-        raise ValueError(f"venue must be a string column, not {schema.field('venue').type}")
-    for column in ("ts_recv", "venue"):
-        if table.column(column).null_count:
-            raise ValueError(f"{column} has nulls: such rows have no partition")
-    return table
-
-
-def _conformed(name: str, table: pa.Table) -> pa.Table:
-    if name in _core.TABLES:
-        published = pa.schema(_core.event_schema(name))
-        if table.schema.names == published.names:
-            if table.schema.equals(published):
-                return table
-            try:
-                return table.cast(published)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-                raise ValueError(f"rows do not fit the {name} schema: {exc}") from None
-    plain = pa.schema([f.with_type(_PLAIN.get(f.type, f.type)) for f in table.schema])
-    return table if plain.equals(table.schema) else table.cast(plain)
-
-
-_PLAIN = {
-    pa.string_view(): pa.string(),
-    pa.large_string(): pa.string(),
-    pa.binary_view(): pa.binary(),
-    pa.large_binary(): pa.binary(),
-}
-
-
-def split_partitions(table: pa.Table) -> list[tuple[str, date, pa.Table]]:
-    """``(venue, UTC date of ts_recv, rows)`` per partition, rows in their original order."""
-    ts = table.column("ts_recv")
-    # Drop the time zone first: a cast to date32 would otherwise use local time.
-    days = pc.cast(pc.cast(ts, pa.timestamp(ts.type.unit)), pa.date32())
-    venues = table.column("venue")
-    day_range, venue_range = pc.min_max(days), pc.min_max(venues)
-    if day_range["min"] == day_range["max"] and venue_range["min"] == venue_range["max"]:
-        return [(check_venue(venue_range["min"].as_py()), day_range["min"].as_py(), table)]
-    out = []
-    for venue in pc.unique(venues).to_pylist():
-        check_venue(venue)
-        of_venue = pc.equal(venues, venue)
-        for day in pc.unique(pc.filter(days, of_venue)).to_pylist():
-            out.append((venue, day, table.filter(pc.and_(of_venue, pc.equal(days, day)))))
-    return out
-
-
-def sorted_by_ts_recv(table: pa.Table) -> pa.Table:
-    """``table`` in ts_recv order; a stable sort, skipped when it is already in order."""
-    ts = table.column("ts_recv")
-    if len(ts) < 2 or pc.all(pc.less_equal(ts[:-1], ts[1:])).as_py():
-        return table
-    return table.take(pc.sort_indices(table, sort_keys=[("ts_recv", "ascending")]))
-
-
-def delta_encoded(schema: pa.Schema) -> list[str]:
-    """Columns stored DELTA_BINARY_PACKED rather than dictionary-encoded.
-
-    Timestamps (sorted by ts_recv, so their deltas are small) and the uint64 counters of
-    our tables (trade ids, sequence numbers) have nearly one value per row: a dictionary
-    grows to its page limit and falls back, which cost twice the time and half again the
-    size of delta encoding on the benchmark's trades. Everything else (venues, symbols,
-    prices, precisions) repeats and keeps its dictionary.
-    """
-    return [
-        f.name
-        for f in schema
-        if pa.types.is_timestamp(f.type)
-        or pa.types.is_duration(f.type)
-        or pa.types.is_uint64(f.type)
-    ]
-
-
-def first_ts_ns(table: pa.Table) -> int:
-    value: int = table.column("ts_recv")[0].cast(pa.timestamp("ns")).value
-    return value
-
-
 @dataclass
 class _Buffer:
     """Rows waiting for one partition's next file."""
 
     schema: pa.Schema
+    #: Names the buffer's file and, before that, its tail segment (see lake/tail.py).
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    segment: Segment | None = None
     since: float = field(default_factory=time.monotonic)
     parts: list[pa.Table] = field(default_factory=list)
     rows: int = 0
@@ -178,7 +87,13 @@ class LakeWriter:
     trail is never more than ``lead_seconds`` behind a data file, without a small events
     file beside every data file.
 
-    A commit the file system refuses raises LakeStorageError naming the directory.
+    A commit the file system refuses raises LakeStorageError naming the directory. After
+    every commit the lake's generation file is replaced, so that readers that cache file
+    lists know to list again.
+
+    With ``publish_tail=True`` the rows buffered are also published for readers as they
+    arrive (``tail.TailPublisher``); failures to do so are counted in
+    ``stats()["tail_errors"]`` and never fail or delay a commit.
 
     Not thread-safe: one thread drives a writer (``AsyncLakeWriter`` runs one in its thread).
     """
@@ -195,6 +110,7 @@ class LakeWriter:
         on_commit: OnCommit | None = None,
         lead_table: str | None = None,
         lead_seconds: float = 5.0,
+        publish_tail: bool = False,
     ) -> None:
         if min(roll_rows, roll_bytes, max_buffer_bytes, row_group_rows) < 1 or roll_seconds < 0:
             raise ValueError("roll sizes must be positive and roll_seconds not negative")
@@ -218,6 +134,8 @@ class LakeWriter:
         self._bytes_buffered = 0
         self._dirs: set[Path] = set()
         self._closed = False
+        #: A commit whose generation bump failed: readers are told on the next tick.
+        self._unannounced = False
 
         make_dirs(self.root)
         has_marker = read_marker(self.root) is not None  # a newer lake fails before any change
@@ -226,6 +144,10 @@ class LakeWriter:
             if not has_marker:
                 write_marker(self.root)
             self.orphans_removed = self._remove_orphans()
+            # Holding the lock, any _tail is a dead writer's: gone before it misleads.
+            self.tail = TailPublisher(self.root) if publish_tail else None
+            if self.tail is None:
+                remove_tail(self.root)
         except BaseException:
             self._lock.close()
             raise
@@ -248,7 +170,11 @@ class LakeWriter:
                 buffer = None
             if buffer is None:
                 buffer = self._buffers[key] = _Buffer(part.schema)
+                if self.tail is not None:
+                    buffer.segment = self.tail.open(table, venue, day, buffer.token, part.schema)
             buffer.parts.append(part)
+            if self.tail is not None:
+                self.tail.append(buffer.segment, part)
             buffer.rows += part.num_rows
             buffer.nbytes += part.nbytes
             self._rows_buffered += part.num_rows
@@ -265,6 +191,11 @@ class LakeWriter:
         due = [k for k, b in self._buffers.items() if now - b.since >= self.roll_seconds]
         for key in due:
             self._commit(key)
+        if self._unannounced:
+            self._announce()
+        if self.tail is not None and not self._unannounced:
+            # Until readers are told of a commit, its segment is where they find its rows.
+            self.tail.sweep(now)
         return len(due)
 
     def flush(self) -> int:
@@ -282,6 +213,11 @@ class LakeWriter:
             self.flush()
         finally:
             self._closed = True
+            if self.tail is not None:
+                # Rows a failed flush kept are not the lake's and no writer holds them now.
+                for buffer in self._buffers.values():
+                    self.tail.stop(buffer.segment)
+                self.tail.close()
             self._lock.close()
 
     def __enter__(self) -> LakeWriter:
@@ -312,6 +248,7 @@ class LakeWriter:
             "orphans_removed": self.orphans_removed,
             "rows_buffered": self.rows_buffered,
             "bytes_buffered": self.bytes_buffered,
+            "tail_errors": 0 if self.tail is None else self.tail.errors,
         }
 
     # -- files --------------------------------------------------------------------------
@@ -348,7 +285,7 @@ class LakeWriter:
         table = table.replace_schema_metadata(metadata)
 
         directory = partition_dir(self.root, name, venue, day)
-        final = directory / part_name(first_ts_ns(table), uuid.uuid4().hex[:12])
+        final = directory / part_name(first_ts_ns(table), buffer.token)
         temp = directory / temp_name(final.name)
         try:
             if directory not in self._dirs:
@@ -382,14 +319,27 @@ class LakeWriter:
         self.rows_written += table.num_rows
         self.files_committed += 1
         self.bytes_written += final.stat().st_size
+        if self.tail is not None:
+            self.tail.retire(buffer.segment)
+        self._announce()
         if self.on_commit is not None:
             self.on_commit(final, name, table.num_rows)
+
+    def _announce(self) -> None:
+        """Replace the generation file: readers caching file lists list again."""
+        try:
+            bump_generation(self.root)
+            self._unannounced = False
+        except OSError:
+            # The file is durable; readers only learn of it late. Retried by commit_due.
+            self._unannounced = True
 
     def _remove_orphans(self) -> int:
         """Delete temp files a crashed writer left (readers never list them)."""
         orphans = [
             *self.root.glob(f"*/venue=*/date=*/{TEMP_GLOB}"),
             *self.root.glob(f".{MARKER}.tmp"),
+            *self.root.glob(f".{GENERATION}.*.tmp"),
         ]
         for path in orphans:
             path.unlink(missing_ok=True)
