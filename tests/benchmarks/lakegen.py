@@ -27,6 +27,7 @@ written last, so an interrupted generation is redone, not reused.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sys
@@ -138,7 +139,7 @@ def generate(root: Path, spec: Spec) -> None:
             ts = table.column("ts_recv").cast(pa.int64()).to_numpy()
             cuts = np.searchsorted(ts, START_NS + day * DAY_NS + per_file_ns * np.arange(1, 1440))
             bounds = [0, *sorted(set(cuts.tolist())), len(ts)]
-            for lo, hi in zip(bounds, bounds[1:], strict=False):
+            for lo, hi in itertools.pairwise(bounds):
                 if hi > lo:
                     writer.write("trades", table.slice(lo, hi - lo))
                     writer.flush()

@@ -28,10 +28,11 @@ from tests.benchmarks import (
     bench_memory,
     bench_parse,
     criterion,
+    query_bench,
 )
 from tests.benchmarks.measure import FULL, QUICK, Plan, Row, table
 
-SECTIONS = ("parse", "book", "memory", "lake", "collector")
+SECTIONS = ("parse", "book", "memory", "lake", "collector", "query")
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +51,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def legend(sections: list[str]) -> str:
     """What each side of each comparison does, by the labels the table uses."""
-    modules = {"parse": bench_parse, "book": bench_book, "lake": bench_lake}
+    modules = {"parse": bench_parse, "book": bench_book, "lake": bench_lake, "query": query_bench}
     work: dict[str, str] = {}
     for name in sections:
         if name in modules:
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": bench_memory.run,
         "lake": lambda: bench_lake.run(plan),
         "collector": lambda: bench_collector.run(plan, runs),
+        "query": lambda: query_bench.run(plan),
     }
     python_rows: list[Row] = []
     collector_rows: list[Row] = []
