@@ -93,16 +93,28 @@ def lake(spec: Spec, cache: Path = CACHE, *, force: bool = False, quiet: bool = 
     """The lake for ``spec`` under ``cache``, generated unless a finished one is there."""
     root = cache / spec.key
     if (root / DONE).exists() and not force:
+        _ensure_generation(root)
         return root
     if root.exists():
         shutil.rmtree(root)
     started = time.perf_counter()
     generate(root, spec)
     seconds = time.perf_counter() - started
+    _ensure_generation(root)
     (root / DONE).write_text(json.dumps({**asdict(spec), "version": VERSION, "seconds": seconds}))
     if not quiet:
         print(f"lakegen: {spec.trades:,} trades in {seconds:.1f} s -> {root}", file=sys.stderr)
     return root
+
+
+def _ensure_generation(root: Path) -> None:
+    """Give a lake made by a writer that predates generation files one, as today's writer
+    does: without it a session re-lists every file before every query, which would be
+    measured as the query's cost."""
+    from alphapulse.lake.snapshot import bump_generation, generation
+
+    if generation(root) is None:
+        bump_generation(root)
 
 
 class _Symbols:
