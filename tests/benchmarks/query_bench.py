@@ -247,8 +247,9 @@ def run(
     lakes = Lakes(spec, cache)
     try:
         if "compact" in sections:
-            compact_rows, lakes.compacted = query_compact.run(lakes.raw, lakes.scratch, plan)
-            rows += compact_rows
+            rows += query_compact.run(lakes.raw, lakes.scratch, plan)
+        if "bars" in sections or "day" in sections:
+            lakes.compacted = query_compact.compacted_lake(lakes.raw, lakes.scratch)
         if "bars" in sections:
             rows += bars_rows(lakes, plan)
         if "day" in sections:

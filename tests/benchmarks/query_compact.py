@@ -5,8 +5,11 @@ Every repetition compacts a fresh copy of the lake (the copy is setup, not timed
 symbol and ts_recv, checksummed reads, fsyncs, swap, deletion of the replaced files; no
 grace wait, which only spares readers a retry). The peer is DuckDB doing the merge alone:
 per partition, ``COPY (select * from read_parquet(files) order by symbol, ts_recv) TO
-file (zstd, 128Ki-row groups)``, no durability, the originals left in place. The last
-copy compacted by ours is kept for the bars comparisons on a compacted lake.
+file (zstd, 128Ki-row groups)``, no durability, the originals left in place.
+
+The last copy compacted by ours is kept beside the lake it came from
+(``<lake>-compacted``) for the bars comparisons on a compacted lake; a run without the
+compaction section reuses it, or compacts a copy once, untimed, when there is none.
 """
 
 from __future__ import annotations
@@ -56,13 +59,40 @@ def duckdb_sorted_copy(lake: Path, out: Path) -> None:
             )
 
 
-def run(raw: Path, scratch: Path, plan: Plan) -> tuple[list[Row], Path | None]:
-    """The compaction rows, and a compacted copy of ``raw`` (None: compaction not merged)."""
+def compacted_path(raw: Path) -> Path:
+    return raw.with_name(raw.name + "-compacted")
+
+
+def keep(lake: Path, raw: Path) -> Path:
+    """``lake`` (compacted) as the kept compacted copy of ``raw``."""
+    kept = compacted_path(raw)
+    remove(kept)
+    return lake.rename(kept)
+
+
+def compacted_lake(raw: Path, scratch: Path) -> Path | None:
+    """The kept compacted copy of ``raw``, made now if there is none (None: compaction is
+    not merged)."""
+    kept = compacted_path(raw)
+    if kept.exists():
+        return kept
+    try:
+        from alphapulse.lake.compact import compact
+    except ImportError:
+        return None
+    copy = scratch / "to-compact"
+    shutil.copytree(raw, copy)
+    compact(copy, older_than=timedelta(0), grace=0)
+    return keep(copy, raw)
+
+
+def run(raw: Path, scratch: Path, plan: Plan) -> list[Row]:
+    """The compaction rows; the last copy ours compacted is kept (``compacted_path``)."""
     try:
         from alphapulse.lake.compact import compact
     except ImportError:
         print("  compaction rows/s: not measured: compaction not merged")
-        return [], None
+        return []
     rows_n = lake_rows(raw)
     ids = count()
     copies: list[Path] = []
@@ -94,7 +124,7 @@ def run(raw: Path, scratch: Path, plan: Plan) -> tuple[list[Row], Path | None]:
     times = interleaved(
         {"ours": timing(ours, fresh_copy), "peer": timing(peer, fresh_copy)}, repeats
     )
-    kept = compacted[-1].rename(scratch / "compacted")
+    kept = keep(compacted[-1], raw)
     for path in copies:
         remove(path)
         remove(path.with_name(path.name + "-duckdb"))
@@ -109,4 +139,4 @@ def run(raw: Path, scratch: Path, plan: Plan) -> tuple[list[Row], Path | None]:
         "each repetition on a fresh copy of the lake",
     )
     print(row.report(), flush=True)
-    return [row], kept
+    return [row]

@@ -82,10 +82,11 @@ class Loop:
             elapsed = stopwatch()
             self.session.refresh()  # the views catch up with the tail and new files
             refreshed = elapsed()
-            row = self.session.con.execute(TAIL_SQL).fetchone()
+            # fetchall: DuckDB 2.0.1 keeps a result open until a fetch returns no rows.
+            ((count,),) = self.session.con.execute(TAIL_SQL).fetchall()
             self.times.append(elapsed())
             self.refresh_ms.append(refreshed.wall / 1e6)
-            self.counts.append(int(row[0]) if row else 0)
+            self.counts.append(int(count))
 
 
 def run(plan: Plan, scratch: Path, *, seconds: float | None = None) -> list[Row]:
