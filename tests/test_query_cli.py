@@ -120,6 +120,7 @@ def test_the_query_from_stdin_and_the_macros(lake: Path) -> None:
     [
         ("select * frm trades", "lake", "Parser Error: syntax error at or near"),
         ("select * from trade", "lake", "the lake's views: trades"),
+        ("select cast(symbol as integer) from trades", "lake", "Conversion Error"),
         ("select 1", "missing", "no lake at"),
         ("select 1", "empty", "not a lake yet"),
         ("select 1", "newer", "upgrade alphapulse"),

@@ -29,7 +29,8 @@ def collected(
     lake = tmp_path_factory.mktemp("collected")
     books = {}
     for venue in VENUES:
-        service, _ = asyncio.run(collect(venue, lake, steps=600))
+        # Long enough for Kraken's book to push levels out of its depth and back.
+        service, _ = asyncio.run(collect(venue, lake, steps=2000))
         engine = service.runtimes[venue].engine
         books[venue] = {s: engine.top(s, 10) for s in SYMBOLS[venue]}
     return lake, books

@@ -17,7 +17,7 @@ from alphapulse.lake import LakeError, LakeVersionError, LakeWriter
 from alphapulse.lake.layout import MARKER
 from alphapulse.lake.snapshot import bump_generation, ledger_name, token_of
 from alphapulse.query import QueryError, Session
-from alphapulse.query.views import VIEWS, view_plan
+from alphapulse.query.views import VIEWS, TailRows, tail_name, view_sql
 from tests.query_lakes import DAY0_NS, NS_PER_DAY, trades, write_trades_lake
 
 
@@ -48,6 +48,9 @@ def test_every_view_exists_with_the_lake_types(session: Session) -> None:
             *(EVENTS_SCHEMA if table == "events" else pa.schema(_core.event_schema(table))).names
         ]
         assert session.columns(view) == [*expected, "date"], view
+    assert session.columns("bars") == session.query("select * from bars('1h') limit 0").columns
+    assert session.columns("book_top")[:4] == ["side", "level", "price", "size"]
+    assert session.columns("nope") == []
     assert session.query("select count(*) n from events")["n"][0] == 0
     assert session.query("select count(*) n from venue_bars")["n"][0] == 0
 
@@ -118,8 +121,9 @@ def test_a_file_swapped_under_a_query_is_retried(tmp_path: Path) -> None:
 
 
 def test_tail_rows_join_the_files_with_their_date(lake: Path) -> None:
-    """The view over files and a live tail (the plan the session installs), on DuckDB:
-    every row of both, the tail's ``date`` its ts_recv's UTC date."""
+    """The views over files and a live tail as the session installs them, on DuckDB:
+    every row of both, the tail's ``date`` its ts_recv's UTC date, the tail's rows
+    swapped in place as it grows and gone with its writer."""
     import duckdb
 
     # Four rows either side of midnight.
@@ -128,16 +132,20 @@ def test_tail_rows_join_the_files_with_their_date(lake: Path) -> None:
     after = sum(1 for t in tail.column("ts_recv").cast(pa.int64()).to_pylist() if t >= midnight)
     files = sorted((lake / "trades" / "venue=kraken").glob("date=*/*.parquet"))
     con = duckdb.connect()
-    for view, tail_rows in (("trades", tail), ("news", None)):
-        plan = view_plan(view, files if view == "trades" else [], tail_rows)
-        for name, rows in plan.registered.items():
-            con.register(name, rows)
-        for statement in plan.sql:
+    rows = {view: TailRows(view) for view in ("trades", "news")}
+    for view, holder in rows.items():
+        con.register(tail_name(view), holder)
+        for statement in view_sql(view, files if view == "trades" else []):
             con.execute(statement)
-    rows = con.execute(
-        "select cast(date as varchar), count(*) from trades group by all order by 1"
-    ).fetchall()
-    assert rows == [("2026-03-02", 2_000 + 4 - after), ("2026-03-03", 2_000 + after)]
+    by_date = "select cast(date as varchar), count(*) from trades group by all order by 1"
+    assert con.execute(by_date).fetchall() == [("2026-03-02", 2_000), ("2026-03-03", 2_000)]
+    rows["trades"].set(tail)
+    assert con.execute(by_date).fetchall() == [
+        ("2026-03-02", 2_000 + 4 - after),
+        ("2026-03-03", 2_000 + after),
+    ]
+    rows["trades"].set(None)
+    assert con.execute("select count(*) from trades").fetchall() == [(4_000,)]
     assert "file_row_number" not in [r[0] for r in con.execute("describe trades").fetchall()]
     assert "file_row_number" in [
         r[0] for r in con.execute("describe _alphapulse_trades").fetchall()
@@ -207,3 +215,19 @@ def test_a_closed_session_says_reconnect(lake: Path) -> None:
         pass
     with pytest.raises(QueryError, match="connect"):
         s.query("select 1")
+
+
+def test_importing_alphapulse_loads_no_query_engine() -> None:
+    """``python -m alphapulse`` and the package stay cheap: DuckDB and polars load with
+    ``connect``/``scan``, not with the package or the command line's parser."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alphapulse, alphapulse.commands, alphapulse.query; "
+        "print(sorted(m for m in ('duckdb', 'polars') if m in sys.modules)); "
+        "alphapulse.connect; print('duckdb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]

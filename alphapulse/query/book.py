@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -42,7 +43,12 @@ BOOK_SCHEMA: Final = pa.schema(
     ]
 )
 
-_REPLAY_COLUMNS: Final = "action, side, price_raw, size_raw, price_precision, size_precision"
+_REPLAY_COLUMNS: Final = "action, side, price_raw, size_raw, flags, price_precision, size_precision"
+
+#: Venues whose books the client trims to the subscribed depth after every update (the
+#: venue sends no deletes for levels pushed out; the engine trims them as Kraken requires).
+#: A replay trims the same way, to the depth of the snapshot it starts from.
+TRIMMED_VENUES: Final = frozenset({"kraken"})
 
 
 def day_of(ns: int) -> date:
@@ -80,7 +86,7 @@ class BookReader:
             if start is None:
                 return BOOK_SCHEMA.empty_table()
             rows = self._rows(mine, tail_rows, symbol, start, at_ns)
-        return replay(rows, depth)
+        return replay_from_snapshot(rows, depth, venue)
 
     def _snapshot_ns(
         self, files: Sequence[Path], tail: pa.Table | None, symbol: str, at_ns: int
@@ -150,9 +156,9 @@ def _tail_rows(tail: pa.Table | None, venue: str, symbol: str, at_ns: int) -> pa
     return rows.sort_by([("ts_recv", "ascending")]) if rows.num_rows else None
 
 
-def replay_from_snapshot(rows: pa.Table, depth: int) -> pa.Table:
-    """``rows``: one instrument's deltas up to the instant, in order. Replays them from the
-    last snapshot (empty book without one)."""
+def replay_from_snapshot(rows: pa.Table, depth: int, venue: str) -> pa.Table:
+    """The best ``depth`` levels a side after ``rows`` (one instrument's deltas up to the
+    instant, in order), replayed from the last snapshot; an empty book without one."""
     starts = pc.and_(
         pc.equal(rows.column("action"), "clear"),
         pc.not_equal(pc.bit_wise_and(rows.column("flags"), 1), 0),
@@ -160,14 +166,8 @@ def replay_from_snapshot(rows: pa.Table, depth: int) -> pa.Table:
     positions = pc.indices_nonzero(starts)
     if not len(positions):
         return BOOK_SCHEMA.empty_table()
-    return replay(rows.slice(positions[-1].as_py()), depth)
-
-
-def replay(rows: pa.Table, depth: int) -> pa.Table:
-    """The best ``depth`` levels a side after applying ``rows`` to an empty book."""
-    if not rows.num_rows:
-        return BOOK_SCHEMA.empty_table()
-    book = _core.OrderBook()
+    rows = rows.slice(positions[-1].as_py())
+    book = _core.OrderBook(snapshot_depth(rows) if venue in TRIMMED_VENUES else None)
     for batch in rows.select(["action", "side", "price_raw", "size_raw"]).to_batches():
         book.apply_arrow(batch)
     price_precision = rows.column("price_precision")[-1].as_py() or 0
@@ -183,6 +183,16 @@ def replay(rows: pa.Table, depth: int) -> pa.Table:
             out["price_raw"].append(price)
             out["size_raw"].append(size)
     return pa.table(out, schema=BOOK_SCHEMA)
+
+
+def snapshot_depth(rows: pa.Table) -> int | None:
+    """Levels a side in the snapshot ``rows`` starts with (its clear, then the rows flagged
+    part of the snapshot): the depth the venue was subscribed at."""
+    flags = rows.column("flags").to_numpy()
+    in_snapshot = int(np.argmin(flags & 1)) if not (flags & 1).all() else len(flags)
+    sides = rows.column("side").slice(1, max(in_snapshot - 1, 0))
+    counts = pc.value_counts(sides).to_pylist()
+    return max((c["counts"] for c in counts), default=0) or None
 
 
 def to_ns(at: datetime | date | int | str) -> int:

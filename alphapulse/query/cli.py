@@ -12,6 +12,7 @@ and so imports this, for every command.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,6 +21,8 @@ from alphapulse.arguments import path_argument
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from alphapulse.query.session import Session
 
 FORMATS = ("table", "csv", "json")
 #: Rows a terminal table shows unless --max-rows says otherwise.
@@ -63,11 +66,17 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     query = sys.stdin.read() if args.query == "-" else args.query
     out = sys.stdout
+    if out is None:  # started with stdout closed (>&-): run the query, print nothing
+        out = io.StringIO()
     fmt = args.format or ("table" if out.isatty() else "csv")
     limit = args.max_rows if args.max_rows is not None else TABLE_ROWS if fmt == "table" else None
     with connect(args.lake) as session:
         started = time.perf_counter()
         try:
+            if fmt == "csv":
+                # Streamed: an export of the whole lake need not fit in memory.
+                write_csv_batches(out, session, query, limit)
+                return 0
             result = session.arrow(query)
         except QueryError as e:
             print(f"alphapulse sql: error: {e}", file=sys.stderr)
@@ -76,11 +85,33 @@ def cmd_sql(args: argparse.Namespace) -> int:
     shown = result if limit is None else result.slice(0, limit)
     if fmt == "table":
         write_table(out, shown, total=result.num_rows, elapsed=elapsed)
-    elif fmt == "csv":
-        write_csv(out, shown)
     else:
         write_json(out, shown)
     return 0
+
+
+def write_csv_batches(out: TextIO, session: Session, query: str, limit: int | None) -> None:
+    """The result as CSV, a batch at a time; DuckDB's errors as QueryError."""
+    import duckdb
+    import pyarrow as pa
+
+    from alphapulse.query.errors import query_error
+
+    relation = session.sql(query)
+    if relation is None:  # a statement with no result
+        return
+    try:
+        if limit is not None:
+            relation = relation.limit(limit)
+        reader = relation.to_arrow_reader(batch_size=64 * 1024)
+        first = True
+        for batch in reader:
+            write_csv(out, pa.Table.from_batches([batch]), header=first)
+            first = False
+        if first:  # no rows: the header still
+            write_csv(out, reader.schema.empty_table(), header=True)
+    except duckdb.Error as e:
+        raise query_error(e) from None
 
 
 def _as_text(table: pa.Table) -> pa.Table:
@@ -114,19 +145,18 @@ def _as_text(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def write_csv(out: TextIO, table: pa.Table) -> None:
+def write_csv(out: TextIO, table: pa.Table, *, header: bool = True) -> None:
     import pyarrow.csv as csv
 
+    options = csv.WriteOptions(include_header=header)
     sink = out.buffer if hasattr(out, "buffer") else None
     if sink is None:  # a text-only stream (a test's capture)
-        import io
-
         buffer = io.BytesIO()
-        csv.write_csv(_as_text(table), buffer)
+        csv.write_csv(_as_text(table), buffer, options)
         out.write(buffer.getvalue().decode())
     else:
         out.flush()
-        csv.write_csv(_as_text(table), sink)
+        csv.write_csv(_as_text(table), sink, options)
         sink.flush()
 
 

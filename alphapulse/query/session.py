@@ -6,6 +6,12 @@ Each view (``trades``, ``quotes``, ``book_deltas``, ``venue_bars``, ``news``, ``
 BY NAME the rows a running collector has not committed yet. ``refresh()`` (called by
 ``sql``/``query``/``arrow``) rebuilds the views only when the lake's generation says the
 file set or the tail may have changed; otherwise it costs a ``stat``.
+
+The files are read without ``union_by_name``: the writer gives every file of a table the
+table's published schema, and ``union_by_name`` would read the footer of every file of
+the table on every query (half a second at 2000 files) where DuckDB otherwise opens only
+the files the partition filters keep. Footers are cached across queries
+(``parquet_metadata_cache``): a name always means the same bytes in the lake.
 """
 
 from __future__ import annotations
@@ -22,14 +28,32 @@ import pyarrow as pa
 
 from alphapulse.lake.layout import MARKER, LakeError, read_marker
 from alphapulse.lake.snapshot import LakeWatcher
-from alphapulse.query.book import BookReader, to_ns
+from alphapulse.query.book import BOOK_SCHEMA, BookReader, to_ns
 from alphapulse.query.errors import QueryError, query_error
-from alphapulse.query.views import VIEWS, view_plan
+from alphapulse.query.views import VIEWS, TailRows, tail_name, view_sql
 
 if TYPE_CHECKING:
     import polars as pl
 
 T = TypeVar("T")
+
+#: What the table macros return, for completion.
+MACRO_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bars": (
+        "venue",
+        "symbol",
+        "instrument",
+        "ts",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "vwap",
+        "trades",
+    ),
+    "book_top": tuple(BOOK_SCHEMA.names),
+}
 
 #: Parameters as DuckDB takes them: positional (``?``) or named (``$name``).
 Params = Sequence[object] | dict[str, object] | None
@@ -91,13 +115,16 @@ class Session:
         # those it reads.
         self.con.execute("set parquet_metadata_cache = true")
         self._watcher = LakeWatcher(lake)
-        #: view -> (files, has_tail) it was last built from.
-        self._built: dict[str, tuple[tuple[Path, ...], bool]] = {}
-        #: view -> the live tail it unions (None: no live writer).
+        #: view -> the files it was last built from.
+        self._built: dict[str, tuple[Path, ...]] = {}
+        #: view -> its live tail (None: no live writer), and the rows DuckDB scans.
         self._tails: dict[str, pa.Table | None] = {}
+        self._tail_rows = {view: TailRows(view) for view in VIEWS}
+        for view, rows in self._tail_rows.items():
+            self.con.register(tail_name(view), rows)
         self._closed = False
         self._books = BookReader()
-        self._rebuild()
+        self._update()
         from alphapulse.query.macros import install_macros
 
         install_macros(self)
@@ -108,8 +135,10 @@ class Session:
         """Bring the views up to date with the lake; a stat when nothing changed."""
         if self._closed:
             raise QueryError("the session is closed: alphapulse.connect() again")
-        if not self._watcher.changed():
-            return
+        if self._watcher.changed():
+            self._update()
+
+    def _update(self) -> None:
         try:
             self._rebuild()
         except duckdb.Error as e:
@@ -124,20 +153,18 @@ class Session:
             self._built.clear()
         for view, table in VIEWS.items():
             snap = self._watcher.snapshot(table)
-            key = (tuple(snap.files), snap.tail is not None)
-            self._tails[view] = snap.tail
-            plan = view_plan(view, snap.files, snap.tail)
-            for name, rows in plan.registered.items():
-                self.con.register(name, rows)
-            if self._built.get(view) != key:
-                for statement in plan.sql:
+            files = tuple(snap.files)
+            if self._built.get(view) != files:
+                for statement in view_sql(view, snap.files):
                     self.con.execute(statement)
-                self._built[view] = key
+                self._built[view] = files
+            self._tail_rows[view].set(snap.tail)
+            self._tails[view] = snap.tail
 
     def snapshot_files(self, view: str) -> list[Path]:
         """The files the view reads now (after a refresh)."""
         self.refresh()
-        return list(self._built[view][0])
+        return list(self._built[view])
 
     @property
     def watcher(self) -> LakeWatcher:
@@ -162,7 +189,7 @@ class Session:
         """``book_top`` over the views as last refreshed. It never touches ``con``: the SQL
         ``book_top`` calls it from inside a query on ``con``."""
         return self._books.book_top(
-            self._built["book_deltas"][0],
+            self._built["book_deltas"],
             self._tails.get("book_deltas"),
             venue,
             symbol,
@@ -224,7 +251,9 @@ class Session:
         return [r[0] for r in rows if not r[0].startswith("_alphapulse")]
 
     def columns(self, name: str) -> list[str]:
-        """The columns of a table or view (empty for an unknown name)."""
+        """The columns of a table, view or table macro (empty for an unknown name)."""
+        if name in MACRO_COLUMNS:
+            return list(MACRO_COLUMNS[name])
         rows = self.con.execute(
             "select column_name from information_schema.columns where table_name = ? "
             "order by ordinal_position",

@@ -10,14 +10,15 @@ registered on the connection; ``date`` is added to it as the lake's directories 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 
 from alphapulse import _core
 from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
+from alphapulse.lake.layout import NS_PER_DAY
 
 #: view name -> lake table. The lake's ``bars`` (bars the venues publish) is
 #: ``venue_bars``: ``bars`` is the macro that makes bars from trades.
@@ -49,11 +50,13 @@ ROW_NUMBER: Final = "file_row_number"
 
 
 def with_partition_columns(rows: pa.Table) -> pa.Table:
-    """``rows`` plus the ``date`` their partition directory would give them, and their
-    row numbers."""
-    day = rows.column("ts_recv").cast(pa.date32())
+    """``rows`` plus the ``date`` their partition directory would give them (ts_recv's UTC
+    date), and their row numbers."""
+    ts = rows.column("ts_recv").cast(pa.int64()).to_numpy()
+    # Integer days: pyarrow's cast of a zoned timestamp to date32 is 15 times slower.
+    day = pa.array((ts // NS_PER_DAY).astype(np.int32)).view(pa.date32())
     rows = rows.append_column(pa.field("date", pa.date32(), nullable=False), day)
-    numbers = pa.array(range(rows.num_rows), pa.int64())
+    numbers = pa.array(np.arange(rows.num_rows, dtype=np.int64))
     return rows.append_column(pa.field(ROW_NUMBER, pa.int64(), nullable=False), numbers)
 
 
@@ -73,14 +76,6 @@ def read_parquet(files: Sequence[Path]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class ViewPlan:
-    """How one view is built: the SQL, and the Arrow tables it needs registered."""
-
-    sql: list[str]
-    registered: dict[str, pa.Table]
-
-
 def tail_name(view: str) -> str:
     return f"_alphapulse_tail_{view}"
 
@@ -90,23 +85,41 @@ def ordered_name(view: str) -> str:
     return f"_alphapulse_{view}"
 
 
-def view_plan(view: str, files: Sequence[Path], tail: pa.Table | None) -> ViewPlan:
-    """The view over ``files`` UNION ALL BY NAME ``tail``; an empty relation of the
-    table's schema when there is neither."""
-    parts = []
-    registered = {}
-    if files:
-        parts.append(f"select * from {read_parquet(files)}")
-    if tail is not None or not files:
-        rows = tail if tail is not None else lake_schema(VIEWS[view]).empty_table()
-        registered[tail_name(view)] = with_partition_columns(rows)
-        parts.append(f"select * from {tail_name(view)}")
-    body = "\nunion all by name\n".join(parts)
+class TailRows:
+    """A view's live tail as DuckDB scans it: registered once, its rows swapped in place.
+
+    DuckDB asks for the Arrow stream each time a query scans it, so setting ``rows`` is
+    all a refresh does (registering a new table costs a millisecond a view). Without a
+    live writer the rows are an empty table of the view's schema, which is also the
+    view's whole content when the table has no files.
+    """
+
+    def __init__(self, view: str) -> None:
+        self.schema = with_partition_columns(lake_schema(VIEWS[view]).empty_table()).schema
+        self.rows: pa.Table = self.schema.empty_table()
+
+    def set(self, tail: pa.Table | None) -> None:
+        """The tail's rows (None: no live writer), ~0.5 ms for 300k rows."""
+        if tail is None or not tail.num_rows:
+            if self.rows.num_rows:
+                self.rows = self.schema.empty_table()
+            return
+        self.rows = with_partition_columns(tail).cast(self.schema)
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.rows.__arrow_c_stream__(requested_schema)
+
+    def __arrow_c_schema__(self) -> object:
+        return self.schema.__arrow_c_schema__()
+
+
+def view_sql(view: str, files: Sequence[Path]) -> list[str]:
+    """The statements that define ``view`` over ``files`` UNION ALL BY NAME its tail
+    (``TailRows`` registered as ``tail_name(view)``)."""
+    tail = f"select * from {tail_name(view)}"
+    body = f"select * from {read_parquet(files)}\nunion all by name\n{tail}" if files else tail
     inner = ordered_name(view)
-    return ViewPlan(
-        [
-            f"create or replace temp view {inner} as\n{body}",
-            f"create or replace temp view {view} as select * exclude ({ROW_NUMBER}) from {inner}",
-        ],
-        registered,
-    )
+    return [
+        f"create or replace temp view {inner} as\n{body}",
+        f"create or replace temp view {view} as select * exclude ({ROW_NUMBER}) from {inner}",
+    ]
