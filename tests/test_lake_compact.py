@@ -351,14 +351,13 @@ def test_readers_see_every_committed_row_once_while_a_writer_and_compactions_run
         nonlocal committed, started
         try:
             with LakeWriter(root) as writer:
-                while not done.is_set() and committed < 60_000:
+                while not done.is_set() and committed < 150_000:
                     started += 300
                     writer.write("trades", trades(committed, 300))
                     writer.flush()
                     committed = started
         except BaseException as exc:
             errors.append(exc)
-        finally:
             done.set()
 
     merged = 0
@@ -379,22 +378,22 @@ def test_readers_see_every_committed_row_once_while_a_writer_and_compactions_run
         t.start()
     reads = 0
     try:
-        deadline = time.monotonic() + 120
-        while not done.is_set() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 300
+        while not done.is_set() and (reads < 40 or merged < 40):
+            assert time.monotonic() < deadline, (reads, merged)
             floor = committed
             ids = read_snapshot(root)["trade_id"]
             ceiling = started
             assert pc.count_distinct(ids).as_py() == len(ids), "a row read twice"
-            assert len(ids) >= floor, f"{floor - len(ids)} committed rows missed"
+            below = pc.sum(pc.less(ids, floor)).as_py()
+            assert below == floor, f"{floor - below} committed rows missed"
             assert pc.max(ids).as_py() < ceiling, "a row that was never committed"
-            assert pc.min(ids).as_py() == 0
             reads += 1
     finally:
         done.set()
         for t in threads:
             t.join(60)
     assert not errors, errors
-    assert reads > 20 and merged > 20
     compact(root, older_than=NOW, max_rows_per_file=5_000, grace=0)
     assert by_id(read_snapshot(root))["trade_id"].to_pylist() == list(range(committed))
 

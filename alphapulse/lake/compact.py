@@ -55,9 +55,10 @@ log = logging.getLogger(__name__)
 
 COMPACT_LOCK: Final = "_alphapulse_compact.lock"
 DEFAULT_OLDER_THAN: Final = timedelta(hours=1)
-#: 16 row groups. A day of a busy venue's book deltas makes several such files; the
-#: bound keeps a merge's memory at a few hundred MB whatever a partition holds.
-MAX_ROWS_PER_FILE: Final = 2 * 1024 * 1024
+#: 8 row groups (about 17 MB of trades). A day of a busy venue's book deltas makes
+#: several such files; the bound keeps a merge's memory near 250 MB (the rows in Arrow,
+#: and their sorted copy made a row group at a time) whatever a partition holds.
+MAX_ROWS_PER_FILE: Final = 1024 * 1024
 #: Uncompressed, as the footers count it: wide rows (news) reach this before the rows.
 MAX_BYTES_PER_FILE: Final = 256 << 20
 #: Seconds between a swap and the deletion of the files it replaced: a reader that listed

@@ -8,6 +8,7 @@ its schema version and the rows a live writer holds uncommitted (the tail).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,9 @@ from alphapulse.lake.layout import MARKER, LakeError, check_file_metadata, read_
 from alphapulse.lake.merge import is_compacted
 from alphapulse.lake.snapshot import TableSnapshot, snapshot
 
+#: Where a live writer publishes its uncommitted rows (``lake/tail.py``).
+TAIL_DIR = "_tail"
+TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 #: Snapshots taken of a table whose files a compaction swapped while it was being read.
 ATTEMPTS = 3
 
@@ -78,9 +82,18 @@ def lake_tables(root: Path) -> list[str]:
 
 def info(root: str | os.PathLike[str]) -> LakeInfo:
     base = Path(root)
-    names = lake_tables(base)
+    names = sorted({*lake_tables(base), *_tail_tables(base)})
     marker = read_marker(base) or {}
     return LakeInfo(base, int(marker.get("schema_version", 0)), [_table(base, n) for n in names])
+
+
+def _tail_tables(base: Path) -> list[str]:
+    """Tables a live writer publishes rows of (``<lake>/_tail/<table>``), committed or not."""
+    try:
+        entries = list(os.scandir(base / TAIL_DIR))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [e.name for e in entries if e.is_dir() and TABLE_NAME.match(e.name)]
 
 
 def _table(base: Path, name: str) -> TableInfo:

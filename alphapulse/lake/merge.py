@@ -118,6 +118,9 @@ def _ranks(symbols: pa.ChunkedArray) -> pa.Array:
 def write_sorted(table: pa.Table, order: pa.Array | None, path: Path, name: str) -> None:
     """Write ``table`` (in ``order``) as a lake file of table ``name`` at ``path``.
 
+    With an ``order``, ``table`` should be in one chunk (``combine_chunks``): Arrow's take
+    on a many-chunked column concatenates it first, on every call.
+
     Row groups of ROW_GROUP_ROWS, each taken from the sort order as it is written, so the
     sorted copy never exists whole. Encodings, page checksums and metadata are the
     writer's; the sorting columns declare the actual sort.
@@ -140,11 +143,9 @@ def write_sorted(table: pa.Table, order: pa.Array | None, path: Path, name: str)
                     table.slice(start, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS
                 )
             return
-        # Arrow's take on a many-chunked column concatenates it first, on every call.
-        whole = table.combine_chunks()
 
         def take(start: int) -> pa.Table:
-            return whole.take(order.slice(start, ROW_GROUP_ROWS))
+            return table.take(order.slice(start, ROW_GROUP_ROWS))
 
         # The next row group is gathered while this one is encoded (both outside the GIL).
         with ThreadPoolExecutor(1, thread_name_prefix="compact-take") as gather:
@@ -160,5 +161,5 @@ def write_sorted(table: pa.Table, order: pa.Array | None, path: Path, name: str)
 def first_ts_ns(table: pa.Table) -> int:
     """The earliest ``ts_recv``: it names the file, so a directory still lists in time order."""
     earliest = pc.min(table.column("ts_recv")).cast(pa.timestamp("ns"))
-    value: int = earliest.value
-    return value
+    value: int | None = earliest.value
+    return value or 0  # no rows (a file nobody should have written): any name will do

@@ -80,10 +80,14 @@ class Merge:
 
     def read(self) -> None:
         self.stage = "read"
-        self._data = read_files(self.files)
-        self._order = sort_order(self._data)
-        self.rows = self._data.num_rows
-        self.name = part_name(first_ts_ns(self._data), self.token)
+        data = read_files(self.files)
+        self._order = sort_order(data)
+        if self._order is not None:
+            # One copy, made once: the files' chunks go as it is made (see write_sorted).
+            data = data.combine_chunks()
+        self._data = data
+        self.rows = data.num_rows
+        self.name = part_name(first_ts_ns(data), self.token)
 
     def write_ledger(self, now_ns: int | None = None) -> None:
         """The ledger, durable before the file it describes can exist."""
