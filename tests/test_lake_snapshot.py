@@ -254,6 +254,15 @@ def test_a_compaction_over_files_whose_segments_remain(tmp_path: Path) -> None:
     writer.close()
 
 
+def test_written_files_never_look_compacted(tmp_path: Path) -> None:
+    with LakeWriter(tmp_path, roll_rows=1) as writer:
+        for i in range(120):  # a random token would start with c in 7.5 of them
+            writer.write("trades", trades([MIDNIGHT + i], first_id=i))
+    tokens = [token_of(p.name) for p in tmp_path.glob("trades/*/*/part-*.parquet")]
+    assert len(tokens) == 120
+    assert not [t for t in tokens if t is None or t.startswith(COMPACTED_PREFIX)]
+
+
 def test_the_generation_changes_with_every_commit(tmp_path: Path) -> None:
     """Even for commits a moment apart, when the replaced file's inode is reused at once
     and the file system's clock has not ticked."""
@@ -301,6 +310,7 @@ def test_filters_apply_to_the_tail(tmp_path: Path) -> None:
         assert tail_ids(snapshot(tmp_path, "trades", days=(day, None))) == [2, 3]
         assert tail_ids(snapshot(tmp_path, "trades", days=(None, day_before))) == [0, 1]
         assert tail_ids(snapshot(tmp_path, "trades", venues=["coinbase"])) == [1, 3]
+        assert tail_ids(snapshot(tmp_path, "trades", venues="coinbase")) == [1, 3]
         assert tail_ids(snapshot(tmp_path, "trades", venues=[])) == []
 
 

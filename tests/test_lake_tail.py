@@ -4,6 +4,7 @@ leave; and the real collector's tail seconds after it starts. Real files and pro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -21,8 +22,8 @@ import pytest
 
 from alphapulse import _core
 from alphapulse.lake import LakeWriter, read_table
-from alphapulse.lake.snapshot import generation, read_segment, snapshot, token_of
-from alphapulse.lake.tail import OWNER, TAIL_DIR, process_start
+from alphapulse.lake.snapshot import generation, snapshot, token_of
+from alphapulse.lake.tail import OWNER, TAIL_DIR, SegmentReader, process_start, read_segment
 from tests.conftest import ROOT
 from tests.test_lake import MIDNIGHT, part_files, trades
 
@@ -103,6 +104,24 @@ def test_a_segment_cut_mid_message_reads_its_whole_batches(tmp_path: Path) -> No
         cut_file.write_bytes(whole[:cut])
         expected = [10 * i + k for i, end in enumerate(ends) if end <= cut for k in range(3)]
         assert read_segment(cut_file).to_pydict().get("trade_id", []) == expected, cut
+
+
+def test_a_growing_segment_read_bit_by_bit_reads_as_if_read_whole(tmp_path: Path) -> None:
+    """The watcher's reader parses only what was appended since its last read: at every
+    length the file grows to, even mid-message, it holds what a fresh read finds."""
+    lake = tmp_path / "lake"
+    with LakeWriter(lake, publish_tail=True) as writer:
+        for i in range(6):
+            writer.write("trades", trades([MIDNIGHT + i] * (i + 1), first_id=10 * i))
+        whole = segments(lake)[0].read_bytes()
+    growing = tmp_path / "growing.arrows"
+    growing.write_bytes(b"")
+    reader = SegmentReader(growing)
+    for end in [*range(0, len(whole), 113), len(whole)]:
+        with growing.open("ab") as f:
+            f.write(whole[growing.stat().st_size : end])
+        assert reader.read().equals(read_segment(growing)), end
+    assert ids(reader.read()) == [10 * i + k for i in range(6) for k in range(i + 1)]
 
 
 def test_a_cut_segment_of_a_live_writer_reads_up_to_the_cut(tmp_path: Path) -> None:
@@ -230,26 +249,33 @@ def quotes_row() -> pa.Table:
     return pa.table(values, schema=schema)
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs, or a skip saying why there cannot be one."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``where``, or a skip saying why there cannot be one."""
+    where.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a 64 KiB tmpfs (needs root and mount rights): {done.stderr}")
+        pytest.skip(f"cannot mount a {size} tmpfs (needs root and mount rights): {done.stderr}")
     try:
-        yield mount
+        yield where
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    with tmpfs(tmp_path / "tiny", "64k") as mount:
+        yield mount
 
 
 def test_a_full_tail_disk_counts_and_commits_still_land(tmp_path: Path, tiny_disk: Path) -> None:
     writer = LakeWriter(tmp_path, publish_tail=True)
+    assert writer.tail is not None
+    writer.tail.reserve_bytes = 0  # publish to the last byte: the disk refuses the write
     # The trades segments on a disk that fills up; the lake's files on one with room.
     (tmp_path / TAIL_DIR / "trades").symlink_to(tiny_disk, target_is_directory=True)
     written = 0
@@ -267,6 +293,28 @@ def test_a_full_tail_disk_counts_and_commits_still_land(tmp_path: Path, tiny_dis
     writer.flush()
     assert sorted(ids(read_table(tmp_path, "trades"))) == list(range(written))
     writer.close()
+
+
+def test_the_tail_leaves_the_commits_their_room(tmp_path: Path) -> None:
+    """Segments share the lake's disk: below ``max_buffer_bytes`` free, buffers are not
+    published (the files they become need the room); once there is room, they are again."""
+    with tmpfs(tmp_path / "lake", "4m") as lake:
+        writer = LakeWriter(lake, publish_tail=True, max_buffer_bytes=1 << 20)
+        ballast = lake / "ballast"
+        with ballast.open("wb") as f:  # leave less than 1 MiB free
+            free = os.statvfs(lake).f_bavail * os.statvfs(lake).f_frsize
+            f.write(b"x" * (free - (512 << 10)))
+        writer.write("trades", trades([MIDNIGHT], first_id=0))
+        assert segments(lake) == [] and writer.stats()["tail_errors"] == 1
+        assert ids(snapshot(lake, "trades").tail) == []  # until committed
+        writer.flush()
+        assert ids(read_table(lake, "trades")) == [0]
+
+        ballast.unlink()
+        writer.write("trades", trades([MIDNIGHT + 1], first_id=1))
+        assert len(segments(lake)) == 1 and writer.stats()["tail_errors"] == 1
+        assert ids(snapshot(lake, "trades").tail) == [1]
+        writer.close()
 
 
 # -- the real collector ----------------------------------------------------------------------

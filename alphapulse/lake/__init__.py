@@ -3,7 +3,10 @@
 Layout (Hive partitions; the date is ``ts_recv``'s, in UTC)::
 
     <root>/_alphapulse_lake.json            {"format": "alphapulse.lake", "schema_version": 1}
-    <root>/<table>/venue=<venue>/date=<YYYY-MM-DD>/part-<HHMMSS.nnnnnnnnn>-<id>.parquet
+    <root>/_alphapulse_lake.gen             replaced after every commit and compaction
+    <root>/<table>/venue=<venue>/date=<YYYY-MM-DD>/part-<HHMMSS.nnnnnnnnn>-<token>.parquet
+    <root>/_tail/_owner.json                the live writer publishing its tail, if any
+    <root>/_tail/<table>/venue=<venue>/date=<YYYY-MM-DD>/<token>.arrows
 
 A file holds one partition's rows sorted by ``ts_recv`` (stable: ties keep their arrival
 order), zstd-compressed, in row groups of 128Ki rows with statistics and page checksums
@@ -30,6 +33,19 @@ LakeStorageError naming the directory, leaves no temp file and keeps the rows bu
 With ``lead_table="events"`` (the collector's), the events buffered are committed before
 a data file whenever none has been yet or they have waited ``lead_seconds``: a session's
 data never lands without the events that describe it.
+
+The generation file ``_alphapulse_lake.gen`` (a random number, replaced by rename) changes
+after every commit and every compaction swap: a reader that keeps a table's file list (the
+query session's ``snapshot.LakeWatcher``) lists again only when it has changed.
+
+The live tail (``tail.py``): a writer made with ``publish_tail=True`` (the collector's)
+also publishes the rows it has buffered but not committed, one Arrow IPC stream segment
+per partition buffer under ``_tail``, named by the token its file will carry. Readers take
+``snapshot.snapshot(root, table)``: the committed files plus the tail's segments whose
+tokens no listed file holds, each row once however commits, and compactions, fall during
+it. ``_tail/_owner.json`` names the writer's process; a dead writer's tail is ignored by
+readers and removed by the next writer; ``close`` removes it. A failure to publish (disk
+full) is counted in ``stats()["tail_errors"]`` and never fails or delays a commit.
 
 Readers list only ``part-*.parquet``, so they never see a file half-written, and a crash
 (kill -9, power loss) at any moment leaves only whole files and perhaps a temp file, which

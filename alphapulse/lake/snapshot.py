@@ -14,7 +14,8 @@ writer commits and a compaction replaces files, because of these rules:
   names its process); what a crashed writer left is ignored.
 - A compacted file's token starts with ``c`` and a ledger ``_compaction-<token>.json``
   beside it, written before it, names the files it replaces (``{"replaces": [names]}``).
-  Those files are left out if they are still listed; their tokens count as committed.
+  Those files are left out if they are still listed; their tokens count as committed,
+  and so do those a replaced compacted file's own ledger names, while it is kept.
 - A file listed but gone when read (a compaction deleted it) means the snapshot is stale:
   take another (``snapshot`` is cheap; the session retries once).
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -42,9 +44,9 @@ import pyarrow.parquet as pq
 from alphapulse import _core
 from alphapulse.eventlog import SCHEMA as EVENTS_SCHEMA
 from alphapulse.lake.layout import LakeError, check_table_name
-from alphapulse.lake.tail import SEGMENT_SUFFIX, read_owner, tail_root
+from alphapulse.lake.tail import SEGMENT_SUFFIX, SegmentReader, read_owner, tail_root
 
-#: Rewritten (by rename: a new inode) on every commit and compaction.
+#: Replaced (by rename) on every commit and compaction; holds a random number.
 GENERATION: Final = "_alphapulse_lake.gen"
 LEDGER_PREFIX: Final = "_compaction-"
 COMPACTED_PREFIX: Final = "c"
@@ -198,6 +200,8 @@ def snapshot(
     """The files (and live tail) to read for ``table``; see the module docstring."""
     base = Path(root)
     check_table_name(table)
+    if isinstance(venues, str):  # one venue, not its letters
+        venues = [venues]
     return _take(base, table, lambda: lake_files(base, table, venues, days), venues, days)
 
 
@@ -238,59 +242,37 @@ def tail_segments(
     return segments
 
 
-def read_segment(path: Path) -> pa.Table:
-    """A segment's whole record batches, memory-mapped (no copy).
-
-    The writer may be appending: the batches up to the last whole one are read, and one
-    cut short (or a stream whose schema is not written yet) ends the read. A segment gone
-    raises FileNotFoundError.
-    """
-    source = pa.memory_map(str(path))
-    try:
-        stream = pa.ipc.open_stream(source)
-    except (pa.ArrowInvalid, OSError):
-        return pa.table({})  # nothing whole yet: no schema, no rows
-    batches = []
-    while True:
-        try:
-            batches.append(stream.read_next_batch())
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, OSError):  # the message being written
-            break
-    return pa.Table.from_batches(batches, stream.schema)
-
-
 def _take(
     root: Path,
     table: str,
     list_files: Callable[[], tuple[list[Path], set[str]]],
     venues: Iterable[str] | None,
     days: tuple[date | None, date | None],
+    readers: dict[Path, SegmentReader] | None = None,
 ) -> TableSnapshot:
+    """Take a snapshot. ``readers`` keeps each segment's reader from one snapshot to the
+    next, so that only what was appended since is read (the watcher's)."""
     venues = None if venues is None else list(venues)  # iterated once per attempt
+    readers = {} if readers is None else readers
     for _ in range(ATTEMPTS):
         segments = tail_segments(root, table, venues, days)  # before the files: the seam
         files, tokens = list_files()
         if segments is None:
+            readers.clear()
             return TableSnapshot(table, files)
+        wanted = [p for p in segments if p.name[: -len(SEGMENT_SUFFIX)] not in tokens]
+        for gone in readers.keys() - set(wanted):
+            del readers[gone]  # committed, or deleted: never read again
         try:
-            return TableSnapshot(table, files, _read_tail(table, segments, tokens, files))
+            parts = [readers.setdefault(p, SegmentReader(p)).read() for p in wanted]
         except FileNotFoundError:
             continue  # a segment committed and deleted since listed: its file is there now
+        return TableSnapshot(table, files, _joined(table, parts, files))
     raise LakeError(f"the live tail of {table!r} changed faster than it could be read; retry")
 
 
-def _read_tail(
-    table: str, segments: list[Path], committed: set[str], files: list[Path]
-) -> pa.Table | None:
-    parts = []
-    for path in segments:
-        if path.name[: -len(SEGMENT_SUFFIX)] in committed:
-            continue
-        part = read_segment(path)
-        if part.num_columns:
-            parts.append(part)
+def _joined(table: str, parts: list[pa.Table], files: list[Path]) -> pa.Table | None:
+    parts = [p for p in parts if p.num_columns]  # a segment without its schema yet
     if not parts:
         return _empty_tail(table, files)
     if len(parts) == 1:
@@ -315,9 +297,9 @@ def _empty_tail(table: str, files: list[Path]) -> pa.Table | None:
 class LakeWatcher:
     """Snapshots of a lake's tables for a long-lived reader (the DuckDB session).
 
-    File lists are kept while ``generation`` is unchanged; the live tail is read afresh
-    on every snapshot. ``changed()`` is cheap (a stat or two): the session asks it before
-    every query.
+    File lists are kept while ``generation`` is unchanged; the live tail is read on every
+    snapshot, each segment from where the last snapshot stopped reading it. ``changed()``
+    is cheap (two small file reads and a signal 0): the session asks it before every query.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -325,6 +307,9 @@ class LakeWatcher:
         self._generation: tuple[int, int] | None = None
         self._files: dict[str, tuple[list[Path], set[str]]] = {}
         self._had_tail = False
+        #: Per table, the readers of its live segments: each snapshot reads only the
+        #: batches appended since the last (segments are append-only).
+        self._readers: defaultdict[str, dict[Path, SegmentReader]] = defaultdict(dict)
 
     def changed(self) -> bool:
         """True if a snapshot taken now could differ from the last one: files committed
@@ -349,6 +334,6 @@ class LakeWatcher:
                 cached = self._files[table] = lake_files(self.root, table)
             return cached
 
-        taken = _take(self.root, table, listing, None, (None, None))
+        taken = _take(self.root, table, listing, None, (None, None), self._readers[table])
         self._had_tail = taken.tail is not None
         return TableSnapshot(table, list(taken.files), taken.tail)

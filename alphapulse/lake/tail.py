@@ -22,6 +22,11 @@ The rules that keep readers right:
 - Publishing is best effort. A write the file system refuses (disk full) is counted in
   ``errors``, logged once, and that buffer publishes no more; the lake's commits never
   wait on or fail for the tail. Its rows are then readable once committed.
+- The tail never takes the room the commits need: the segments live on the lake's disk,
+  so a buffer is published only while that disk keeps ``reserve_bytes`` free (the writer
+  passes what it may buffer at most, an upper bound on the files its buffers become).
+  Below it, buffers stop publishing as on a failure; new ones publish again once there
+  is room.
 """
 
 from __future__ import annotations
@@ -107,8 +112,11 @@ class TailPublisher:
     writer's: it is removed, then the owner file written.
     """
 
-    def __init__(self, root: Path, *, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self, root: Path, *, reserve_bytes: int = 0, grace_seconds: float = GRACE_SECONDS
+    ) -> None:
         self.root = root
+        self.reserve_bytes = reserve_bytes
         self.grace_seconds = grace_seconds
         self.errors = 0
         self._retired: deque[tuple[float, Path]] = deque()
@@ -137,6 +145,9 @@ class TailPublisher:
         if not self.enabled:
             return None
         path = segment_path(self.root, table, venue, day, token)
+        if not self._room(tail_root(self.root), 0):
+            self._failed(path, "the lake's disk is nearly full")
+            return None
         segment = Segment(path)
         try:
             if path.parent not in self._dirs:
@@ -144,7 +155,7 @@ class TailPublisher:
                 self._dirs.add(path.parent)
             segment.sink = pa.OSFile(str(path), "wb")  # unbuffered: each write is a syscall
             segment.stream = pa.ipc.new_stream(segment.sink, schema)
-        except OSError as exc:
+        except (OSError, pa.ArrowException) as exc:
             self._stop(segment, exc)
         return segment
 
@@ -152,11 +163,14 @@ class TailPublisher:
         """Add ``part`` to the segment as one record batch, visible to readers on return."""
         if segment is None or segment.stream is None or part.num_rows == 0:
             return
+        if not self._room(segment.path.parent, part.nbytes):
+            self._stop(segment, "the lake's disk is nearly full")
+            return
         batches = part.to_batches()
         batch = batches[0] if len(batches) == 1 else pa.concat_batches(batches)
         try:
             segment.stream.write_batch(batch)
-        except OSError as exc:
+        except (OSError, pa.ArrowException) as exc:
             self._stop(segment, exc)
 
     def retire(self, segment: Segment | None, now: float | None = None) -> None:
@@ -196,19 +210,77 @@ class TailPublisher:
             if sink is not None:
                 sink.close()
 
-    def _stop(self, segment: Segment, exc: OSError) -> None:
-        self._close(segment)
-        self._failed(segment.path, exc)
+    def _room(self, directory: Path, nbytes: int) -> bool:
+        """Whether ``nbytes`` more leave ``reserve_bytes`` free on ``directory``'s disk."""
+        if self.reserve_bytes <= 0:
+            return True
+        try:
+            st = os.statvfs(directory)
+        except OSError:
+            return True  # the write itself will tell
+        return st.f_bavail * st.f_frsize - nbytes >= self.reserve_bytes
 
-    def _failed(self, path: Path, exc: OSError) -> None:
+    def _stop(self, segment: Segment, why: Exception | str) -> None:
+        self._close(segment)
+        self._failed(segment.path, why)
+
+    def _failed(self, path: Path, why: Exception | str) -> None:
         self.errors += 1
         if self.errors == 1:  # a full disk fails every write: one line, not one per batch
+            if not isinstance(why, str):
+                errno = getattr(why, "errno", None)
+                why = os.strerror(errno) if errno else str(why)
             log.warning(
-                "lake tail: cannot write %s (%s); uncommitted rows of this buffer are not "
+                "lake tail: cannot publish %s (%s); uncommitted rows of this buffer are not "
                 "readable until committed (further failures only counted)",
                 path,
-                os.strerror(exc.errno) if exc.errno else exc,
+                why,
             )
+
+
+class SegmentReader:
+    """Reads one segment as it grows, memory-mapped (no copy).
+
+    Each ``read`` maps the file again and parses only the messages past the last whole
+    one it read: the segment is only ever appended to. A message cut short (being written)
+    ends a read and is read whole next time. A segment gone raises FileNotFoundError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema: pa.Schema | None = None
+        self.batches: list[pa.RecordBatch] = []
+        self.offset = 0  # where the first message not yet read begins
+
+    def read(self) -> pa.Table:
+        """Every whole batch so far; a table without columns before the schema is whole."""
+        if self.path.stat().st_size > self.offset:
+            self._read_more()
+        if self.schema is None:
+            return pa.table({})
+        return pa.Table.from_batches(self.batches, self.schema)
+
+    def _read_more(self) -> None:
+        source = pa.memory_map(str(self.path))
+        source.seek(self.offset)
+        messages = pa.ipc.MessageReader.open_stream(source)
+        while True:
+            try:
+                message = messages.read_next_message()
+                if self.schema is None:
+                    self.schema = pa.ipc.read_schema(message)
+                else:
+                    self.batches.append(pa.ipc.read_record_batch(message, self.schema))
+            except StopIteration:  # the end of the file, or of a closed stream
+                return
+            except (pa.ArrowInvalid, OSError):  # the message being written
+                return
+            self.offset = source.tell()
+
+
+def read_segment(path: Path) -> pa.Table:
+    """A segment's whole record batches (see ``SegmentReader``)."""
+    return SegmentReader(path).read()
 
 
 def read_owner(root: Path) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from alphapulse.lake.rows import delta_encoded as delta_encoded
 from alphapulse.lake.rows import first_ts_ns as first_ts_ns
 from alphapulse.lake.rows import sorted_by_ts_recv as sorted_by_ts_recv
 from alphapulse.lake.rows import split_partitions as split_partitions
-from alphapulse.lake.snapshot import GENERATION, bump_generation
+from alphapulse.lake.snapshot import COMPACTED_PREFIX, GENERATION, bump_generation
 from alphapulse.lake.tail import Segment, TailPublisher, remove_tail
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,22 @@ MiB = 1 << 20
 ROW_GROUP_ROWS = 128 * 1024
 
 
+def new_token() -> str:
+    """A buffer's token: 12 hex digits, never starting with the compacted files' ``c``
+    (a reader looks for a ledger beside every file whose token does)."""
+    token = uuid.uuid4().hex[:12]
+    while token.startswith(COMPACTED_PREFIX):
+        token = uuid.uuid4().hex[:12]
+    return token
+
+
 @dataclass
 class _Buffer:
     """Rows waiting for one partition's next file."""
 
     schema: pa.Schema
     #: Names the buffer's file and, before that, its tail segment (see lake/tail.py).
-    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    token: str = field(default_factory=new_token)
     segment: Segment | None = None
     since: float = field(default_factory=time.monotonic)
     parts: list[pa.Table] = field(default_factory=list)
@@ -145,7 +154,9 @@ class LakeWriter:
                 write_marker(self.root)
             self.orphans_removed = self._remove_orphans()
             # Holding the lock, any _tail is a dead writer's: gone before it misleads.
-            self.tail = TailPublisher(self.root) if publish_tail else None
+            self.tail = (
+                TailPublisher(self.root, reserve_bytes=max_buffer_bytes) if publish_tail else None
+            )
             if self.tail is None:
                 remove_tail(self.root)
         except BaseException:
