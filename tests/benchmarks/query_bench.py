@@ -50,8 +50,8 @@ MAGIC_OVERHEAD_TARGET_US = 2000.0
 SMALL_QUERY = "select i, i * 2 as twice from range(100) t(i)"
 
 WORK = {
-    "ours (bars)": "session.sql(\"select * from bars('1m')\").to_arrow_table(): the session's "
-    "views and bars macro (alphapulse.connect)",
+    "ours (bars)": "session.arrow(\"select * from bars('1m')\") (= session.sql(q)"
+    ".to_arrow_table()): the session's refresh, views and bars macro (alphapulse.connect)",
     "duckdb by hand": "plain duckdb.connect(): read_parquet('<lake>/trades/*/*/*.parquet', "
     "hive_partitioning = true), time_bucket('1 minute'), arg_min/arg_max(price, ts_recv), "
     "sum(size), sum(price * size) / sum(size), count(*), group by all",

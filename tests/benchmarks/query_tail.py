@@ -5,10 +5,10 @@ One collector process, as a user runs it: ``python -m alphapulse collect --simul
 --rate R`` (three simulated venues in the collector's process, ``R`` frames/s each, so
 ``3 R`` ~ 10k frames/s), publishing its uncommitted rows as the live tail. Once it has run
 a few seconds, phases alternate: the collector alone, then this process querying back to
-back through a session (``session.sql(TAIL_SQL).fetchall()``: the refresh that lists the
-tail and the lake's new files, then the query). Each phase's frames/s comes from the
-collector's ``_status.json`` (frame counts and its own time stamps, written every second)
-at the phase's two ends; the query loop is a harsh neighbour (one core's worth, on two).
+back through a session (``session.refresh()``, which lists the tail and the lake's new
+files, then the query on ``session.con``: what ``session.sql`` does, its steps timed
+apart). Each phase's frames/s comes from the collector's ``_status.json`` (frame counts and
+its own time stamps, written every second) at the phase's two ends; the query loop is a harsh neighbour (one core's worth, on two).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ TAIL_SQL = "select count(*) from trades where ts_recv > now() - interval 5 secon
 TARGET_MS = 50.0
 
 WORK = {
-    "ours (tail query)": f"session.sql({TAIL_SQL!r}).fetchall() in a loop, beside the "
-    "running collector: view refresh (tail segments, new files) + query",
+    "ours (tail query)": f"session.refresh() then session.con.execute({TAIL_SQL!r}).fetchall() "
+    "(what session.sql does) in a loop, beside the running collector",
     "collector alone": "the same collector process in the phases without the query loop",
 }
 
