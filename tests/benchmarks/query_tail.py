@@ -8,7 +8,8 @@ a few seconds, phases alternate: the collector alone, then this process querying
 back through a session (``session.refresh()``, which lists the tail and the lake's new
 files, then the query on ``session.con``: what ``session.sql`` does, its steps timed
 apart). Each phase's frames/s comes from the collector's ``_status.json`` (frame counts and
-its own time stamps, written every second) at the phase's two ends; the query loop is a harsh neighbour (one core's worth, on two).
+its own time stamps, written every second) at the phase's two ends. The query loop is a
+harsh neighbour: one core's worth, on two.
 """
 
 from __future__ import annotations
