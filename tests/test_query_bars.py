@@ -143,7 +143,16 @@ def test_filters_select_venue_symbol_and_time(session: Session, rows: pl.DataFra
     )
 
 
-def test_a_bad_interval_is_one_line(session: Session) -> None:
+@pytest.mark.parametrize(
+    ("every", "expected"),
+    [
+        ("fast", "Could not convert string 'fast' to INTERVAL"),
+        ("1 month", "bars: 1 month has months or years, which have no fixed length"),
+        ("0s", "bars: 0s is not a positive interval"),
+        ("-1m", "bars: -1m is not a positive interval"),
+    ],
+)
+def test_a_bad_interval_is_one_line(session: Session, every: str, expected: str) -> None:
     with pytest.raises(QueryError) as caught:
-        session.query("select * from bars('fast')")
-    assert "\n" not in str(caught.value) and "interval" in str(caught.value).lower()
+        session.query(f"select * from bars('{every}')")
+    assert "\n" not in str(caught.value) and expected in str(caught.value)

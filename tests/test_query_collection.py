@@ -162,3 +162,28 @@ def test_a_bad_interval_is_one_line(implementations: tuple[MarketData, MarketDat
     for md in implementations:
         with pytest.raises(ValueError, match="'1 fortnight' is not a number and a unit"):
             md.bars("kraken:BTC/USD", "1 fortnight")
+
+
+def test_memory_data_from_any_arrow_stream(session: Session) -> None:
+    """A DuckDB result (an Arrow stream, like the core's EventBatch) serves as a table."""
+    relation = session.sql("select * exclude (date) from trades order by ts_recv")
+    assert relation is not None
+    memory = MemoryMarketData({"trades": relation})
+    assert_same(memory.trades("binance:ETHUSDT"), LakeMarketData(session).trades("binance:ETHUSDT"))
+    with pytest.raises(ValueError, match="no table 'trade'"):
+        MemoryMarketData({"trade": relation})
+
+
+@pytest.mark.parametrize(
+    "every", ["250ms", "1s", "90 seconds", "1m", "3 mins", "2 hours", "1d", "1w", "10us"]
+)
+def test_intervals_read_as_duckdb_reads_them(session: Session, every: str) -> None:
+    """MarketData's intervals (parsed in Python for the in-memory side) mean what the bars
+    macro (DuckDB) makes of the same text."""
+    from alphapulse.query.results import interval_ns
+
+    duckdb_ns = session.query("select epoch_us(cast(? as interval)) * 1000 ns", [every])
+    assert interval_ns(every) == duckdb_ns["ns"][0]
+    lake = LakeMarketData(session)
+    direct = session.query("select * from bars(?, venue := 'kraken', symbol := 'BTC/USD')", [every])
+    assert_same(lake.bars("kraken:BTC/USD", every), direct)

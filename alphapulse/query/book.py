@@ -13,6 +13,7 @@ of the session, and a query cannot run another query on its own connection.
 
 from __future__ import annotations
 
+import numbers
 import threading
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -91,8 +92,11 @@ class BookReader:
     def _snapshot_ns(
         self, files: Sequence[Path], tail: pa.Table | None, symbol: str, at_ns: int
     ) -> int | None:
-        """``ts_recv`` of the last snapshot at or before ``at_ns``, None if there is none."""
-        found: list[int] = []
+        """``ts_recv`` of the last snapshot at or before ``at_ns``, None if there is none.
+
+        Searched a day at a time from ``at_ns`` backwards: the last snapshot is usually
+        hours old, and a lake holds months of book deltas."""
+        found = None
         if tail is not None:
             starts = tail.filter(
                 pc.and_(
@@ -101,17 +105,24 @@ class BookReader:
                 )
             )
             if starts.num_rows:
-                found.append(pc.max(starts.column("ts_recv").cast(pa.int64())).as_py())
-        if files:
+                found = pc.max(starts.column("ts_recv").cast(pa.int64())).as_py()
+        by_day: dict[date, list[Path]] = {}
+        for f in files:
+            if (partition := parse_partition(f)) is not None:
+                by_day.setdefault(partition[1], []).append(f)
+        for day in sorted(by_day, reverse=True):
+            if found is not None and day < day_of(found):
+                break  # earlier days hold earlier snapshots
             rows = self._con.execute(
-                f"select max(epoch_ns(ts_recv)) from read_parquet({file_list(files)}) "
+                f"select max(epoch_ns(ts_recv)) from read_parquet({file_list(by_day[day])}) "
                 "where symbol = ? and action = 'clear' and flags & 1 = 1 "
                 "and ts_recv <= make_timestamp_ns(?)::timestamptz_ns",
                 [symbol, at_ns],
             ).fetchall()
             if rows and rows[0][0] is not None:
-                found.append(int(rows[0][0]))
-        return max(found) if found else None
+                found = max(int(rows[0][0]), found or 0)
+                break
+        return found
 
     def _rows(
         self,
@@ -200,7 +211,17 @@ def to_ns(at: datetime | date | int | str) -> int:
     from alphapulse.lake.reader import _ns
 
     if isinstance(at, str):
-        at = datetime.fromisoformat(at)
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            raise ValueError(
+                f"{at!r} is not an instant: give an ISO 8601 time ('2026-03-03 10:00', "
+                "'2026-03-03T10:00:00Z'), a datetime, a date or epoch nanoseconds"
+            ) from None
+    if isinstance(at, numbers.Integral) and not isinstance(at, bool):
+        return int(at)  # numpy's integers too
+    if not isinstance(at, datetime | date):
+        raise TypeError(f"an instant is a datetime, a date, an int or a str, not {at!r}")
     return _ns(at)
 
 

@@ -20,8 +20,17 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from alphapulse.query.session import Session
 
-#: ``every`` as nanoseconds: any DuckDB interval ('1m', '250ms', '1h', '1d', '90 seconds').
-_EVERY_NS: Final = "cast(epoch(cast(every as interval)) * 1e9 as bigint)"
+#: ``every`` as nanoseconds: any DuckDB interval of fixed length ('1m', '250ms', '1h', '1d',
+#: '90 seconds'); months and years have none. A constant: DuckDB folds it once.
+_EVERY_NS: Final = """(case
+    when datepart('month', cast(every as interval)) <> 0
+      or datepart('year', cast(every as interval)) <> 0
+    then error('bars: ' || every || ' has months or years, which have no fixed length; '
+               || 'give weeks, days, hours, minutes, seconds or less')
+    when epoch(cast(every as interval)) <= 0
+    then error('bars: ' || every || ' is not a positive interval (1m, 250ms, 1h...)')
+    else cast(epoch(cast(every as interval)) * 1e9 as bigint)
+end)"""
 
 # Columns are qualified (t., r.) throughout: in a macro a bare name that is also a
 # parameter (venue, symbol) is the parameter.

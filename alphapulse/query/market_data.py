@@ -25,6 +25,7 @@ from typing import Literal, Protocol, overload
 import polars as pl
 import pyarrow as pa
 
+from alphapulse.lake.layout import as_table
 from alphapulse.query.book import replay_from_snapshot
 from alphapulse.query.results import (
     BARS_SCHEMA,
@@ -198,8 +199,8 @@ def _ts(ns: int) -> str:
 
 class MemoryMarketData(Results):
     """MarketData over tables in memory: ``{"trades": ..., "book_deltas": ..., "news": ...,
-    "events": ...}`` (pyarrow or polars, the lake's columns, rows in arrival order). A
-    missing table answers with no rows."""
+    "events": ...}`` (pyarrow, polars or any Arrow stream such as an engine's EventBatch;
+    the lake's columns, rows in arrival order). A missing table answers with no rows."""
 
     def __init__(self, tables: Mapping[str, object]) -> None:
         self.tables: dict[str, pl.DataFrame] = {}
@@ -207,8 +208,8 @@ class MemoryMarketData(Results):
             table = VIEWS.get(name, name)
             if table not in VIEWS.values():
                 raise ValueError(f"no table {name!r}: one of {', '.join(VIEWS)}")
-            frame = data if isinstance(data, pl.DataFrame) else pl.from_arrow(data)
-            assert isinstance(frame, pl.DataFrame)
+            # pyarrow, polars, or any Arrow stream (the core's EventBatch, DuckDB results).
+            frame = data if isinstance(data, pl.DataFrame) else polars_frame(as_table(data))
             self.tables[table] = frame
 
     def _rows(self, table: str, lo: int | None, hi: int | None) -> pl.DataFrame:

@@ -51,8 +51,10 @@ _UNITS: Final = {
     "hour": 3600 * 10**9,
     "d": 86_400 * 10**9,
     "day": 86_400 * 10**9,
+    "w": 7 * 86_400 * 10**9,
+    "week": 7 * 86_400 * 10**9,
 }
-_INTERVAL = re.compile(r"\s*(\d+)\s*([a-z]+?)s?\s*\Z")
+_INTERVAL = re.compile(r"\s*(\d+)\s*([a-z]+)\s*\Z")
 
 
 def interval_ns(interval: Interval) -> int:
@@ -61,10 +63,12 @@ def interval_ns(interval: Interval) -> int:
         ns = interval // timedelta(microseconds=1) * 1000
     else:
         found = _INTERVAL.match(interval.lower())
-        unit = None if found is None else _UNITS.get(found.group(2))
+        name = "" if found is None else found.group(2)
+        # "ms" is a unit; "minutes" is "minute" and a plural s.
+        unit = _UNITS.get(name) or _UNITS.get(name.removesuffix("s") if len(name) > 2 else "")
         if found is None or unit is None:
             raise ValueError(
-                f"interval {interval!r} is not a number and a unit (ns, us, ms, s, m, h, d): "
+                f"interval {interval!r} is not a number and a unit (ns, us, ms, s, m, h, d, w): "
                 "'1m', '250ms', '1h'"
             )
         ns = int(found.group(1)) * unit

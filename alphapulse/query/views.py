@@ -2,9 +2,12 @@
 
 Files are named one by one (never a glob): the snapshot decided which files hold which
 rows, and a glob would also pick up a file committed since, whose rows the tail still
-holds (a row twice), or miss a compacted file's replacement. The tail is an Arrow table
-registered on the connection; ``date`` is added to it as the lake's directories give it
-(the UTC date of ``ts_recv``).
+holds (a row twice), or miss a compacted file's replacement. The tail is a ``TailRows``
+registered once on the connection, whose rows each refresh replaces; ``date`` is added to
+them as the lake's directories give it (the UTC date of ``ts_recv``).
+
+Each view comes in two: ``_alphapulse_<view>`` with each row's ``file_row_number`` (the
+macros order a message's rows by it) and ``<view>`` without it.
 """
 
 from __future__ import annotations
