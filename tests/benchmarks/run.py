@@ -2,8 +2,10 @@
 
 Python-side comparisons are measured here, ours and the peer's repetitions interleaved on
 the same inputs (``measure``). The collector's end-to-end figures come from separate
-processes, several runs each. The Rust-only figures are criterion's last ``cargo bench
---bench core`` results, in a table of their own.
+processes, several runs each. The query layer's (``query_bench``: bars, a symbol-day,
+magics, the live tail, compaction) run on a generated 50M-trade lake, cached under
+``data/bench/`` (about 70 s to make the first time). The Rust-only figures are
+criterion's last ``cargo bench --bench core`` results, in a table of their own.
 
     python -m tests.benchmarks.run [--quick] [--only parse,book,...] [--collector-runs N]
 """
