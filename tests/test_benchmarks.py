@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from tests.benchmarks.measure import Figure, Row, Timing, interleaved
@@ -68,3 +69,70 @@ def test_quick_run_prints_separate_tables(capsys: pytest.CaptureFixture[str]) ->
     assert "What each side does:" in python_side
     assert "where LakeWriter's time goes" in out
     assert "rust " not in python_side  # criterion figures only in their own table
+
+
+def test_lakegen_writes_the_lake_layout_the_collector_writes(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from alphapulse import _core
+    from alphapulse.lake.snapshot import generation
+    from tests.benchmarks import lakegen
+
+    spec = lakegen.Spec(trades=3_000, symbols=3, days=2, file_minutes=360)
+    root = lakegen.lake(spec, tmp_path, quiet=True)
+    assert root == tmp_path / spec.key
+    files = sorted(root.glob("trades/venue=binance/date=*/part-*.parquet"))
+    assert len(files) == 8  # 4 files a day of 6 hours, 2 days
+    table = pq.read_table(files[0])
+    assert table.schema.remove_metadata().equals(pa.schema(_core.event_schema("trades")))
+    ts = table.column("ts_recv").to_pylist()
+    assert ts == sorted(ts) and len(set(table.column("symbol").to_pylist())) == 3
+    # Not sorted by symbol: the symbols are interleaved, as they arrive.
+    symbols = table.column("symbol").to_pylist()
+    assert symbols != sorted(symbols)
+    scale = [10.0**p for p in table.column("price_precision").to_pylist()]
+    raw = table.column("price_raw").to_pylist()
+    assert table.column("price").to_pylist() == [r / s for r, s in zip(raw, scale, strict=True)]
+    assert sum(pq.read_metadata(f).num_rows for f in files) == 3_000
+    assert generation(root) is not None  # else a session re-lists the lake every query
+    mtime = files[0].stat().st_mtime_ns
+    assert lakegen.lake(spec, tmp_path, quiet=True) == root  # cached: not written again
+    assert files[0].stat().st_mtime_ns == mtime
+
+
+def test_query_benchmark_runs_on_a_tiny_lake(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.benchmarks import lakegen, query_bench
+    from tests.benchmarks.measure import Plan
+
+    spec = lakegen.Spec(trades=5_000, days=2)
+    sections = ("compact", "bars", "day", "magics")
+    rows = query_bench.run(
+        Plan(repeats=2, scale=0.01), spec=spec, cache=tmp_path, sections=sections
+    )
+    out = capsys.readouterr().out
+    metrics = [r.metric for r in rows]
+    assert any(m.startswith("compaction rows/s") for m in metrics)
+    for lake in ("raw lake", "compacted"):
+        assert f"1m bars, full scan, 0.005M trades, {lake} (ms)" in metrics
+        assert any(m.startswith("1m bars, one symbol-day") and lake in m for m in metrics)
+    for row in rows:
+        assert row.ours.n >= 2 and row.ours.median > 0
+    bars = [r for r in rows if r.metric.startswith("1m bars")]
+    assert all(r.peer is not None and r.ratio is not None for r in bars)
+    assert "peer duckdb by hand" in out and "same bars on both sides" in out
+    assert "%%duckdb overhead" in out  # measured, or said not to be
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == [spec.key, f"{spec.key}-compacted"]  # scratch copies removed
+
+
+def test_tail_benchmark_runs_beside_a_collector(tmp_path: Path) -> None:
+    from tests.benchmarks import query_tail
+    from tests.benchmarks.measure import Plan
+
+    rows = query_tail.run(Plan(repeats=1, scale=0.01), tmp_path, seconds=2.0)
+    latency, throughput = rows
+    assert latency.ours.n >= 1 and latency.target == query_tail.TARGET_MS
+    assert "rows seen per query" in latency.note
+    assert throughput.peer is not None and throughput.ratio is not None

@@ -2,8 +2,10 @@
 
 Python-side comparisons are measured here, ours and the peer's repetitions interleaved on
 the same inputs (``measure``). The collector's end-to-end figures come from separate
-processes, several runs each. The Rust-only figures are criterion's last ``cargo bench
---bench core`` results, in a table of their own.
+processes, several runs each. The query layer's (``query_bench``: bars, a symbol-day,
+magics, the live tail, compaction) run on a generated 50M-trade lake, cached under
+``data/bench/`` (about 70 s to make the first time). The Rust-only figures are
+criterion's last ``cargo bench --bench core`` results, in a table of their own.
 
     python -m tests.benchmarks.run [--quick] [--only parse,book,...] [--collector-runs N]
 """
@@ -28,10 +30,11 @@ from tests.benchmarks import (
     bench_memory,
     bench_parse,
     criterion,
+    query_bench,
 )
 from tests.benchmarks.measure import FULL, QUICK, Plan, Row, table
 
-SECTIONS = ("parse", "book", "memory", "lake", "collector")
+SECTIONS = ("parse", "book", "memory", "lake", "collector", "query")
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +53,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def legend(sections: list[str]) -> str:
     """What each side of each comparison does, by the labels the table uses."""
-    modules = {"parse": bench_parse, "book": bench_book, "lake": bench_lake}
+    modules = {"parse": bench_parse, "book": bench_book, "lake": bench_lake, "query": query_bench}
     work: dict[str, str] = {}
     for name in sections:
         if name in modules:
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": bench_memory.run,
         "lake": lambda: bench_lake.run(plan),
         "collector": lambda: bench_collector.run(plan, runs),
+        "query": lambda: query_bench.run(plan),
     }
     python_rows: list[Row] = []
     collector_rows: list[Row] = []
