@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from IPython.core.completer import provisionalcompleter
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
 
@@ -102,6 +103,14 @@ def cell(shell: InteractiveShell, body: str, line: str = "") -> Any:
 def shown(cap: CapturedIO) -> list[str]:
     """The text of every rich output displayed."""
     return [out.data.get("text/plain", "") for out in cap.outputs]
+
+
+def failed(run: Callable[[], object]) -> str:
+    """The block a failing magic shows: its UsageError's message (IPython prints it without
+    a traceback and counts the cell as failed)."""
+    with pytest.raises(UsageError) as raised:
+        run()
+    return str(raised.value)
 
 
 # -- results -------------------------------------------------------------------------------
@@ -222,11 +231,9 @@ def test_a_relation_keeps_its_frames_until_the_next_query(shell: InteractiveShel
 
 def test_misused_frames_and_cells_are_one_block(shell: InteractiveShell) -> None:
     shell.user_ns["df_pl"] = pl.DataFrame({"x": [1]})
-    with capture_output() as cap:
-        assert cell(shell, "select $df_pl") is None
-        assert cell(shell, "select 1", "select 2") is None
-        assert shell.run_line_magic("duckdb", "-o out") is None
-    frame_param, sql_on_line, no_sql = shown(cap)
+    frame_param = failed(lambda: cell(shell, "select $df_pl"))
+    sql_on_line = failed(lambda: cell(shell, "select 1", "select 2"))
+    no_sql = failed(lambda: shell.run_line_magic("duckdb", "-o out"))
     assert "$df_pl is a DataFrame: name it as a table (FROM df_pl)" in frame_param
     assert frame_param.splitlines()[1:] == ["line 1 | select $df_pl", "       |        ^^^^^^"]
     assert "the first line takes options only, not 'select 2'" in sql_on_line
@@ -260,9 +267,7 @@ def test_parameters_are_bound_not_spliced(shell: InteractiveShell) -> None:
 
 
 def test_an_unknown_parameter_is_one_block_with_a_caret(shell: InteractiveShell) -> None:
-    with capture_output() as cap:
-        assert cell(shell, "select 1\nwhere 2 = $nothere") is None
-    (text,) = shown(cap)
+    text = failed(lambda: cell(shell, "select 1\nwhere 2 = $nothere"))
     assert "no variable 'nothere'" in text
     assert text.splitlines()[1:] == ["line 2 | where 2 = $nothere", "       |           ^^^^^^^^"]
 
@@ -290,19 +295,15 @@ def test_snippets_are_ctes_that_chain(shell: InteractiveShell) -> None:
     assert "kraken_btc:\nselect * from kraken_trades where symbol = 'BTC-USD'" in listing.text
     shell.run_line_magic("duckdb", "--delete kraken_btc")
     assert list(magic(shell).snippets) == ["kraken_trades"]
-    with capture_output() as cap:
-        assert shell.run_line_magic("duckdb", "select * from kraken_btc") is None
-    assert "kraken_btc does not exist" in shown(cap)[0]
-    with capture_output() as cap:
-        shell.run_line_magic("duckdb", "--delete kraken_btc")
-    assert "no snippet 'kraken_btc'" in shown(cap)[0]
+    gone = failed(lambda: shell.run_line_magic("duckdb", "select * from kraken_btc"))
+    assert "kraken_btc does not exist" in gone
+    deleted = failed(lambda: shell.run_line_magic("duckdb", "--delete kraken_btc"))
+    assert "no snippet 'kraken_btc'" in deleted
 
 
 def test_a_snippet_error_points_into_the_cell_not_the_ctes(shell: InteractiveShell) -> None:
     cell(shell, "select 1 as one", "--save one_row -q")
-    with capture_output() as cap:
-        cell(shell, "select one,\n  nope\nfrom one_row")
-    (text,) = shown(cap)
+    text = failed(lambda: cell(shell, "select one,\n  nope\nfrom one_row"))
     assert text.splitlines()[1:] == ["line 2 |   nope", "       |   ^^^^"]
 
 
@@ -367,24 +368,25 @@ def test_display_shows_head_tail_count_and_time(shell: InteractiveShell) -> None
         ),
     ],
 )
-def test_errors_are_one_block_with_a_caret(
+def test_errors_fail_the_cell_as_one_block_with_a_caret(
     shell: InteractiveShell, sql: str, message: str, pointer: list[str]
 ) -> None:
     with capture_output() as cap:
-        outcome = shell.run_cell(f"%%duckdb\n{sql}")  # type: ignore[no-untyped-call]
-    assert outcome.success and outcome.result is None
-    assert "Traceback" not in cap.stdout + cap.stderr
-    (text,) = shown(cap)
+        outcome = shell.run_cell(f"%%duckdb -o never\n{sql}")  # type: ignore[no-untyped-call]
+    # The cell failed (a notebook run stops here), and -o assigned nothing.
+    assert not outcome.success and isinstance(outcome.error_in_exec, UsageError)
+    assert "never" not in shell.user_ns
+    # What the terminal shows: the block, on stderr, and nothing else.
+    assert cap.stdout == "" and cap.outputs == []
+    assert "Traceback" not in cap.stderr
+    text = cap.stderr.removeprefix("UsageError: ")
     assert text.startswith(message)
     assert text.splitlines()[1:] == pointer
-    assert "<pre" in cap.outputs[0].data["text/html"]
 
 
 def test_bad_options_and_bad_lakes_are_one_line(shell: InteractiveShell, tmp_path: Path) -> None:
-    with capture_output() as cap:
-        assert shell.run_line_magic("duckdb", "--output excel select 1") is None
-        assert shell.run_line_magic("duckdb", f"--lake {tmp_path / 'none'}") is None
-    bad_option, no_lake = shown(cap)
+    bad_option = failed(lambda: shell.run_line_magic("duckdb", "--output excel select 1"))
+    no_lake = failed(lambda: shell.run_line_magic("duckdb", f"--lake {tmp_path / 'none'}"))
     assert "invalid choice: 'excel'" in bad_option and "\n" not in bad_option
     assert no_lake.startswith("Lake Error: no lake at") and "\n" not in no_lake
     # The lake before stays in use.
@@ -446,13 +448,10 @@ def test_connect_to_another_database_and_back(shell: InteractiveShell, tmp_path:
     db = tmp_path / "notes.duckdb"
     shell.run_line_magic("duckdb", f"--connect {db}")
     cell(shell, "create table notes as select 42 as answer")
-    with capture_output() as cap:
-        assert cell(shell, "select count(*) from trades") is None
-    assert "Table with name trades does not exist" in shown(cap)[0]
+    no_trades = failed(lambda: cell(shell, "select count(*) from trades"))
+    assert "Table with name trades does not exist" in no_trades
     shell.run_line_magic("duckdb", "--connect :memory:")
-    with capture_output() as cap:
-        cell(shell, "select * from notes")
-    assert "notes does not exist" in shown(cap)[0]
+    assert "notes does not exist" in failed(lambda: cell(shell, "select * from notes"))
     shell.run_line_magic("duckdb", f"--connect {db}")
     assert cell(shell, "select answer from notes").data.rows() == [(42,)]
     assert completions(shell, "%duckdb select ans from notes where ans") == ["answer"]

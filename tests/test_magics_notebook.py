@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from tests.test_magics import COUNTS, write_lake
 
@@ -61,19 +63,30 @@ def texts(cell: Any, kind: str) -> str:
     return "\n".join(out)
 
 
-def test_the_magics_in_an_executed_notebook(tmp_path: Path) -> None:
+def notebook(sources: list[str]) -> Any:
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]  # type: ignore[no-untyped-call]
+    return nb
+
+
+def execute(tmp_path: Path, nb: Any, *, allow_errors: bool) -> None:
+    """Run ``nb`` with nbclient in a real kernel over a lake of COUNTS."""
     lake = tmp_path / "lake"
     write_lake(lake, COUNTS)
-    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]  # type: ignore[no-untyped-call]
     client = NotebookClient(
         nb,
         timeout=300,
-        allow_errors=True,  # run every cell; the assertions below say which went wrong
+        allow_errors=allow_errors,
         km=kernel_manager(tmp_path / "kernels", lake),
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
+
+
+def test_the_magics_in_an_executed_notebook(tmp_path: Path) -> None:
+    # allow_errors: run every cell; the assertions below say which went wrong.
+    nb = notebook(CELLS)
+    execute(tmp_path, nb, allow_errors=True)
     cells = nb.cells
     counts_html = texts(cells[1], "text/html")
     assert "2 rows x 2 columns" in counts_html, texts(cells[1], "text/plain")
@@ -84,10 +97,10 @@ def test_the_magics_in_an_executed_notebook(tmp_path: Path) -> None:
     bound = texts(cells[3], "text/plain")
     assert "x'; drop view trades; --" in bound and "1 row x 2 columns" in bound
 
-    error = texts(cells[4], "text/plain").splitlines()
-    assert error[0].startswith('Binder Error: Referenced column "nope" not found')
+    # The failed cell: the one block on stderr (IPython's UsageError), no traceback.
+    error = texts(cells[4], "stderr").splitlines()
+    assert error[0].startswith('UsageError: Binder Error: Referenced column "nope" not found')
     assert error[1:] == ["line 2 |   nope", "       |   ^^^^"]
-    assert "Traceback" not in texts(cells[4], "stderr")
 
     assert cells[5].outputs == []  # -q: saved and run, nothing shown
     assert texts(cells[6], "stdout").strip() == "[{'n': 600}]"
@@ -99,3 +112,22 @@ def test_the_magics_in_an_executed_notebook(tmp_path: Path) -> None:
 
     page = texts(cells[8], "text/html")
     assert "1,000 rows x 14 columns (showing 4)" in page and page.count("<tr>") == 1 + 4 + 1
+
+
+def test_a_failing_query_fails_the_notebook_run(tmp_path: Path) -> None:
+    nb = notebook(
+        [
+            "%load_ext alphapulse",
+            "%%duckdb -o broken\nselect venue,\n  nope\nfrom trades",
+            "print(broken)",
+        ]
+    )
+    with pytest.raises(CellExecutionError) as raised:
+        execute(tmp_path, nb, allow_errors=False)
+    report = str(raised.value)
+    # What papermill and notebook tests report: DuckDB's message and the caret line...
+    assert 'UsageError: Binder Error: Referenced column "nope" not found' in report
+    assert "line 2 |   nope\n       |   ^^^^" in report
+    # ... and no traceback frames.
+    assert "Traceback" not in report and "File " not in report and "---->" not in report
+    assert nb.cells[2].execution_count is None and nb.cells[2].outputs == []  # never ran

@@ -8,7 +8,6 @@ the caret is placed under the cell's own text.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -80,7 +79,8 @@ def _offset(
 
 
 class ErrorView:
-    """The block a failed magic displays: the message, then the cell's line with a caret."""
+    """A failed magic's message, then the cell's line with a caret: the text of the
+    UsageError that fails the cell."""
 
     def __init__(self, located: Located, sql: str) -> None:
         self.located = located
@@ -106,13 +106,3 @@ class ErrorView:
         line, caret, number = pointer
         label = f"line {number} | "
         return f"{head}\n{label}{line}\n{' ' * (len(label) - 2)}| {caret}"
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_html_(self) -> str:
-        return (
-            '<pre class="alphapulse-error" style="border-left:3px solid #d33;'
-            'padding:4px 8px;margin:0;background:rgba(221,51,51,.06)">'
-            f"{html.escape(self.text())}</pre>"
-        )

@@ -9,6 +9,7 @@ from typing import Any, Final
 import pyarrow as pa
 from duckdb import BinderException, CatalogException, DuckDBPyConnection, DuckDBPyRelation
 from duckdb import Error as DuckDBError
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display as _display
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
@@ -153,17 +154,19 @@ class DuckDBMagic(Magics):
     @line_cell_magic
     def duckdb(self, line: str, cell: str | None = None) -> Any:
         """Run SQL on the lake session; ``%duckdb --help`` lists the options."""
+        # A failure fails the cell (nbclient, papermill and `ipython f.ipy` stop there) as a
+        # UsageError: IPython shows its message, the one block, without a traceback.
         try:
             return self._magic(line, cell)
         except _ShownError as e:
-            display(e.view)
+            view = e.view
         except MagicError as e:
-            display(ErrorView(Located("Error", str(e)), ""))
+            view = ErrorView(Located("Error", str(e)), "")
         except LakeError as e:
-            display(ErrorView(Located("Lake Error", str(e)), ""))
+            view = ErrorView(Located("Lake Error", str(e)), "")
         except DuckDBError as e:  # outside a query: registering a frame, a setting
-            display(ErrorView(locate_duckdb_error(e, "", 0, ""), ""))
-        return None
+            view = ErrorView(locate_duckdb_error(e, "", 0, ""), "")
+        raise UsageError(view.text()) from None
 
     def _magic(self, line: str, cell: str | None) -> Any:
         words, rest = split(line)
