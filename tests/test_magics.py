@@ -301,6 +301,22 @@ def test_snippets_are_ctes_that_chain(shell: InteractiveShell) -> None:
     assert "no snippet 'kraken_btc'" in deleted
 
 
+def test_a_snippet_never_hides_a_view_and_never_takes_a_reserved_word(
+    shell: InteractiveShell,
+) -> None:
+    query = "select * from trades where venue = 'kraken'"
+    view = failed(lambda: cell(shell, query, "--save trades"))
+    assert view.startswith("Error: --save trades: 'trades' is a table or view of the lake")
+    assert "would hide it: pick another name" in view and "\n" not in view
+    assert "Trades" in failed(lambda: cell(shell, query, "--save Trades"))
+    reserved = failed(lambda: cell(shell, "select 1 as x", "--save select"))
+    assert "'select' is a reserved word of SQL, not allowed as a snippet name" in reserved
+    assert "reference itself" not in reserved
+    assert magic(shell).snippets == {}
+    # Nothing was hidden: the view still has every venue.
+    assert cell(shell, "select count(*) from trades").data.rows() == [(1000,)]
+
+
 def test_a_snippet_error_points_into_the_cell_not_the_ctes(shell: InteractiveShell) -> None:
     cell(shell, "select 1 as one", "--save one_row -q")
     text = failed(lambda: cell(shell, "select one,\n  nope\nfrom one_row"))

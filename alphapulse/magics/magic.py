@@ -242,6 +242,7 @@ class DuckDBMagic(Magics):
             name = opts.save.lower()
             if found.keyword not in QUERY_KEYWORDS:
                 raise MagicError(f"--save {opts.save}: a snippet is a query (SELECT, FROM, WITH)")
+            self._check_snippet_name(opts.save)
             if any(n.text.lower() == name and not n.qualified for n in found.names):
                 raise MagicError(f"--save {opts.save}: a snippet cannot reference itself")
             snippets.pop(name, None)
@@ -260,6 +261,22 @@ class DuckDBMagic(Magics):
             snippets=frozenset(snippets),
             statement=found.keyword not in QUERY_KEYWORDS,
         )
+
+    def _check_snippet_name(self, name: str) -> None:
+        """Refuse a snippet name that SQL reserves or that names a table or view: its CTE
+        would hide the table from every later query (as a frame never hides one)."""
+        try:
+            self.target.con.execute(f"with {name} as (select 1) select 1 from {name}")
+        except DuckDBError:
+            raise MagicError(
+                f"--save {name}: {name!r} is a reserved word of SQL, not allowed as a "
+                "snippet name: pick another"
+            ) from None
+        if name.lower() in {t.lower() for t in self.target.tables()}:
+            raise MagicError(
+                f"--save {name}: {name!r} is a table or view of the {self.target.label} and "
+                "a snippet of that name would hide it: pick another name"
+            )
 
     # -- running ---------------------------------------------------------------------------
 
