@@ -14,6 +14,7 @@ from IPython.core.completer import provisionalcompleter
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
+from traitlets import TraitError
 
 import alphapulse.magics
 from alphapulse import _core
@@ -167,6 +168,33 @@ def test_config_sets_the_default_output(shell: InteractiveShell) -> None:
     assert isinstance(cell(shell, "select 1 as x", "--polars").data, pl.DataFrame)
     shell.run_line_magic("config", "DuckDBMagic.output = 'polars'")
     assert isinstance(cell(shell, "select 1 as x").data, pl.DataFrame)
+
+
+def test_config_refuses_rows_below_one_and_a_negative_delay(
+    shell: InteractiveShell, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = magic(shell)
+    with pytest.raises(TraitError, match=r"DuckDBMagic.max_rows: .* 1 or more, not 0"):
+        settings.max_rows = 0
+    with pytest.raises(TraitError, match=r"DuckDBMagic.progress_after: .* 0 or more, not -1"):
+        settings.progress_after = -1
+    try:
+        # %config logs the refusal (IPython's way for every setting) and keeps the value.
+        shell.run_line_magic("config", "DuckDBMagic.max_rows = -1")
+        shell.run_line_magic("config", "DuckDBMagic.progress_after = -0.5")
+        assert "DuckDBMagic.max_rows: the rows a result displays, 1 or more, not -1" in (
+            caplog.text
+        )
+        assert "DuckDBMagic.progress_after: seconds before the bar shows" in caplog.text
+        assert (settings.max_rows, settings.progress_after) == (10, 1.0)
+        # The refused value stays in the shell's config: loading again says what to do.
+        with pytest.raises(UsageError, match=r"1 or more, not -1 .*; set it right with %config"):
+            alphapulse.magics.load_ipython_extension(shell)
+    finally:
+        shell.run_line_magic("config", "DuckDBMagic.max_rows = 10")
+        shell.run_line_magic("config", "DuckDBMagic.progress_after = 1.0")
+    alphapulse.magics.load_ipython_extension(shell)
+    assert magic(shell).max_rows == 10
 
 
 def test_load_ext_registers_the_magics_and_the_settings(lake: Path) -> None:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from IPython.core.error import UsageError
+from traitlets import TraitError
+
 from alphapulse.magics.display import QueryResult
 from alphapulse.magics.magic import DuckDBMagic
 
@@ -29,7 +32,12 @@ def load_ipython_extension(ip: Any) -> None:
     from alphapulse.magics.completion import make_matcher
 
     unload_ipython_extension(ip)  # %reload_ext: one set of magics, one completer
-    magic = DuckDBMagic(shell=ip)
+    try:
+        magic = DuckDBMagic(shell=ip)
+    except TraitError as e:
+        # A bad %config (logged and ignored while the magics were loaded) stays in the
+        # shell's config, where the new instance reads it.
+        raise UsageError(f"{e}; set it right with %config, then %reload_ext alphapulse") from None
     ip.register_magics(magic)
     ip.configurables.append(magic)
     matcher = make_matcher(magic)

@@ -12,7 +12,7 @@ from duckdb import Error as DuckDBError
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display as _display
-from traitlets import Bool, Enum, Float, Int, Unicode, observe
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
 from alphapulse.lake.layout import LakeError
 from alphapulse.magics.display import QueryResult, TextView
@@ -115,6 +115,26 @@ class DuckDBMagic(Magics):
         if self._lake_target is None:
             self._lake_target = open_lake(self.lake or None)
         return self._lake_target
+
+    @validate("max_rows")
+    def _valid_max_rows(self, proposal: Any) -> int:
+        rows: int = proposal["value"]
+        if rows < 1:
+            raise TraitError(
+                f"DuckDBMagic.max_rows: the rows a result displays, 1 or more, not {rows} "
+                "(-q shows nothing)"
+            )
+        return rows
+
+    @validate("progress_after")
+    def _valid_progress_after(self, proposal: Any) -> float:
+        seconds: float = proposal["value"]
+        if seconds < 0:
+            raise TraitError(
+                f"DuckDBMagic.progress_after: seconds before the bar shows, 0 or more, not "
+                f"{seconds} (DuckDBMagic.progress = False turns the bar off)"
+            )
+        return seconds
 
     @observe("lake")
     def _lake_changed(self, change: Any) -> None:
