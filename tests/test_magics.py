@@ -300,6 +300,27 @@ def test_an_unknown_parameter_is_one_block_with_a_caret(shell: InteractiveShell)
     assert text.splitlines()[1:] == ["line 2 | where 2 = $nothere", "       |           ^^^^^^^^"]
 
 
+def test_a_parameter_where_a_table_belongs_says_it_is_a_value(shell: InteractiveShell) -> None:
+    shell.user_ns["evil"] = "trades"
+    braced = failed(lambda: cell(shell, "select *\nfrom {evil} where 1 = 1"))
+    assert braced.splitlines() == [
+        "Parser Error: {evil} is a value (a bound query parameter), not a table name: "
+        "{name} and $name stand for values only; write the table's name there "
+        "(a DataFrame variable is named as is: FROM df)",
+        "line 2 | from {evil} where 1 = 1",
+        "       |      ^^^^^^",
+    ]
+    dollar = failed(lambda: cell(shell, "select * from $evil"))
+    assert dollar.startswith("Parser Error: $evil is a value (a bound query parameter)")
+    assert dollar.splitlines()[1:] == [
+        "line 1 | select * from $evil",
+        "       |               ^^^^^",
+    ]
+    # A syntax error elsewhere keeps DuckDB's own message.
+    other = failed(lambda: cell(shell, "select {evil} frm x"))
+    assert other.startswith('Parser Error: syntax error at or near "x"')
+
+
 # -- snippets ------------------------------------------------------------------------------
 
 

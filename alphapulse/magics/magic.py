@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pyarrow as pa
-from duckdb import BinderException, CatalogException, DuckDBPyConnection, DuckDBPyRelation
+from duckdb import (
+    BinderException,
+    CatalogException,
+    DuckDBPyConnection,
+    DuckDBPyRelation,
+    ParserException,
+)
 from duckdb import Error as DuckDBError
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -70,6 +76,23 @@ class _ShownError(Exception):
     def __init__(self, view: ErrorView) -> None:
         super().__init__(view.text())
         self.view = view
+
+
+def _misplaced_param(located: Located, sql: str) -> Located:
+    """A syntax error at a ``{name}``/``$name`` of the cell: DuckDB's message quotes the
+    ``$`` it was given, so say what went wrong in the user's terms instead."""
+    for param in scan(sql).params:
+        if param.start == located.start:
+            text = sql[param.start : param.end]
+            return Located(
+                located.kind,
+                f"{text} is a value (a bound query parameter), not a table name: {{name}} "
+                "and $name stand for values only; write the table's name there (a "
+                "DataFrame variable is named as is: FROM df)",
+                param.start,
+                param.end - param.start,
+            )
+    return located
 
 
 @magics_class
@@ -362,6 +385,8 @@ class DuckDBMagic(Magics):
                 probed = locate_duckdb_error(again, probe, query.line_offset + 1, query.sql)
                 if probed.start is not None and type(again) is type(error):
                     located = Located(located.kind, located.message, probed.start, probed.width)
+        if isinstance(error, ParserException):
+            located = _misplaced_param(located, query.sql)
         return _ShownError(ErrorView(located, query.sql))
 
     def _params(self, found: Scan, sql: str, composed: Composed) -> dict[str, object]:
