@@ -449,6 +449,25 @@ def test_errors_fail_the_cell_as_one_block_with_a_caret(
     assert text.splitlines()[1:] == pointer
 
 
+def test_a_missing_table_lists_the_lakes_views(shell: InteractiveShell) -> None:
+    views = (
+        "the lake's views: trades, quotes, book_deltas, venue_bars, news, events, statuses, "
+        "rejects; macros: bars(), book_top()"
+    )
+    misspelled = failed(lambda: cell(shell, "select *\nfrom trade"))
+    head, *pointer = misspelled.splitlines()
+    assert head.startswith("Catalog Error: Table with name trade does not exist!")
+    assert head.endswith(views)
+    assert pointer == ["line 2 | from trade", "       |      ^^^^^"]
+    # DuckDB's guess from its own catalog is left out; the lake's names say more.
+    internal = failed(lambda: cell(shell, "select * from indexs"))
+    assert "duckdb_" not in internal and internal.splitlines()[0].endswith(views)
+    # Another database: DuckDB's message as is.
+    shell.run_line_magic("duckdb", "--connect :memory:")
+    elsewhere = failed(lambda: cell(shell, "select * from trade"))
+    assert "lake's views" not in elsewhere
+
+
 def test_bad_options_and_bad_lakes_are_one_line(shell: InteractiveShell, tmp_path: Path) -> None:
     bad_option = failed(lambda: shell.run_line_magic("duckdb", "--output excel select 1"))
     no_lake = failed(lambda: shell.run_line_magic("duckdb", f"--lake {tmp_path / 'none'}"))

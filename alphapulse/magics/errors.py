@@ -12,7 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from alphapulse.magics.sqltext import scan
+
 _LINE: Final = re.compile(r"^LINE (\d+): (.*)$")
+#: DuckDB's guess at a missing table when it is one of its own catalog's.
+_INTERNAL_GUESS: Final = re.compile(r'\s*Did you mean "(duckdb_|pg_|sqlite_)\w*"\?')
 
 
 class MagicError(Exception):
@@ -76,6 +80,32 @@ def _offset(
         return None
     column_in_line = min(at + column - lead, len(user_lines[user_line]))
     return sum(len(x) + 1 for x in user_lines[:user_line]) + max(column_in_line, 0)
+
+
+def misplaced_param(located: Located, sql: str) -> Located:
+    """A syntax error at a ``{name}``/``$name`` of the cell: DuckDB's message quotes the
+    ``$`` it was given, so say what went wrong in the user's terms instead."""
+    for param in scan(sql).params:
+        if param.start == located.start:
+            text = sql[param.start : param.end]
+            return Located(
+                located.kind,
+                f"{text} is a value (a bound query parameter), not a table name: {{name}} "
+                "and $name stand for values only; write the table's name there (a "
+                "DataFrame variable is named as is: FROM df)",
+                param.start,
+                param.end - param.start,
+            )
+    return located
+
+
+def with_hint(located: Located, hint: str) -> Located:
+    """A missing table's error with the names the target has (``hint``) in place of
+    DuckDB's guess from its internal catalog (``duckdb_indexes``...)."""
+    if not hint:
+        return located
+    message = _INTERNAL_GUESS.sub("", located.message)
+    return Located(located.kind, f"{message}; {hint}", located.start, located.width)
 
 
 class ErrorView:

@@ -10,7 +10,6 @@ import pyarrow as pa
 from duckdb import (
     BinderException,
     CatalogException,
-    DuckDBPyConnection,
     DuckDBPyRelation,
     ParserException,
 )
@@ -22,7 +21,14 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, vali
 
 from alphapulse.lake.layout import LakeError
 from alphapulse.magics.display import QueryResult, TextView
-from alphapulse.magics.errors import ErrorView, Located, MagicError, locate_duckdb_error
+from alphapulse.magics.errors import (
+    ErrorView,
+    Located,
+    MagicError,
+    locate_duckdb_error,
+    misplaced_param,
+    with_hint,
+)
 from alphapulse.magics.frames import (
     converted,
     frame_columns,
@@ -76,23 +82,6 @@ class _ShownError(Exception):
     def __init__(self, view: ErrorView) -> None:
         super().__init__(view.text())
         self.view = view
-
-
-def _misplaced_param(located: Located, sql: str) -> Located:
-    """A syntax error at a ``{name}``/``$name`` of the cell: DuckDB's message quotes the
-    ``$`` it was given, so say what went wrong in the user's terms instead."""
-    for param in scan(sql).params:
-        if param.start == located.start:
-            text = sql[param.start : param.end]
-            return Located(
-                located.kind,
-                f"{text} is a value (a bound query parameter), not a table name: {{name}} "
-                "and $name stand for values only; write the table's name there (a "
-                "DataFrame variable is named as is: FROM df)",
-                param.start,
-                param.end - param.start,
-            )
-    return located
 
 
 @magics_class
@@ -339,7 +328,7 @@ class DuckDBMagic(Magics):
             except DuckDBError as e:
                 if attempt == 1 and target.recover(e):
                     continue
-                raise self._located(e, con, query, int(explain)) from None
+                raise self._located(e, target, query, int(explain)) from None
             finally:
                 if self.progress:
                     self.watch.end()
@@ -363,14 +352,15 @@ class DuckDBMagic(Magics):
         try:
             relation = target.con.sql(query.executed, params=query.params)
         except DuckDBError as e:
-            raise self._located(e, target.con, query, 0) from None
+            raise self._located(e, target, query, 0) from None
         if relation is None:
             raise MagicError("--output relation: this statement has no result to make one of")
         return relation
 
     def _located(
-        self, error: DuckDBError, con: DuckDBPyConnection, query: _Prepared, extra_lines: int
+        self, error: DuckDBError, target: Target, query: _Prepared, extra_lines: int
     ) -> _ShownError:
+        con = target.con
         offset = query.line_offset + extra_lines
         executed = "EXPLAIN\n" + query.executed if extra_lines else query.executed
         located = locate_duckdb_error(error, executed, offset, query.sql)
@@ -386,7 +376,9 @@ class DuckDBMagic(Magics):
                 if probed.start is not None and type(again) is type(error):
                     located = Located(located.kind, located.message, probed.start, probed.width)
         if isinstance(error, ParserException):
-            located = _misplaced_param(located, query.sql)
+            located = misplaced_param(located, query.sql)
+        if isinstance(error, CatalogException) and "does not exist" in located.message:
+            located = with_hint(located, target.missing_hint())
         return _ShownError(ErrorView(located, query.sql))
 
     def _params(self, found: Scan, sql: str, composed: Composed) -> dict[str, object]:

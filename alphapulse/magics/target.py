@@ -38,6 +38,9 @@ class Target(Protocol):
 
     def tables(self) -> list[str]: ...
 
+    def missing_hint(self) -> str:
+        """What a query could name instead, for a table that does not exist ('' = none)."""
+
     def columns(self, name: str) -> list[str]: ...
 
     def close(self) -> None: ...
@@ -84,6 +87,11 @@ class LakeTarget:
     def tables(self) -> list[str]:
         return self.session.tables()
 
+    def missing_hint(self) -> str:
+        from alphapulse.query.views import VIEWS  # as `alphapulse sql` says it
+
+        return f"the lake's views: {', '.join(VIEWS)}; macros: bars(), book_top()"
+
     def columns(self, name: str) -> list[str]:
         return self.session.columns(name)
 
@@ -112,6 +120,9 @@ class DatabaseTarget:
 
     def tables(self) -> list[str]:
         return [r[0] for r in self._con.execute(_TABLES).fetchall()]
+
+    def missing_hint(self) -> str:
+        return ""  # DuckDB's own guess is about this database
 
     def columns(self, name: str) -> list[str]:
         return [r[0] for r in self._con.execute(_COLUMNS, [name]).fetchall()]
