@@ -23,6 +23,14 @@ class MagicError(Exception):
     """Bad input to a magic (an option, a snippet, a cell): shown as one block."""
 
 
+class ShownError(Exception):
+    """An error already made into the block to show."""
+
+    def __init__(self, view: ErrorView) -> None:
+        super().__init__(view.text())
+        self.view = view
+
+
 @dataclass(frozen=True)
 class Located:
     """An error's message and where it points in the cell's SQL (0-based offsets)."""

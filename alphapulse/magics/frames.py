@@ -14,7 +14,8 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa
 
-from alphapulse.magics.sqltext import Name
+from alphapulse.magics.errors import ErrorView, Located, ShownError
+from alphapulse.magics.sqltext import Composed, Name, Scan
 
 #: The classes of the namespace's objects a query may name as tables, by module.
 FRAME_TYPES: Final = {
@@ -87,3 +88,30 @@ def converted(table: pa.Table, output: str) -> Any:
     import polars as pl
 
     return pl.from_arrow(table)
+
+
+def parameter_values(
+    found: Scan, sql: str, composed: Composed, ns: Mapping[str, Any]
+) -> dict[str, object]:
+    """The values of the ``$name``/``{name}`` references of ``composed`` (``found``), from
+    the user's namespace ``ns``; errors point into the cell's ``sql``."""
+    shift = len(composed.sql) - len(sql)  # the snippets' CTEs before the user's text
+    values: dict[str, object] = {}
+    for p in found.params:
+        start = p.start - shift if p.start >= shift else None
+        end = p.end - shift if start is not None else None
+        problem = ""
+        if p.name not in ns:
+            problem = (
+                f"${p.name}: no variable {p.name!r} in the namespace: define it first "
+                "(its value is bound as a query parameter)"
+            )
+        elif is_frame(ns[p.name]):
+            problem = (
+                f"${p.name} is a DataFrame: name it as a table (FROM {p.name}), without $ or {{}}"
+            )
+        if problem:
+            located = Located("Error", problem, start, (end or 0) - (start or 0))
+            raise ShownError(ErrorView(located, sql))
+        values[p.name] = ns[p.name]
+    return values

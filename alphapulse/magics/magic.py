@@ -25,6 +25,7 @@ from alphapulse.magics.errors import (
     ErrorView,
     Located,
     MagicError,
+    ShownError,
     locate_duckdb_error,
     misplaced_param,
     with_hint,
@@ -34,6 +35,7 @@ from alphapulse.magics.frames import (
     frame_columns,
     frame_names,
     is_frame,
+    parameter_values,
     register,
     unregister,
 )
@@ -41,9 +43,7 @@ from alphapulse.magics.options import OUTPUTS, Options, parse, split, usage
 from alphapulse.magics.progress import ProgressWatch
 from alphapulse.magics.sqltext import (
     QUERY_KEYWORDS,
-    Composed,
     Name,
-    Scan,
     bind_params,
     scan,
     strip_statement,
@@ -74,14 +74,6 @@ class _Prepared:
     snippets: frozenset[str]
     #: Not a query (CREATE, DROP, INSERT, SET ...): an empty result is nothing to show.
     statement: bool
-
-
-class _ShownError(Exception):
-    """An error already made into the block to display."""
-
-    def __init__(self, view: ErrorView) -> None:
-        super().__init__(view.text())
-        self.view = view
 
 
 @magics_class
@@ -190,7 +182,7 @@ class DuckDBMagic(Magics):
         # UsageError: IPython shows its message, the one block, without a traceback.
         try:
             return self._magic(line, cell)
-        except _ShownError as e:
+        except ShownError as e:
             view = e.view
         except MagicError as e:
             view = ErrorView(Located("Error", str(e)), "")
@@ -283,7 +275,7 @@ class DuckDBMagic(Magics):
         except ValueError as e:
             raise MagicError(str(e)) from None
         full = scan(composed.sql) if composed.snippets else found
-        params = self._params(full, sql, composed)
+        params = parameter_values(full, sql, composed, self.ns)
         return _Prepared(
             sql=sql,
             executed=bind_params(composed.sql, full.params),
@@ -359,7 +351,7 @@ class DuckDBMagic(Magics):
 
     def _located(
         self, error: DuckDBError, target: Target, query: _Prepared, extra_lines: int
-    ) -> _ShownError:
+    ) -> ShownError:
         con = target.con
         offset = query.line_offset + extra_lines
         executed = "EXPLAIN\n" + query.executed if extra_lines else query.executed
@@ -379,31 +371,7 @@ class DuckDBMagic(Magics):
             located = misplaced_param(located, query.sql)
         if isinstance(error, CatalogException) and "does not exist" in located.message:
             located = with_hint(located, target.missing_hint())
-        return _ShownError(ErrorView(located, query.sql))
-
-    def _params(self, found: Scan, sql: str, composed: Composed) -> dict[str, object]:
-        """The values of the ``$name``/``{name}`` references, from the user's namespace."""
-        shift = len(composed.sql) - len(sql)  # the snippets' CTEs before the user's text
-        values: dict[str, object] = {}
-        for p in found.params:
-            start = p.start - shift if p.start >= shift else None
-            end = p.end - shift if start is not None else None
-            problem = ""
-            if p.name not in self.ns:
-                problem = (
-                    f"${p.name}: no variable {p.name!r} in the namespace: define it first "
-                    "(its value is bound as a query parameter)"
-                )
-            elif is_frame(self.ns[p.name]):
-                problem = (
-                    f"${p.name} is a DataFrame: name it as a table (FROM {p.name}), "
-                    "without $ or {}"
-                )
-            if problem:
-                located = Located("Error", problem, start, (end or 0) - (start or 0))
-                raise _ShownError(ErrorView(located, sql))
-            values[p.name] = self.ns[p.name]
-        return values
+        return ShownError(ErrorView(located, query.sql))
 
     # -- completion support -------------------------------------------------------------------
 
