@@ -153,9 +153,18 @@ def compact(
                 repaired, expired = settle(directory, now_ns)
                 report.repaired += repaired
                 report.ledgers_expired += expired
-                for group in plan_partition(
-                    directory, cutoff_ns, max_rows_per_file, max_bytes_per_file
-                ):
+                try:
+                    groups = plan_partition(
+                        directory, cutoff_ns, max_rows_per_file, max_bytes_per_file
+                    )
+                except (OSError, pa.ArrowException) as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        raise
+                    # A file whose footer does not read (cut short, emptied): the
+                    # partition is left as it was, as for a group that fails to read.
+                    report.problems.append(f"{directory}: {_reason(exc)}")
+                    continue
+                for group in groups:
                     merges.append(Merge(base, table, directory, group))
         done = _run(merges, workers, now_ns, stop, report, grace)
     report.partitions = len({m.directory for m in done})

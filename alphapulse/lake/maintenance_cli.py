@@ -111,6 +111,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(orjson.dumps(lake.to_json(), option=orjson.OPT_INDENT_2).decode())
     else:
         print(format_info(lake))
+    damaged = [f"{t.name}: damaged lake file {d}" for t in lake.tables for d in t.damaged]
+    if damaged:
+        more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        raise UnreadableFilesError(f"{damaged[0]}{more}: move it out of the lake or restore it")
     return 0
 
 
@@ -149,6 +153,7 @@ def format_info(lake: LakeInfo) -> str:
         if live:
             row.append("-" if t.tail_rows is None else f"{t.tail_rows:,}")
         rows.append(row)
+    damaged = [f"{t.name}: damaged file {d}" for t in lake.tables for d in t.damaged]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     left = {0, 6, 7}
     for r in rows:
@@ -157,7 +162,7 @@ def format_info(lake: LakeInfo) -> str:
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return "\n".join([*lines, *damaged])
 
 
 def _when(ns: int | None) -> str:

@@ -95,8 +95,6 @@ def write_csv_batches(out: TextIO, session: Session, query: str, limit: int | No
     import duckdb
     import pyarrow as pa
 
-    from alphapulse.query.errors import query_error
-
     relation = session.sql(query)
     if relation is None:  # a statement with no result
         return
@@ -111,7 +109,7 @@ def write_csv_batches(out: TextIO, session: Session, query: str, limit: int | No
         if first:  # no rows: the header still
             write_csv(out, reader.schema.empty_table(), header=True)
     except duckdb.Error as e:
-        raise query_error(e) from None
+        raise session.error_of(e) from None
 
 
 def _as_text(table: pa.Table) -> pa.Table:

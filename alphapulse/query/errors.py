@@ -39,4 +39,6 @@ def query_error(error: Exception, *, hint: str = "") -> QueryError:
         i += 1
     where = f" (line {line}, column {column})" if line is not None and column else ""
     text = "; ".join(message) or type(error).__name__
+    # A view over a damaged file fails with our own message (views.damaged_view_sql).
+    text = text.removeprefix("Invalid Input Error: ") if "damaged lake file" in text else text
     return QueryError(f"{text}{where}{hint}", line=line, column=column)

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from alphapulse.lake.layout import NS_PER_DAY
+from alphapulse.lake.reader import check_ends
 from alphapulse.lake.snapshot import snapshot
 from alphapulse.query.book import day_of
 from alphapulse.query.session import open_lake
@@ -59,6 +60,8 @@ def scan(
     snap = snapshot(root, name, venues=venues, days=days)
     frames = []
     if snap.files:
+        # polars would fail only at collect(), without naming a damaged file.
+        check_ends(name, snap.files)
         frames.append(
             pl.scan_parquet(
                 [str(f) for f in snap.files], hive_partitioning=True, hive_schema=HIVE_SCHEMA

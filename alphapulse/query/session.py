@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -28,10 +29,11 @@ import duckdb
 import pyarrow as pa
 
 from alphapulse.lake.layout import MARKER, LakeError, read_marker
+from alphapulse.lake.reader import damage_message, damage_of, damaged_files
 from alphapulse.lake.snapshot import LakeWatcher
 from alphapulse.query.book import BOOK_SCHEMA, BookReader, to_ns
 from alphapulse.query.errors import QueryError, query_error
-from alphapulse.query.views import VIEWS, TailRows, tail_name, view_sql
+from alphapulse.query.views import VIEWS, TailRows, damaged_view_sql, tail_name, view_sql
 
 if TYPE_CHECKING:
     import polars as pl
@@ -92,6 +94,10 @@ def open_lake(lake: str | os.PathLike[str] | None) -> Path:
     return root
 
 
+#: A file DuckDB names in an error message.
+_QUOTED_PARQUET = re.compile(r"['\"]([^'\"]+\.parquet)['\"]")
+
+
 def _is_vanished_file(error: duckdb.Error) -> bool:
     """DuckDB failed to open a file the snapshot listed: a compaction swapped it."""
     text = str(error)
@@ -122,6 +128,8 @@ class Session:
         self._built: dict[str, tuple[Path, ...]] = {}
         #: view -> its live tail (None: no live writer), and the rows DuckDB scans.
         self._tails: dict[str, pa.Table | None] = {}
+        #: Views over a damaged file, which fail when queried; checked again each refresh.
+        self._damaged: set[str] = set()
         self._tail_rows = {view: TailRows(view) for view in VIEWS}
         for view, rows in self._tail_rows.items():
             self.con.register(tail_name(view), rows)
@@ -138,7 +146,11 @@ class Session:
         """Bring the views up to date with the lake; a stat when nothing changed."""
         if self._closed:
             raise QueryError("the session is closed: alphapulse.connect() again")
-        if self._watcher.changed():
+        if self._damaged:
+            # Moving a damaged file out by hand does not bump the generation: list again.
+            self._watcher = LakeWatcher(self.lake)
+            self._update()
+        elif self._watcher.changed():
             self._update()
 
     def _update(self) -> None:
@@ -157,12 +169,31 @@ class Session:
         for view, table in VIEWS.items():
             snap = self._watcher.snapshot(table)
             files = tuple(snap.files)
-            if self._built.get(view) != files:
-                for statement in view_sql(view, snap.files):
-                    self.con.execute(statement)
+            if self._built.get(view) != files or view in self._damaged:
+                self._define(view, table, files)
                 self._built[view] = files
             self._tail_rows[view].set(snap.tail)
             self._tails[view] = snap.tail
+
+    def _define(self, view: str, table: str, files: tuple[Path, ...]) -> None:
+        """Create ``view`` over ``files``; over a damaged file (DuckDB reads footers when
+        a view is created) the view is one that fails naming the file, and the other
+        views still work. The footers are read one by one only on this failure path."""
+        try:
+            for statement in view_sql(view, files):
+                self.con.execute(statement)
+            self._damaged.discard(view)
+            return
+        except duckdb.Error as e:
+            if _is_vanished_file(e):
+                raise
+            damaged = damaged_files(files)
+            if not damaged:
+                raise
+        path, reason = damaged[0]
+        for statement in damaged_view_sql(view, damage_message(view, path, reason)):
+            self.con.execute(statement)
+        self._damaged.add(view)
 
     def snapshot_files(self, view: str) -> list[Path]:
         """The files the view reads now (after a refresh)."""
@@ -237,10 +268,30 @@ class Session:
             raise self._error(e) from None
 
     def _error(self, error: duckdb.Error) -> QueryError:
+        return self.error_of(error)
+
+    def error_of(self, error: duckdb.Error) -> QueryError:
+        """DuckDB's error as the one-line QueryError this session raises (a damaged lake
+        file named with what to do), for code that reads a relation itself."""
+        damaged = self._damage_named_in(str(error))
+        if damaged is not None:
+            return QueryError(damaged)
         hint = ""
         if isinstance(error, duckdb.CatalogException) and "does not exist" in str(error):
             hint = f"; the lake's views: {', '.join(VIEWS)}; macros: bars(), book_top()"
         return query_error(error, hint=hint)
+
+    def _damage_named_in(self, message: str) -> str | None:
+        """The one-line damage message for a lake file DuckDB failed to read and named
+        (a footer is checked only now, on the failure path); None for other errors."""
+        for quoted in _QUOTED_PARQUET.findall(message):
+            path = Path(quoted)
+            for view, files in self._built.items():
+                if path in files:
+                    reason = damage_of(path)
+                    if reason is not None:
+                        return damage_message(view, path, reason)
+        return None
 
     # -- completion -----------------------------------------------------------------------
 
