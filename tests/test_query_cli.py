@@ -145,3 +145,10 @@ def test_bad_input_is_one_line_and_exit_1(
 def test_a_bad_option_is_a_usage_error(lake: Path) -> None:
     out = run("select 1", "--lake", str(lake), "--max-rows", "-3")
     assert out.returncode == 2 and "--max-rows" in out.stderr
+
+
+@pytest.mark.parametrize(("query", "stdin"), [("", None), ("   ", None), (";", None), ("-", "")])
+def test_an_empty_query_is_a_usage_error(lake: Path, query: str, stdin: str | None) -> None:
+    out = run(query, "--lake", str(lake), stdin=stdin)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "empty query" in out.stderr

@@ -231,3 +231,11 @@ def test_importing_alphapulse_loads_no_query_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+@pytest.mark.parametrize("query", ["", "  \n", ";", " ; ;", "-- only a comment"])
+def test_an_empty_query_is_a_query_error(session: Session, query: str) -> None:
+    with pytest.raises(QueryError, match=r"^empty query: "):
+        session.query(query)
+    with pytest.raises(QueryError, match=r"^empty query: "):
+        session.arrow(query)

@@ -62,9 +62,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     from alphapulse.query.errors import QueryError
-    from alphapulse.query.session import connect
+    from alphapulse.query.session import connect, is_empty_query
 
     query = sys.stdin.read() if args.query == "-" else args.query
+    if is_empty_query(query):
+        print(
+            'alphapulse sql: error: empty query: give the SQL, e.g. "select * from trades '
+            'limit 5", or - and the SQL on stdin',
+            file=sys.stderr,
+        )
+        return 2
     out = sys.stdout
     if out is None:  # started with stdout closed (>&-): run the query, print nothing
         out = io.StringIO()

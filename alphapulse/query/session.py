@@ -98,6 +98,15 @@ def open_lake(lake: str | os.PathLike[str] | None) -> Path:
 _QUOTED_PARQUET = re.compile(r"['\"]([^'\"]+\.parquet)['\"]")
 
 
+def is_empty_query(query: str) -> bool:
+    """No statement at all: blank, only ``;`` or only comments (DuckDB would return
+    nothing and say nothing)."""
+    try:
+        return not duckdb.extract_statements(query)
+    except duckdb.Error:
+        return False  # a syntax error: the query reports it with its position
+
+
 def _is_vanished_file(error: duckdb.Error) -> bool:
     """DuckDB failed to open a file the snapshot listed: a compaction swapped it."""
     text = str(error)
@@ -253,6 +262,10 @@ class Session:
         params: Params,
         fetch: Callable[[duckdb.DuckDBPyRelation | None], T],
     ) -> T:
+        if not isinstance(query, str):
+            raise TypeError(f"query must be SQL text (a str), not {type(query).__name__}")
+        if is_empty_query(query):
+            raise QueryError("empty query: give a SQL statement, e.g. select * from trades limit 5")
         self.refresh()
         try:
             # A relation (not execute()): Arrow and polars come out without a copy.
