@@ -2,8 +2,10 @@
 
 On a terminal the result is an aligned table followed by the row count and the time the
 query took; piped (or with ``--format csv``) it is CSV with a header, ``--format json`` a
-JSON array of objects. Timestamps keep their nanoseconds (as text), lists and structs
-become JSON text in CSV. An error is one line on stderr and exit 1.
+JSON array of objects (values exact, nested types nested: see ``formats``). Timestamps
+keep their nanoseconds (as text), lists and structs become JSON text in CSV, intervals
+ISO 8601 durations; repeated column names become ``a``, ``a_1``. An error is one line on
+stderr and exit 1 (exit 2: a usage error, an empty query among them).
 
 This module imports DuckDB only when the command runs: ``alphapulse`` builds its parser,
 and so imports this, for every command.
@@ -125,6 +127,8 @@ def _as_text(table: pa.Table) -> pa.Table:
     import orjson
     import pyarrow as pa
 
+    from alphapulse.query.formats import intervals_as_text, unique_names
+
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
@@ -138,7 +142,9 @@ def _as_text(table: pa.Table) -> pa.Table:
                 ],
                 pa.string(),
             )
-        elif pa.types.is_duration(kind) or pa.types.is_interval(kind):
+        elif pa.types.is_interval(kind):
+            column = intervals_as_text(column)
+        elif pa.types.is_duration(kind):
             column = pa.array(
                 [None if v is None else str(v) for v in column.to_pylist()], pa.string()
             )
@@ -147,7 +153,7 @@ def _as_text(table: pa.Table) -> pa.Table:
                 [None if v is None else v.hex() for v in column.to_pylist()], pa.string()
             )
         columns.append(column)
-    return pa.table(columns, names=table.column_names)
+    return pa.table(columns, names=unique_names(table.column_names))
 
 
 def write_csv(out: TextIO, table: pa.Table, *, header: bool = True) -> None:
@@ -166,9 +172,9 @@ def write_csv(out: TextIO, table: pa.Table, *, header: bool = True) -> None:
 
 
 def write_json(out: TextIO, table: pa.Table) -> None:
-    import orjson
+    from alphapulse.query.formats import json_text
 
-    out.write(orjson.dumps(_as_text(table).to_pylist()).decode() + "\n")
+    out.write(json_text(table) + "\n")
 
 
 def _cell(value: Any) -> str:
@@ -182,7 +188,7 @@ def write_table(out: TextIO, table: pa.Table, *, total: int, elapsed: float) -> 
     import pyarrow as pa
 
     text = _as_text(table)
-    names = table.column_names
+    names = text.column_names
     cells = [[_cell(v) for v in column.to_pylist()] for column in text.columns]
     numeric = [
         pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
