@@ -239,3 +239,20 @@ def test_an_empty_query_is_a_query_error(session: Session, query: str) -> None:
         session.query(query)
     with pytest.raises(QueryError, match=r"^empty query: "):
         session.arrow(query)
+
+
+def test_a_long_duckdb_message_is_cut_to_its_first_line_and_kept_whole(
+    session: Session,
+) -> None:
+    with pytest.raises(QueryError) as caught:
+        session.query("select ts_recv - ts_event from trades")
+    text = one_line(caught.value)
+    assert len(text) < 300 and "'-(TIMESTAMPTZ_NS, TIMESTAMPTZ_NS)'" in text
+    assert "epoch_ns(a) - epoch_ns(b)" in text and "Candidate functions" not in text
+    assert "Candidate functions" in caught.value.details and len(caught.value.details) > 1000
+    # The way the message points to works.
+    gap = session.query("select epoch_ns(ts_recv) - epoch_ns(ts_event) gap from trades limit 1")
+    assert gap["gap"][0] == 0
+    # Short hints stay in the line.
+    with pytest.raises(QueryError, match='Candidate bindings: "price"'):
+        session.query("select pricee from trades")

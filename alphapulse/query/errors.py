@@ -6,16 +6,30 @@ import re
 
 #: DuckDB points at an error with a quoted line of the SQL and a caret under it.
 _LINE = re.compile(r"^LINE (\d+): (.*)$")
+#: The most of DuckDB's further lines (hints such as "Did you mean") kept in the message;
+#: the rest (a list of every overload of "-", 3 KB) stays in ``QueryError.details``.
+_MAX_EXTRA = 200
+#: Timestamps do not subtract in DuckDB 2.0 (no '-' for TIMESTAMPTZ_NS): say what does.
+_TIMESTAMP_MINUS = re.compile(r"'-\(TIMESTAMP(TZ)?(_NS)?, TIMESTAMP(TZ)?(_NS)?\)'")
 
 
 class QueryError(Exception):
     """A query DuckDB refused or failed: its message on one line, with the position
     (``line L, column C`` of the SQL, 1-based) where DuckDB gives one."""
 
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        details: str | None = None,
+    ):
         super().__init__(message)
         self.line = line
         self.column = column
+        #: DuckDB's whole message (candidate lists and all), for when the line is not enough.
+        self.details = message if details is None else details
 
 
 def query_error(error: Exception, *, hint: str = "") -> QueryError:
@@ -38,7 +52,17 @@ def query_error(error: Exception, *, hint: str = "") -> QueryError:
             message.append(text.strip())
         i += 1
     where = f" (line {line}, column {column})" if line is not None and column else ""
-    text = "; ".join(message) or type(error).__name__
+    kept = message[:1]
+    for extra in message[1:]:
+        if (
+            extra.startswith("Candidate functions")
+            or len("; ".join([*kept[1:], extra])) > _MAX_EXTRA
+        ):
+            break
+        kept.append(extra)
+    text = "; ".join(kept) or type(error).__name__
+    if _TIMESTAMP_MINUS.search(text):
+        hint += "; for the time between two timestamps in ns: epoch_ns(a) - epoch_ns(b)"
     # A view over a damaged file fails with our own message (views.damaged_view_sql).
     text = text.removeprefix("Invalid Input Error: ") if "damaged lake file" in text else text
-    return QueryError(f"{text}{where}{hint}", line=line, column=column)
+    return QueryError(f"{text}{where}{hint}", line=line, column=column, details=str(error))
