@@ -256,3 +256,22 @@ def test_a_long_duckdb_message_is_cut_to_its_first_line_and_kept_whole(
     # Short hints stay in the line.
     with pytest.raises(QueryError, match='Candidate bindings: "price"'):
         session.query("select pricee from trades")
+
+
+def test_a_directory_that_is_not_a_lake_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a lake")
+    with pytest.raises(LakeError) as caught:
+        alphapulse.connect(tmp_path)
+    text = one_line(caught.value)
+    assert f"{tmp_path}: not a lake (no {MARKER})" in text and "empty" not in text
+
+
+@pytest.mark.parametrize("version", [0, "x", -1, None])
+def test_a_marker_no_alphapulse_wrote_is_unreadable(tmp_path: Path, version: object) -> None:
+    (tmp_path / MARKER).write_bytes(
+        orjson.dumps({"format": "alphapulse.lake", "schema_version": version})
+    )
+    with pytest.raises(LakeVersionError) as caught:
+        alphapulse.connect(tmp_path)
+    text = one_line(caught.value)
+    assert "unreadable lake marker" in text and "upgrade" not in text

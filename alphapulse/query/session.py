@@ -87,6 +87,11 @@ def open_lake(lake: str | os.PathLike[str] | None) -> Path:
     if not root.is_dir():
         raise LakeError(f"{root}: not a directory (a lake is a directory)")
     if read_marker(root) is None:  # raises LakeVersionError for a newer lake
+        if any(root.iterdir()):
+            raise LakeError(
+                f"{root}: not a lake (no {MARKER}): give the lake directory "
+                "(lake= / --lake / $ALPHAPULSE_LAKE)"
+            )
         raise LakeError(
             f"{root}: empty, not a lake yet (no {MARKER}): collect into it first "
             f"(alphapulse collect --lake {root})"
