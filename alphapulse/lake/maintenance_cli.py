@@ -43,6 +43,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--table",
+        type=table_argument,
         dest="tables",
         action="extend",
         nargs="+",
@@ -56,6 +57,16 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     _lake_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
+
+
+def table_argument(text: str) -> str:
+    """A lake table's name (a usage error otherwise: exit 2)."""
+    from alphapulse import _core
+
+    known = [*_core.TABLES, "events"]
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"no table {text!r}: one of {', '.join(known)}")
+    return text
 
 
 def _lake_option(p: argparse.ArgumentParser) -> None:
