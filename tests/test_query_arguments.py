@@ -3,12 +3,13 @@ what is expected, from the Python APIs and from the SQL macros alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import alphapulse
-from alphapulse.query import QueryError, Session
+from alphapulse.query import LakeMarketData, MemoryMarketData, QueryError, Session
 from tests.query_lakes import write_trades_lake
 
 LATE, EARLY = "2026-03-03", "2026-03-02"
@@ -30,6 +31,103 @@ def one_line(error: BaseException) -> str:
     text = str(error)
     assert text and "\n" not in text
     return text
+
+
+CASES: list[tuple[str, Callable[[Session, Path], object], type[Exception], str]] = [
+    (
+        "scan venue",
+        lambda s, lake: alphapulse.scan("trades", venue=5, lake=lake),
+        TypeError,
+        "venue must be a venue's name or a list of them, not 5",
+    ),
+    (
+        "bars interval",
+        lambda s, lake: LakeMarketData(s).bars("kraken:BTC/USD", 5),
+        TypeError,
+        "interval must be text such as '1m'",
+    ),
+    (
+        "book_top depth str",
+        lambda s, lake: s.book_top("kraken", "BTC/USD", EARLY, depth="5"),
+        TypeError,
+        "depth must be a whole number of levels (an int, 1 or more), not '5'",
+    ),
+    (
+        "book_top depth float",
+        lambda s, lake: s.book_top("kraken", "BTC/USD", EARLY, depth=2.5),
+        TypeError,
+        "not 2.5",
+    ),
+    (
+        "book depth",
+        lambda s, lake: LakeMarketData(s).book("kraken:BTC/USD", EARLY, depth=2.5),
+        TypeError,
+        "not 2.5",
+    ),
+    (
+        "connect",
+        lambda s, lake: alphapulse.connect(5),
+        TypeError,
+        "lake must be a directory path (str or Path) or None, not 5",
+    ),
+    (
+        "LakeMarketData",
+        lambda s, lake: LakeMarketData(5),
+        TypeError,
+        "LakeMarketData takes a session",
+    ),
+    (
+        "MemoryMarketData",
+        lambda s, lake: MemoryMarketData([1, 2]),
+        TypeError,
+        "MemoryMarketData takes a dict of tables by name",
+    ),
+    (
+        "params",
+        lambda s, lake: s.query("select $v", 5),
+        TypeError,
+        "params must be a list (for ? placeholders) or a dict (for $name), not 5",
+    ),
+    ("query", lambda s, lake: s.query(5), TypeError, "query must be SQL text"),
+    (
+        "scan range",
+        lambda s, lake: alphapulse.scan("trades", start=LATE, end=EARLY, lake=lake),
+        ValueError,
+        f"start '{LATE}' is after end '{EARLY}': give start <= end",
+    ),
+    (
+        "trades range",
+        lambda s, lake: LakeMarketData(s).trades("kraken:BTC/USD", LATE, EARLY),
+        ValueError,
+        "is after end",
+    ),
+    (
+        "bars range",
+        lambda s, lake: LakeMarketData(s).bars("kraken:BTC/USD", "1m", LATE, EARLY),
+        ValueError,
+        "is after end",
+    ),
+    (
+        "memory range",
+        lambda s, lake: MemoryMarketData({}).events(None, LATE, EARLY),
+        ValueError,
+        "is after end",
+    ),
+]
+
+
+@pytest.mark.parametrize(("api", "bad"), [(c[0], c) for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_arguments_say_what_is_expected(
+    session: Session, lake: Path, api: str, bad: tuple[str, Callable[..., object], type, str]
+) -> None:
+    _, call, kind, message = bad
+    with pytest.raises(kind) as caught:
+        call(session, lake)
+    assert message in one_line(caught.value), api
+
+
+def test_an_empty_range_is_no_rows_not_an_error(session: Session) -> None:
+    assert LakeMarketData(session).trades("kraken:BTC/USD", EARLY, EARLY).height == 0
 
 
 @pytest.mark.parametrize(

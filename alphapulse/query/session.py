@@ -31,7 +31,7 @@ import pyarrow as pa
 from alphapulse.lake.layout import MARKER, LakeError, read_marker
 from alphapulse.lake.reader import damage_message, damage_of, damaged_files
 from alphapulse.lake.snapshot import LakeWatcher
-from alphapulse.query.book import BOOK_SCHEMA, BookReader, to_ns
+from alphapulse.query.book import BOOK_SCHEMA, BookReader, check_depth, to_ns
 from alphapulse.query.errors import QueryError, query_error
 from alphapulse.query.views import VIEWS, TailRows, damaged_view_sql, tail_name, view_sql
 
@@ -78,6 +78,8 @@ def default_lake() -> Path:
 def open_lake(lake: str | os.PathLike[str] | None) -> Path:
     """The lake's root, checked: LakeError (one line, what to do) when there is no lake
     there, when it is empty, or when it is of a newer schema version."""
+    if not isinstance(lake, str | os.PathLike | None):
+        raise TypeError(f"lake must be a directory path (str or Path) or None, not {lake!r}")
     root = default_lake() if lake is None else Path(lake).expanduser()
     if not root.exists():
         raise LakeError(
@@ -229,7 +231,7 @@ class Session:
         import polars as pl
 
         self.refresh()
-        frame = pl.from_arrow(self.book_top_arrow(venue, symbol, to_ns(at), depth))
+        frame = pl.from_arrow(self.book_top_arrow(venue, symbol, to_ns(at), check_depth(depth)))
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -269,6 +271,12 @@ class Session:
     ) -> T:
         if not isinstance(query, str):
             raise TypeError(f"query must be SQL text (a str), not {type(query).__name__}")
+        if params is not None and (
+            isinstance(params, str | bytes) or not isinstance(params, Sequence | dict)
+        ):
+            raise TypeError(
+                f"params must be a list (for ? placeholders) or a dict (for $name), not {params!r}"
+            )
         if is_empty_query(query):
             raise QueryError("empty query: give a SQL statement, e.g. select * from trades limit 5")
         self.refresh()
