@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,11 @@ def session(lake: Path) -> Session:
     return alphapulse.connect(lake)
 
 
+def bad(value: object) -> Any:
+    """``value`` past the type checker: these tests pass what the signatures forbid."""
+    return value
+
+
 def one_line(error: BaseException) -> str:
     text = str(error)
     assert text and "\n" not in text
@@ -36,59 +42,59 @@ def one_line(error: BaseException) -> str:
 CASES: list[tuple[str, Callable[[Session, Path], object], type[Exception], str]] = [
     (
         "scan venue",
-        lambda s, lake: alphapulse.scan("trades", venue=5, lake=lake),
+        lambda s, lake: alphapulse.scan("trades", venue=bad(5), lake=lake),
         TypeError,
         "venue must be a venue's name or a list of them, not 5",
     ),
     (
         "bars interval",
-        lambda s, lake: LakeMarketData(s).bars("kraken:BTC/USD", 5),
+        lambda s, lake: LakeMarketData(s).bars("kraken:BTC/USD", bad(5)),
         TypeError,
         "interval must be text such as '1m'",
     ),
     (
         "book_top depth str",
-        lambda s, lake: s.book_top("kraken", "BTC/USD", EARLY, depth="5"),
+        lambda s, lake: s.book_top("kraken", "BTC/USD", EARLY, depth=bad("5")),
         TypeError,
         "depth must be a whole number of levels (an int, 1 or more), not '5'",
     ),
     (
         "book_top depth float",
-        lambda s, lake: s.book_top("kraken", "BTC/USD", EARLY, depth=2.5),
+        lambda s, lake: s.book_top("kraken", "BTC/USD", EARLY, depth=bad(2.5)),
         TypeError,
         "not 2.5",
     ),
     (
         "book depth",
-        lambda s, lake: LakeMarketData(s).book("kraken:BTC/USD", EARLY, depth=2.5),
+        lambda s, lake: LakeMarketData(s).book("kraken:BTC/USD", EARLY, depth=bad(2.5)),
         TypeError,
         "not 2.5",
     ),
     (
         "connect",
-        lambda s, lake: alphapulse.connect(5),
+        lambda s, lake: alphapulse.connect(bad(5)),
         TypeError,
         "lake must be a directory path (str or Path) or None, not 5",
     ),
     (
         "LakeMarketData",
-        lambda s, lake: LakeMarketData(5),
+        lambda s, lake: LakeMarketData(bad(5)),
         TypeError,
         "LakeMarketData takes a session",
     ),
     (
         "MemoryMarketData",
-        lambda s, lake: MemoryMarketData([1, 2]),
+        lambda s, lake: MemoryMarketData(bad([1, 2])),
         TypeError,
         "MemoryMarketData takes a dict of tables by name",
     ),
     (
         "params",
-        lambda s, lake: s.query("select $v", 5),
+        lambda s, lake: s.query("select $v", bad(5)),
         TypeError,
         "params must be a list (for ? placeholders) or a dict (for $name), not 5",
     ),
-    ("query", lambda s, lake: s.query(5), TypeError, "query must be SQL text"),
+    ("query", lambda s, lake: s.query(bad(5)), TypeError, "query must be SQL text"),
     (
         "scan range",
         lambda s, lake: alphapulse.scan("trades", start=LATE, end=EARLY, lake=lake),
