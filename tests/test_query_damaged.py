@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import alphapulse
@@ -93,3 +94,23 @@ def test_the_commands_name_the_damaged_file(tmp_path: Path) -> None:
     # The other venue's partition was compacted.
     assert len(list(root.glob("trades/venue=coinbase/date=*/part-*.parquet"))) == 1
     assert victim.stat().st_size > 0
+
+
+def test_damage_inside_a_page_names_the_table(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    write_trades_lake(root, venues=("kraken",), days=1, rows_per_day=3_000, batches=1)
+    (victim,) = root.glob("trades/venue=kraken/date=*/part-*.parquet")
+    data = bytearray(victim.read_bytes())
+    instrument = pq.read_metadata(victim).row_group(0).column(3)
+    for i in range(40):  # the page header: the footer still reads, the page does not
+        data[instrument.data_page_offset + i] ^= 0x5A
+    victim.write_bytes(bytes(data))
+
+    with alphapulse.connect(root) as s:
+        assert s.query("select count(*) n from quotes")["n"][0] == 0
+        for sql in ["select max(instrument) from trades", "select * from bars('1m')"]:
+            with pytest.raises(QueryError) as caught:
+                s.query(sql)
+            text = str(caught.value)
+            assert "\n" not in text and text.isprintable()
+            assert "reading the lake's files of trades failed: one may be damaged" in text

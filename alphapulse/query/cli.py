@@ -118,7 +118,7 @@ def write_csv_batches(out: TextIO, session: Session, query: str, limit: int | No
         if first:  # no rows: the header still
             write_csv(out, reader.schema.empty_table(), header=True)
     except duckdb.Error as e:
-        raise session.error_of(e) from None
+        raise session.error_of(e, query) from None
 
 
 def _as_text(table: pa.Table) -> pa.Table:

@@ -61,6 +61,8 @@ def query_error(error: Exception, *, hint: str = "") -> QueryError:
             break
         kept.append(extra)
     text = "; ".join(kept) or type(error).__name__
+    # A damaged file's bytes can end up in the message: keep the line printable.
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
     if _TIMESTAMP_MINUS.search(text):
         hint += "; for the time between two timestamps in ns: epoch_ns(a) - epoch_ns(b)"
     # A view over a damaged file fails with our own message (views.damaged_view_sql).

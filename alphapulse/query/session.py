@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -112,6 +112,26 @@ def is_empty_query(query: str) -> bool:
         return not duckdb.extract_statements(query)
     except duckdb.Error:
         return False  # a syntax error: the query reports it with its position
+
+
+#: The views a query reads, by the words that name them (the macros read a view too).
+_READS: Final = {
+    view: (view, "bars(")
+    if view == "trades"
+    else (view, "book_top(")
+    if view == "book_deltas"
+    else (view,)
+    for view in VIEWS
+}
+
+
+def _is_read_failure(error: duckdb.Error) -> bool:
+    """DuckDB failed to decode a file it read (a damaged page), without naming the file:
+    such errors come as the base class or an IO/internal error, never as a user's error
+    (those are Binder, Parser, Conversion, InvalidInput... exceptions)."""
+    if ".parquet" in str(error):
+        return False
+    return type(error) in (duckdb.Error, duckdb.IOException, duckdb.InternalException)
 
 
 def _is_vanished_file(error: duckdb.Error) -> bool:
@@ -285,23 +305,32 @@ class Session:
             return fetch(self.con.sql(query, params=params))
         except duckdb.Error as e:
             if not _is_vanished_file(e):
-                raise self._error(e) from None
+                raise self.error_of(e, query) from None
         # A compaction replaced a file between the snapshot and the read: list again.
         try:
             self._rebuild(force=True)
             return fetch(self.con.sql(query, params=params))
         except duckdb.Error as e:
-            raise self._error(e) from None
+            raise self.error_of(e, query) from None
 
     def _error(self, error: duckdb.Error) -> QueryError:
         return self.error_of(error)
 
-    def error_of(self, error: duckdb.Error) -> QueryError:
+    def error_of(self, error: duckdb.Error, query: str = "") -> QueryError:
         """DuckDB's error as the one-line QueryError this session raises (a damaged lake
         file named with what to do), for code that reads a relation itself."""
         damaged = self._damage_named_in(str(error))
         if damaged is not None:
             return QueryError(damaged)
+        if _is_read_failure(error):
+            # Damage inside a page shows only when read, and DuckDB does not say where.
+            read = [v for v, words in _READS.items() if any(w in query.lower() for w in words)]
+            where = f" of {', '.join(read)}" if read else ""
+            return query_error(
+                error,
+                hint=f"; reading the lake's files{where} failed: one may be damaged "
+                "(restore it or move it out of the lake)",
+            )
         hint = ""
         if isinstance(error, duckdb.CatalogException) and "does not exist" in str(error):
             hint = f"; the lake's views: {', '.join(VIEWS)}; macros: bars(), book_top()"
