@@ -63,8 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from alphapulse.query.errors import QueryError
-    from alphapulse.query.session import connect, is_empty_query
+    from alphapulse.query.errors import QueryError, is_empty_query
+    from alphapulse.query.session import connect
 
     query = sys.stdin.read() if args.query == "-" else args.query
     if is_empty_query(query):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+# Imported when used: ``alphapulse.query`` (and so this) loads without the query engine.
+if TYPE_CHECKING:
+    import duckdb
 
 #: DuckDB points at an error with a quoted line of the SQL and a caret under it.
 _LINE = re.compile(r"^LINE (\d+): (.*)$")
@@ -68,3 +73,45 @@ def query_error(error: Exception, *, hint: str = "") -> QueryError:
     # A view over a damaged file fails with our own message (views.damaged_view_sql).
     text = text.removeprefix("Invalid Input Error: ") if "damaged lake file" in text else text
     return QueryError(f"{text}{where}{hint}", line=line, column=column, details=str(error))
+
+
+#: A file DuckDB names in an error message.
+QUOTED_PARQUET = re.compile(r"['\"]([^'\"]+\.parquet)['\"]")
+
+
+def is_empty_query(query: str) -> bool:
+    """No statement at all: blank, only ``;`` or only comments (DuckDB would return
+    nothing and say nothing)."""
+    import duckdb
+
+    try:
+        return not duckdb.extract_statements(query)
+    except duckdb.Error:
+        return False  # a syntax error: the query reports it with its position
+
+
+#: The views the macros read, by the words that call them.
+_MACROS = {"trades": "bars(", "book_deltas": "book_top("}
+
+
+def is_read_failure(error: duckdb.Error) -> bool:
+    """DuckDB failed to decode a file it read (a damaged page), without naming the file:
+    such errors come as the base class or an IO/internal error, never as a user's error
+    (those are Binder, Parser, Conversion, InvalidInput... exceptions)."""
+    import duckdb
+
+    if ".parquet" in str(error):
+        return False
+    return type(error) in (duckdb.Error, duckdb.IOException, duckdb.InternalException)
+
+
+def views_read_by(query: str) -> list[str]:
+    """The views ``query`` names (a macro names the view it reads), in VIEWS order."""
+    from alphapulse.query.views import VIEWS
+
+    text = query.lower()
+    return [
+        view
+        for view in VIEWS
+        if re.search(rf"\b{view}\b", text) or (view in _MACROS and _MACROS[view] in text)
+    ]

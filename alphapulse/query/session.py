@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -32,7 +31,14 @@ from alphapulse.lake.layout import MARKER, LakeError, read_marker
 from alphapulse.lake.reader import damage_message, damage_of, damaged_files
 from alphapulse.lake.snapshot import LakeWatcher
 from alphapulse.query.book import BOOK_SCHEMA, BookReader, check_depth, to_ns
-from alphapulse.query.errors import QueryError, query_error
+from alphapulse.query.errors import (
+    QUOTED_PARQUET,
+    QueryError,
+    is_empty_query,
+    is_read_failure,
+    query_error,
+    views_read_by,
+)
 from alphapulse.query.views import VIEWS, TailRows, damaged_view_sql, tail_name, view_sql
 
 if TYPE_CHECKING:
@@ -99,39 +105,6 @@ def open_lake(lake: str | os.PathLike[str] | None) -> Path:
             f"(alphapulse collect --lake {root})"
         )
     return root
-
-
-#: A file DuckDB names in an error message.
-_QUOTED_PARQUET = re.compile(r"['\"]([^'\"]+\.parquet)['\"]")
-
-
-def is_empty_query(query: str) -> bool:
-    """No statement at all: blank, only ``;`` or only comments (DuckDB would return
-    nothing and say nothing)."""
-    try:
-        return not duckdb.extract_statements(query)
-    except duckdb.Error:
-        return False  # a syntax error: the query reports it with its position
-
-
-#: The views a query reads, by the words that name them (the macros read a view too).
-_READS: Final = {
-    view: (view, "bars(")
-    if view == "trades"
-    else (view, "book_top(")
-    if view == "book_deltas"
-    else (view,)
-    for view in VIEWS
-}
-
-
-def _is_read_failure(error: duckdb.Error) -> bool:
-    """DuckDB failed to decode a file it read (a damaged page), without naming the file:
-    such errors come as the base class or an IO/internal error, never as a user's error
-    (those are Binder, Parser, Conversion, InvalidInput... exceptions)."""
-    if ".parquet" in str(error):
-        return False
-    return type(error) in (duckdb.Error, duckdb.IOException, duckdb.InternalException)
 
 
 def _is_vanished_file(error: duckdb.Error) -> bool:
@@ -322,9 +295,9 @@ class Session:
         damaged = self._damage_named_in(str(error))
         if damaged is not None:
             return QueryError(damaged)
-        if _is_read_failure(error):
+        if is_read_failure(error):
             # Damage inside a page shows only when read, and DuckDB does not say where.
-            read = [v for v, words in _READS.items() if any(w in query.lower() for w in words)]
+            read = views_read_by(query)
             where = f" of {', '.join(read)}" if read else ""
             return query_error(
                 error,
@@ -339,7 +312,7 @@ class Session:
     def _damage_named_in(self, message: str) -> str | None:
         """The one-line damage message for a lake file DuckDB failed to read and named
         (a footer is checked only now, on the failure path); None for other errors."""
-        for quoted in _QUOTED_PARQUET.findall(message):
+        for quoted in QUOTED_PARQUET.findall(message):
             path = Path(quoted)
             for view, files in self._built.items():
                 if path in files:
