@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,46 @@ def test_bad_input_is_one_line_and_exit_1(
 def test_a_bad_option_is_a_usage_error(lake: Path) -> None:
     out = run("select 1", "--lake", str(lake), "--max-rows", "-3")
     assert out.returncode == 2 and "--max-rows" in out.stderr
+
+
+@pytest.mark.parametrize(("query", "stdin"), [("", None), ("   ", None), (";", None), ("-", "")])
+def test_an_empty_query_is_a_usage_error(lake: Path, query: str, stdin: str | None) -> None:
+    out = run(query, "--lake", str(lake), stdin=stdin)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "empty query" in out.stderr
+
+
+def test_json_keeps_decimals_exact_and_nests_lists_structs_and_maps(lake: Path) -> None:
+    out = run(
+        "select 1.5 x, sum(size_raw) total,"
+        " 170141183460469231731687303715884105727::hugeint huge,"
+        " 12345678901234567890.125::decimal(38,3) wide, [1, 2] l,"
+        " {'k': 'v', 'n': [1]} st, map {'m': 2} m, max(ts_recv) last,"
+        " interval '1 year 2 months 3 days 04:05:06.5' i from trades",
+        "--lake",
+        str(lake),
+        "--format",
+        "json",
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"huge":170141183460469231731687303715884105727' in out.stdout
+    assert '"wide":12345678901234567890.125' in out.stdout
+    (row,) = json.loads(out.stdout)
+    assert row["x"] == 1.5 and isinstance(row["total"], int) and row["total"] > 0
+    assert row["l"] == [1, 2] and row["st"] == {"k": "v", "n": [1]} and row["m"] == {"m": 2}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", row["last"]), row["last"]
+    assert row["i"] == "P1Y2M3DT4H5M6.5S"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_repeated_column_names_are_made_unique_in_every_format(lake: Path, fmt: str) -> None:
+    out = run(
+        "select 1 a, 2 a, interval '-2 months 1 second' i", "--lake", str(lake), "--format", fmt
+    )
+    assert out.returncode == 0, out.stderr
+    if fmt == "json":
+        assert json.loads(out.stdout) == [{"a": 1, "a_1": 2, "i": "P-2MT1S"}]
+    else:
+        header, *rest = out.stdout.splitlines()
+        assert header.replace('"', "").replace(",", " ").split() == ["a", "a_1", "i"]
+        assert "P-2MT1S" in rest[0 if fmt == "csv" else 1]

@@ -231,3 +231,47 @@ def test_importing_alphapulse_loads_no_query_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+@pytest.mark.parametrize("query", ["", "  \n", ";", " ; ;", "-- only a comment"])
+def test_an_empty_query_is_a_query_error(session: Session, query: str) -> None:
+    with pytest.raises(QueryError, match=r"^empty query: "):
+        session.query(query)
+    with pytest.raises(QueryError, match=r"^empty query: "):
+        session.arrow(query)
+
+
+def test_a_long_duckdb_message_is_cut_to_its_first_line_and_kept_whole(
+    session: Session,
+) -> None:
+    with pytest.raises(QueryError) as caught:
+        session.query("select ts_recv - ts_event from trades")
+    text = one_line(caught.value)
+    assert len(text) < 300 and "'-(TIMESTAMPTZ_NS, TIMESTAMPTZ_NS)'" in text
+    assert "epoch_ns(a) - epoch_ns(b)" in text and "Candidate functions" not in text
+    assert "Candidate functions" in caught.value.details and len(caught.value.details) > 1000
+    # The way the message points to works.
+    gap = session.query("select epoch_ns(ts_recv) - epoch_ns(ts_event) gap from trades limit 1")
+    assert gap["gap"][0] == 0
+    # Short hints stay in the line.
+    with pytest.raises(QueryError, match='Candidate bindings: "price"'):
+        session.query("select pricee from trades")
+
+
+def test_a_directory_that_is_not_a_lake_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a lake")
+    with pytest.raises(LakeError) as caught:
+        alphapulse.connect(tmp_path)
+    text = one_line(caught.value)
+    assert f"{tmp_path}: not a lake (no {MARKER})" in text and "empty" not in text
+
+
+@pytest.mark.parametrize("version", [0, "x", -1, None])
+def test_a_marker_no_alphapulse_wrote_is_unreadable(tmp_path: Path, version: object) -> None:
+    (tmp_path / MARKER).write_bytes(
+        orjson.dumps({"format": "alphapulse.lake", "schema_version": version})
+    )
+    with pytest.raises(LakeVersionError) as caught:
+        alphapulse.connect(tmp_path)
+    text = one_line(caught.value)
+    assert "unreadable lake marker" in text and "upgrade" not in text

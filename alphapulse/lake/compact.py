@@ -98,6 +98,9 @@ class CompactionReport:
     ledgers_expired: int = 0
     #: Groups left as they were, each with why (a file that cannot be read).
     problems: list[str] = field(default_factory=list)
+    #: Seconds spent at the end waiting out the grace before deleting replaced files; not
+    #: in ``seconds`` (nor in rows/s), which time the merging.
+    grace_wait_seconds: float = 0.0
 
     @property
     def rows_per_second(self) -> float:
@@ -153,13 +156,22 @@ def compact(
                 repaired, expired = settle(directory, now_ns)
                 report.repaired += repaired
                 report.ledgers_expired += expired
-                for group in plan_partition(
-                    directory, cutoff_ns, max_rows_per_file, max_bytes_per_file
-                ):
+                try:
+                    groups = plan_partition(
+                        directory, cutoff_ns, max_rows_per_file, max_bytes_per_file
+                    )
+                except (OSError, pa.ArrowException) as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        raise
+                    # A file whose footer does not read (cut short, emptied): the
+                    # partition is left as it was, as for a group that fails to read.
+                    report.problems.append(f"{directory}: {_reason(exc)}")
+                    continue
+                for group in groups:
                     merges.append(Merge(base, table, directory, group))
         done = _run(merges, workers, now_ns, stop, report, grace)
     report.partitions = len({m.directory for m in done})
-    report.seconds = time.perf_counter() - started
+    report.seconds = time.perf_counter() - started - report.grace_wait_seconds
     return report
 
 
@@ -247,7 +259,9 @@ def _run(
                 for future in [pool.submit(one, m) for m in merges]:
                     future.result()
     finally:
+        waiting = time.perf_counter()
         retiring.retire_all()
+        report.grace_wait_seconds = time.perf_counter() - waiting
     return done
 
 

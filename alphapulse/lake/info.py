@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alphapulse.lake.layout import MARKER, LakeError, check_file_metadata, read_marker
@@ -40,6 +41,9 @@ class TableInfo:
     last_ts_recv: int | None
     #: Rows a live writer holds for the table, not yet committed; None: no live writer.
     tail_rows: int | None
+    #: Files whose footers do not read (cut short, emptied), each "<path> (<reason>)";
+    #: their rows are not counted.
+    damaged: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,15 @@ def _summary(snap: TableSnapshot) -> TableInfo:
     rows = size = 0
     first: int | None = None
     last: int | None = None
+    damaged: list[str] = []
     for path in snap.files:
-        meta = pq.read_metadata(path)
+        try:
+            meta = pq.read_metadata(path)
+        except FileNotFoundError:
+            raise
+        except (OSError, pa.ArrowException) as e:
+            damaged.append(f"{path} ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            continue
         check_file_metadata(path, meta.metadata)
         rows += meta.num_rows
         size += path.stat().st_size
@@ -131,6 +142,7 @@ def _summary(snap: TableSnapshot) -> TableInfo:
         first_ts_recv=first,
         last_ts_recv=last,
         tail_rows=None if snap.tail is None else snap.tail.num_rows,
+        damaged=damaged,
     )
 
 

@@ -145,7 +145,13 @@ def read_marker(root: Path) -> dict[str, Any] | None:
     if not isinstance(marker, dict) or marker.get("format") != FORMAT:
         raise LakeVersionError(f"{path}: not an {FORMAT} marker: {marker!r}")
     version = marker.get("schema_version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
+    if type(version) is not int or version < 1:
+        # No AlphaPulse writes this: a damaged or hand-made marker, not a newer lake.
+        raise LakeVersionError(
+            f"{path}: unreadable lake marker (schema_version {version!r}): restore it "
+            f'(this AlphaPulse writes {{"format": "{FORMAT}", "schema_version": {SCHEMA_VERSION}}})'
+        )
+    if version not in READABLE_VERSIONS:
         raise LakeVersionError(
             f"{path}: lake schema version {version!r} is not one this AlphaPulse reads "
             f"({sorted(READABLE_VERSIONS)}); upgrade alphapulse"

@@ -43,6 +43,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--table",
+        type=table_argument,
         dest="tables",
         action="extend",
         nargs="+",
@@ -56,6 +57,16 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     _lake_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
+
+
+def table_argument(text: str) -> str:
+    """A lake table's name (a usage error otherwise: exit 2)."""
+    from alphapulse import _core
+
+    known = [*_core.TABLES, "events"]
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"no table {text!r}: one of {', '.join(known)}")
+    return text
 
 
 def _lake_option(p: argparse.ArgumentParser) -> None:
@@ -111,6 +122,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(orjson.dumps(lake.to_json(), option=orjson.OPT_INDENT_2).decode())
     else:
         print(format_info(lake))
+    damaged = [f"{t.name}: damaged lake file {d}" for t in lake.tables for d in t.damaged]
+    if damaged:
+        more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        raise UnreadableFilesError(f"{damaged[0]}{more}: move it out of the lake or restore it")
     return 0
 
 
@@ -149,6 +164,7 @@ def format_info(lake: LakeInfo) -> str:
         if live:
             row.append("-" if t.tail_rows is None else f"{t.tail_rows:,}")
         rows.append(row)
+    damaged = [f"{t.name}: damaged file {d}" for t in lake.tables for d in t.damaged]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     left = {0, 6, 7}
     for r in rows:
@@ -157,7 +173,7 @@ def format_info(lake: LakeInfo) -> str:
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return "\n".join([*lines, *damaged])
 
 
 def _when(ns: int | None) -> str:

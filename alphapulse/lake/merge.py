@@ -63,7 +63,14 @@ def is_compacted(name: str) -> bool:
 def part_file(path: Path) -> PartFile:
     """Read ``path``'s footer; LakeVersionError for a file of a newer schema version."""
     stat = path.stat()
-    meta = pq.read_metadata(path)
+    try:
+        meta = pq.read_metadata(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException) as e:
+        # pyarrow's message does not name the file: say which one, for the report.
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise OSError(f"damaged lake file {path.name} ({reason})") from e
     check_file_metadata(path, meta.metadata)
     return PartFile(
         path=path,

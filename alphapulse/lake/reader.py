@@ -79,7 +79,7 @@ def read_table(
         return _empty(table, every, columns)
     schemas = []
     for path in chosen:
-        schema = pq.read_schema(path)
+        schema = _read_schema(table, path)
         check_file_metadata(path, schema.metadata)
         schemas.append(schema)
     schema = pa.unify_schemas(schemas)
@@ -102,9 +102,75 @@ def read_table(
         before = ds.field("ts_recv") < pa.scalar(hi, pa.int64()).cast(ts_type)
         condition = before if condition is None else condition & before
     needed = None if columns is None else list(dict.fromkeys([*columns, "ts_recv"]))
-    result = dataset.to_table(columns=needed, filter=condition)
+    try:
+        result = dataset.to_table(columns=needed, filter=condition)
+    except (OSError, pa.ArrowException) as e:
+        # Damage inside a page shows only now; pyarrow's message may not name the file.
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise LakeError(f"{table}: reading {len(chosen)} lake file(s) failed: {first}") from e
     result = result.sort_by([("ts_recv", "ascending")])
     return result if columns is None else result.select(columns)
+
+
+def damage_of(path: Path) -> str | None:
+    """Why ``path`` is not a readable Parquet file (None when its footer reads): a file
+    cut short or emptied by a crash or a disk. Only the footer is read, so this is for the
+    failure path, after DuckDB or pyarrow refused a list of files."""
+    try:
+        pq.read_metadata(path)
+    except FileNotFoundError:
+        return None  # gone under a compaction: not damage
+    except (OSError, pa.ArrowException) as e:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    return None
+
+
+#: Files whose ends ``check_ends`` found whole: a lake file's name always means the same
+#: bytes, so each is read once per process (13 us a file). Bounded: cleared when full.
+_WHOLE: set[Path] = set()
+_WHOLE_MAX = 200_000
+
+
+def check_ends(table: str, files: Iterable[Path]) -> None:
+    """LakeError naming the first of ``files`` not ending in Parquet's magic bytes (cut
+    short or emptied): four bytes a file not checked before, for readers that would
+    otherwise fail later (a lazy scan) without naming the file."""
+    if len(_WHOLE) > _WHOLE_MAX:
+        _WHOLE.clear()
+    for path in files:
+        if path in _WHOLE:
+            continue
+        size = 0
+        try:
+            with path.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size >= 12:
+                    f.seek(-4, os.SEEK_END)
+                    if f.read(4) == b"PAR1":
+                        _WHOLE.add(path)
+                        continue
+        except FileNotFoundError:
+            continue
+        reason = damage_of(path) or f"{size} bytes, no Parquet footer"
+        raise LakeError(damage_message(table, path, reason))
+
+
+def damaged_files(files: Iterable[Path]) -> list[tuple[Path, str]]:
+    """The files of ``files`` whose footers do not read, each with the reason."""
+    found = []
+    for path in files:
+        reason = damage_of(path)
+        if reason is not None:
+            found.append((path, reason))
+    return found
+
+
+def damage_message(table: str, path: Path, reason: str) -> str:
+    """The one line that names a damaged file and says what to do."""
+    return (
+        f"{table}: damaged lake file {path} ({reason}): move it out of the lake or "
+        "restore it, then query again"
+    )
 
 
 def _files(table_dir: Path) -> list[Path]:
@@ -128,9 +194,17 @@ def _wanted(path: Path, venues: set[str] | None, lo: int | None, hi: int | None)
     return (lo is None or day_end > lo) and (hi is None or day_start < hi)
 
 
+def _read_schema(table: str, path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        reason = damage_of(path) or str(e).splitlines()[0]
+        raise LakeError(damage_message(table, path, reason)) from None
+
+
 def _empty(table: str, every: list[Path], columns: list[str] | None) -> pa.Table:
     if every:
-        schema = pq.read_schema(every[0])
+        schema = _read_schema(table, every[0])
         check_file_metadata(every[0], schema.metadata)
     elif table in _core.TABLES:
         schema = pa.schema(_core.event_schema(table))

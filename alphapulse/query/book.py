@@ -77,8 +77,7 @@ class BookReader:
         at_ns: int,
         depth: int,
     ) -> pa.Table:
-        if depth < 1:
-            raise ValueError(f"depth must be at least 1, not {depth}")
+        depth = check_depth(depth)
         day = day_of(at_ns)
         mine = [f for f in files if (p := parse_partition(f)) and p[0] == venue and p[1] <= day]
         tail_rows = _tail_rows(tail, venue, symbol, at_ns)
@@ -223,6 +222,29 @@ def to_ns(at: datetime | date | int | str) -> int:
     if not isinstance(at, datetime | date):
         raise TypeError(f"an instant is a datetime, a date, an int or a str, not {at!r}")
     return _ns(at)
+
+
+def instant_range(
+    start: datetime | date | int | str | None, end: datetime | date | int | str | None
+) -> tuple[int | None, int | None]:
+    """``start`` and ``end`` as epoch nanoseconds (None: open); ValueError when the range
+    ends before it starts (it would silently select nothing)."""
+    lo = None if start is None else to_ns(start)
+    hi = None if end is None else to_ns(end)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"start {start!r} is after end {end!r}: give start <= end")
+    return lo, hi
+
+
+def check_depth(depth: object) -> int:
+    """``depth`` as levels a side: TypeError for a non-integer, ValueError below 1."""
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
+        raise TypeError(
+            f"depth must be a whole number of levels (an int, 1 or more), not {depth!r}"
+        )
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, not {depth}")
+    return int(depth)
 
 
 def install_book_top(session: Session) -> None:

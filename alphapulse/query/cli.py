@@ -2,8 +2,10 @@
 
 On a terminal the result is an aligned table followed by the row count and the time the
 query took; piped (or with ``--format csv``) it is CSV with a header, ``--format json`` a
-JSON array of objects. Timestamps keep their nanoseconds (as text), lists and structs
-become JSON text in CSV. An error is one line on stderr and exit 1.
+JSON array of objects (values exact, nested types nested: see ``formats``). Timestamps
+keep their nanoseconds (as text), lists and structs become JSON text in CSV, intervals
+ISO 8601 durations; repeated column names become ``a``, ``a_1``. An error is one line on
+stderr and exit 1 (exit 2: a usage error, an empty query among them).
 
 This module imports DuckDB only when the command runs: ``alphapulse`` builds its parser,
 and so imports this, for every command.
@@ -61,10 +63,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from alphapulse.query.errors import QueryError
+    from alphapulse.query.errors import QueryError, is_empty_query
     from alphapulse.query.session import connect
 
     query = sys.stdin.read() if args.query == "-" else args.query
+    if is_empty_query(query):
+        print(
+            'alphapulse sql: error: empty query: give the SQL, e.g. "select * from trades '
+            'limit 5", or - and the SQL on stdin',
+            file=sys.stderr,
+        )
+        return 2
     out = sys.stdout
     if out is None:  # started with stdout closed (>&-): run the query, print nothing
         out = io.StringIO()
@@ -95,8 +104,6 @@ def write_csv_batches(out: TextIO, session: Session, query: str, limit: int | No
     import duckdb
     import pyarrow as pa
 
-    from alphapulse.query.errors import query_error
-
     relation = session.sql(query)
     if relation is None:  # a statement with no result
         return
@@ -111,7 +118,7 @@ def write_csv_batches(out: TextIO, session: Session, query: str, limit: int | No
         if first:  # no rows: the header still
             write_csv(out, reader.schema.empty_table(), header=True)
     except duckdb.Error as e:
-        raise query_error(e) from None
+        raise session.error_of(e, query) from None
 
 
 def _as_text(table: pa.Table) -> pa.Table:
@@ -119,6 +126,8 @@ def _as_text(table: pa.Table) -> pa.Table:
     nanoseconds), durations, lists, structs, maps, binaries."""
     import orjson
     import pyarrow as pa
+
+    from alphapulse.query.formats import intervals_as_text, unique_names
 
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
@@ -133,7 +142,9 @@ def _as_text(table: pa.Table) -> pa.Table:
                 ],
                 pa.string(),
             )
-        elif pa.types.is_duration(kind) or pa.types.is_interval(kind):
+        elif pa.types.is_interval(kind):
+            column = intervals_as_text(column)
+        elif pa.types.is_duration(kind):
             column = pa.array(
                 [None if v is None else str(v) for v in column.to_pylist()], pa.string()
             )
@@ -142,7 +153,7 @@ def _as_text(table: pa.Table) -> pa.Table:
                 [None if v is None else v.hex() for v in column.to_pylist()], pa.string()
             )
         columns.append(column)
-    return pa.table(columns, names=table.column_names)
+    return pa.table(columns, names=unique_names(table.column_names))
 
 
 def write_csv(out: TextIO, table: pa.Table, *, header: bool = True) -> None:
@@ -161,9 +172,9 @@ def write_csv(out: TextIO, table: pa.Table, *, header: bool = True) -> None:
 
 
 def write_json(out: TextIO, table: pa.Table) -> None:
-    import orjson
+    from alphapulse.query.formats import json_text
 
-    out.write(orjson.dumps(_as_text(table).to_pylist()).decode() + "\n")
+    out.write(json_text(table) + "\n")
 
 
 def _cell(value: Any) -> str:
@@ -177,7 +188,7 @@ def write_table(out: TextIO, table: pa.Table, *, total: int, elapsed: float) -> 
     import pyarrow as pa
 
     text = _as_text(table)
-    names = table.column_names
+    names = text.column_names
     cells = [[_cell(v) for v in column.to_pylist()] for column in text.columns]
     numeric = [
         pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)

@@ -23,13 +23,19 @@ if TYPE_CHECKING:
 #: ``every`` as nanoseconds: any DuckDB interval of fixed length ('1m', '250ms', '1h', '1d',
 #: '90 seconds'); months and years have none. A constant: DuckDB folds it once.
 _EVERY_NS: Final = """(case
-    when datepart('month', cast(every as interval)) <> 0
-      or datepart('year', cast(every as interval)) <> 0
+    when every is null
+    then error('bars: every is NULL: give an interval such as ''1m'', ''250ms'', ''1h''')
+    when typeof(every) not in ('VARCHAR', 'INTERVAL')
+    then error('bars: every must be text such as ''1m'' or an INTERVAL, not ' || typeof(every))
+    when regexp_matches(cast(every as varchar), '^\\s*[0-9]+\\s*(ns|nanos?|nanoseconds?)\\s*$')
+    then error('bars: ' || every || ': DuckDB intervals stop at microseconds; give 1us or more')
+    when datepart('month', cast(cast(every as varchar) as interval)) <> 0
+      or datepart('year', cast(cast(every as varchar) as interval)) <> 0
     then error('bars: ' || every || ' has months or years, which have no fixed length; '
                || 'give weeks, days, hours, minutes, seconds or less')
-    when epoch(cast(every as interval)) <= 0
+    when epoch(cast(cast(every as varchar) as interval)) <= 0
     then error('bars: ' || every || ' is not a positive interval (1m, 250ms, 1h...)')
-    else cast(epoch(cast(every as interval)) * 1e9 as bigint)
+    else cast(epoch(cast(cast(every as varchar) as interval)) * 1e9 as bigint)
 end)"""
 
 # Columns are qualified (t., r.) throughout: in a macro a bare name that is also a
@@ -73,13 +79,27 @@ select
     count(*) as trades
 from rows r
 group by r.venue, r.symbol, r.instrument, r.bucket
-order by r.instrument, r.bucket
+-- A range that ends before it starts is an error, not no rows. A branch of its own: DuckDB
+-- drops a contradictory filter's whole scan (and a check inside it) before running it.
+union all
+select null, null, null, null, null, null, null, null, null, null, null
+where (case when cast(start as timestamptz_ns) > cast(stop as timestamptz_ns)
+       then error('bars: start ' || start || ' is after stop ' || stop) end) is not null
+order by instrument, ts
 """
 
 BOOK_TOP_MACRO: Final = """
 create or replace temp macro book_top(venue, symbol, "at", depth := 10) as table
 select unnest(
-    _alphapulse_book_top(venue, symbol, epoch_ns(cast("at" as timestamptz_ns)), depth),
+    _alphapulse_book_top(
+        venue,
+        symbol,
+        epoch_ns(cast("at" as timestamptz_ns)),
+        case when depth >= 1 then depth
+             else error('book_top: depth must be at least 1, not '
+                        || coalesce(depth::varchar, 'NULL'))
+        end
+    ),
     recursive := true
 )
 """

@@ -142,6 +142,11 @@ class LakeMarketData(Results):
     """MarketData over a session (``alphapulse.connect()``): the lake and its live tail."""
 
     def __init__(self, source: Session | str | os.PathLike[str] | None = None) -> None:
+        if not isinstance(source, Session | str | os.PathLike | type(None)):
+            raise TypeError(
+                "LakeMarketData takes a session (alphapulse.connect()), a lake path or None, "
+                f"not {source!r}"
+            )
         self.session = source if isinstance(source, Session) else connect(source)
 
     def _range(self, lo: int | None, hi: int | None) -> str:
@@ -203,6 +208,11 @@ class MemoryMarketData(Results):
     the lake's columns, rows in arrival order). A missing table answers with no rows."""
 
     def __init__(self, tables: Mapping[str, object]) -> None:
+        if not isinstance(tables, Mapping):
+            raise TypeError(
+                "MemoryMarketData takes a dict of tables by name, e.g. "
+                f"{{'trades': arrow_or_polars_table}}, not {tables!r:.80}"
+            )
         self.tables: dict[str, pl.DataFrame] = {}
         for name, data in tables.items():
             table = VIEWS.get(name, name)

@@ -15,7 +15,7 @@ from typing import Final, Literal, overload
 import polars as pl
 import pyarrow as pa
 
-from alphapulse.query.book import to_ns
+from alphapulse.query.book import check_depth, instant_range, to_ns
 from alphapulse.query.views import lake_schema
 
 Instant = datetime | date | int | str
@@ -61,6 +61,10 @@ def interval_ns(interval: Interval) -> int:
     """``'1m'``, ``'250ms'``, ``'1h'``, ``'1d'``, ``'90 seconds'`` or a timedelta, in ns."""
     if isinstance(interval, timedelta):
         ns = interval // timedelta(microseconds=1) * 1000
+    elif not isinstance(interval, str):
+        raise TypeError(
+            f"interval must be text such as '1m', '250ms', '1h' or a timedelta, not {interval!r}"
+        )
     else:
         found = _INTERVAL.match(interval.lower())
         name = "" if found is None else found.group(2)
@@ -118,7 +122,7 @@ class Results:
         arrow: bool = False,
     ) -> pl.DataFrame | pa.Table:
         venue, symbol = split_instrument(instrument)
-        frame = self._trades(venue, symbol, _ns(start), _ns(end))
+        frame = self._trades(venue, symbol, *instant_range(start, end))
         return _out(frame, lake_schema("trades"), arrow)
 
     @overload
@@ -133,9 +137,7 @@ class Results:
         self, instrument: str, at: Instant, depth: int = 10, *, arrow: bool = False
     ) -> pl.DataFrame | pa.Table:
         venue, symbol = split_instrument(instrument)
-        if depth < 1:
-            raise ValueError(f"depth must be at least 1, not {depth}")
-        table = self._book(venue, symbol, to_ns(at), depth)
+        table = self._book(venue, symbol, to_ns(at), check_depth(depth))
         return table if arrow else polars_frame(table)
 
     @overload
@@ -168,7 +170,8 @@ class Results:
         arrow: bool = False,
     ) -> pl.DataFrame | pa.Table:
         venue, symbol = split_instrument(instrument)
-        frame = self._bars(venue, symbol, interval_ns(interval), _ns(start), _ns(end))
+        every = interval_ns(interval)
+        frame = self._bars(venue, symbol, every, *instant_range(start, end))
         return _out(frame, BARS_SCHEMA, arrow)
 
     @overload
@@ -200,7 +203,7 @@ class Results:
         wanted = (
             None if symbols is None else [symbols] if isinstance(symbols, str) else list(symbols)
         )
-        frame = self._news(wanted, _ns(start), _ns(end))
+        frame = self._news(wanted, *instant_range(start, end))
         return _out(frame, lake_schema("news"), arrow)
 
     @overload
@@ -229,7 +232,7 @@ class Results:
         *,
         arrow: bool = False,
     ) -> pl.DataFrame | pa.Table:
-        frame = self._events(kind, _ns(start), _ns(end))
+        frame = self._events(kind, *instant_range(start, end))
         return _out(frame, lake_schema("events"), arrow)
 
     # -- what implementations provide -------------------------------------------------------
@@ -250,10 +253,6 @@ class Results:
 
     def _events(self, kind: str | None, lo: int | None, hi: int | None) -> pl.DataFrame:
         raise NotImplementedError
-
-
-def _ns(instant: Instant | None) -> int | None:
-    return None if instant is None else to_ns(instant)
 
 
 def polars_frame(table: pa.Table) -> pl.DataFrame:

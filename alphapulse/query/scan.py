@@ -16,8 +16,9 @@ import polars as pl
 import pyarrow as pa
 
 from alphapulse.lake.layout import NS_PER_DAY
+from alphapulse.lake.reader import check_ends
 from alphapulse.lake.snapshot import snapshot
-from alphapulse.query.book import day_of
+from alphapulse.query.book import day_of, instant_range
 from alphapulse.query.session import open_lake
 from alphapulse.query.views import VIEWS, lake_schema
 
@@ -45,13 +46,10 @@ def scan(
 ) -> pl.LazyFrame:
     """Rows of ``table`` with ``start <= ts_recv < end`` from ``venue`` (one or several),
     with the partition columns ``venue`` (String) and ``date`` (Date)."""
-    from alphapulse.query.book import to_ns
-
     root = open_lake(lake)
     name = lake_table(table)
-    venues = None if venue is None else [venue] if isinstance(venue, str) else list(venue)
-    lo = None if start is None else to_ns(start)
-    hi = None if end is None else to_ns(end)
+    venues = None if venue is None else [venue] if isinstance(venue, str) else _venues(venue)
+    lo, hi = instant_range(start, end)
     days = (
         None if lo is None else day_of(lo),
         None if hi is None else day_of(hi - 1) if hi % NS_PER_DAY == 0 else day_of(hi),
@@ -59,6 +57,8 @@ def scan(
     snap = snapshot(root, name, venues=venues, days=days)
     frames = []
     if snap.files:
+        # polars would fail only at collect(), without naming a damaged file.
+        check_ends(name, snap.files)
         frames.append(
             pl.scan_parquet(
                 [str(f) for f in snap.files], hive_partitioning=True, hive_schema=HIVE_SCHEMA
@@ -76,6 +76,13 @@ def scan(
     if hi is not None:
         frame = frame.filter(pl.col("ts_recv") < _instant(hi))
     return frame
+
+
+def _venues(venue: object) -> list[str]:
+    names = list(venue) if isinstance(venue, Iterable) else None
+    if names is None or not all(isinstance(v, str) for v in names):
+        raise TypeError(f"venue must be a venue's name or a list of them, not {venue!r}")
+    return names
 
 
 def _instant(ns: int) -> pl.Expr:

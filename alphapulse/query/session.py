@@ -28,10 +28,18 @@ import duckdb
 import pyarrow as pa
 
 from alphapulse.lake.layout import MARKER, LakeError, read_marker
+from alphapulse.lake.reader import damage_message, damage_of, damaged_files
 from alphapulse.lake.snapshot import LakeWatcher
-from alphapulse.query.book import BOOK_SCHEMA, BookReader, to_ns
-from alphapulse.query.errors import QueryError, query_error
-from alphapulse.query.views import VIEWS, TailRows, tail_name, view_sql
+from alphapulse.query.book import BOOK_SCHEMA, BookReader, check_depth, to_ns
+from alphapulse.query.errors import (
+    QUOTED_PARQUET,
+    QueryError,
+    is_empty_query,
+    is_read_failure,
+    query_error,
+    views_read_by,
+)
+from alphapulse.query.views import VIEWS, TailRows, damaged_view_sql, tail_name, view_sql
 
 if TYPE_CHECKING:
     import polars as pl
@@ -76,6 +84,8 @@ def default_lake() -> Path:
 def open_lake(lake: str | os.PathLike[str] | None) -> Path:
     """The lake's root, checked: LakeError (one line, what to do) when there is no lake
     there, when it is empty, or when it is of a newer schema version."""
+    if not isinstance(lake, str | os.PathLike | None):
+        raise TypeError(f"lake must be a directory path (str or Path) or None, not {lake!r}")
     root = default_lake() if lake is None else Path(lake).expanduser()
     if not root.exists():
         raise LakeError(
@@ -85,6 +95,11 @@ def open_lake(lake: str | os.PathLike[str] | None) -> Path:
     if not root.is_dir():
         raise LakeError(f"{root}: not a directory (a lake is a directory)")
     if read_marker(root) is None:  # raises LakeVersionError for a newer lake
+        if any(root.iterdir()):
+            raise LakeError(
+                f"{root}: not a lake (no {MARKER}): give the lake directory "
+                "(lake= / --lake / $ALPHAPULSE_LAKE)"
+            )
         raise LakeError(
             f"{root}: empty, not a lake yet (no {MARKER}): collect into it first "
             f"(alphapulse collect --lake {root})"
@@ -122,6 +137,8 @@ class Session:
         self._built: dict[str, tuple[Path, ...]] = {}
         #: view -> its live tail (None: no live writer), and the rows DuckDB scans.
         self._tails: dict[str, pa.Table | None] = {}
+        #: Views over a damaged file, which fail when queried; checked again each refresh.
+        self._damaged: set[str] = set()
         self._tail_rows = {view: TailRows(view) for view in VIEWS}
         for view, rows in self._tail_rows.items():
             self.con.register(tail_name(view), rows)
@@ -138,7 +155,11 @@ class Session:
         """Bring the views up to date with the lake; a stat when nothing changed."""
         if self._closed:
             raise QueryError("the session is closed: alphapulse.connect() again")
-        if self._watcher.changed():
+        if self._damaged:
+            # Moving a damaged file out by hand does not bump the generation: list again.
+            self._watcher = LakeWatcher(self.lake)
+            self._update()
+        elif self._watcher.changed():
             self._update()
 
     def _update(self) -> None:
@@ -157,12 +178,31 @@ class Session:
         for view, table in VIEWS.items():
             snap = self._watcher.snapshot(table)
             files = tuple(snap.files)
-            if self._built.get(view) != files:
-                for statement in view_sql(view, snap.files):
-                    self.con.execute(statement)
+            if self._built.get(view) != files or view in self._damaged:
+                self._define(view, table, files)
                 self._built[view] = files
             self._tail_rows[view].set(snap.tail)
             self._tails[view] = snap.tail
+
+    def _define(self, view: str, table: str, files: tuple[Path, ...]) -> None:
+        """Create ``view`` over ``files``; over a damaged file (DuckDB reads footers when
+        a view is created) the view is one that fails naming the file, and the other
+        views still work. The footers are read one by one only on this failure path."""
+        try:
+            for statement in view_sql(view, files):
+                self.con.execute(statement)
+            self._damaged.discard(view)
+            return
+        except duckdb.Error as e:
+            if _is_vanished_file(e):
+                raise
+            damaged = damaged_files(files)
+            if not damaged:
+                raise
+        path, reason = damaged[0]
+        for statement in damaged_view_sql(view, damage_message(view, path, reason)):
+            self.con.execute(statement)
+        self._damaged.add(view)
 
     def snapshot_files(self, view: str) -> list[Path]:
         """The files the view reads now (after a refresh)."""
@@ -184,7 +224,7 @@ class Session:
         import polars as pl
 
         self.refresh()
-        frame = pl.from_arrow(self.book_top_arrow(venue, symbol, to_ns(at), depth))
+        frame = pl.from_arrow(self.book_top_arrow(venue, symbol, to_ns(at), check_depth(depth)))
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -222,25 +262,64 @@ class Session:
         params: Params,
         fetch: Callable[[duckdb.DuckDBPyRelation | None], T],
     ) -> T:
+        if not isinstance(query, str):
+            raise TypeError(f"query must be SQL text (a str), not {type(query).__name__}")
+        if params is not None and (
+            isinstance(params, str | bytes) or not isinstance(params, Sequence | dict)
+        ):
+            raise TypeError(
+                f"params must be a list (for ? placeholders) or a dict (for $name), not {params!r}"
+            )
+        if is_empty_query(query):
+            raise QueryError("empty query: give a SQL statement, e.g. select * from trades limit 5")
         self.refresh()
         try:
             # A relation (not execute()): Arrow and polars come out without a copy.
             return fetch(self.con.sql(query, params=params))
         except duckdb.Error as e:
             if not _is_vanished_file(e):
-                raise self._error(e) from None
+                raise self.error_of(e, query) from None
         # A compaction replaced a file between the snapshot and the read: list again.
         try:
             self._rebuild(force=True)
             return fetch(self.con.sql(query, params=params))
         except duckdb.Error as e:
-            raise self._error(e) from None
+            raise self.error_of(e, query) from None
 
     def _error(self, error: duckdb.Error) -> QueryError:
+        return self.error_of(error)
+
+    def error_of(self, error: duckdb.Error, query: str = "") -> QueryError:
+        """DuckDB's error as the one-line QueryError this session raises (a damaged lake
+        file named with what to do), for code that reads a relation itself."""
+        damaged = self._damage_named_in(str(error))
+        if damaged is not None:
+            return QueryError(damaged)
+        if is_read_failure(error):
+            # Damage inside a page shows only when read, and DuckDB does not say where.
+            read = views_read_by(query)
+            where = f" of {', '.join(read)}" if read else ""
+            return query_error(
+                error,
+                hint=f"; reading the lake's files{where} failed: one may be damaged "
+                "(restore it or move it out of the lake)",
+            )
         hint = ""
         if isinstance(error, duckdb.CatalogException) and "does not exist" in str(error):
             hint = f"; the lake's views: {', '.join(VIEWS)}; macros: bars(), book_top()"
         return query_error(error, hint=hint)
+
+    def _damage_named_in(self, message: str) -> str | None:
+        """The one-line damage message for a lake file DuckDB failed to read and named
+        (a footer is checked only now, on the failure path); None for other errors."""
+        for quoted in QUOTED_PARQUET.findall(message):
+            path = Path(quoted)
+            for view, files in self._built.items():
+                if path in files:
+                    reason = damage_of(path)
+                    if reason is not None:
+                        return damage_message(view, path, reason)
+        return None
 
     # -- completion -----------------------------------------------------------------------
 

@@ -126,3 +126,14 @@ def view_sql(view: str, files: Sequence[Path]) -> list[str]:
         f"create or replace temp view {inner} as\n{body}",
         f"create or replace temp view {view} as select * exclude ({ROW_NUMBER}) from {inner}",
     ]
+
+
+def damaged_view_sql(view: str, message: str) -> list[str]:
+    """Statements that define ``view`` with its columns but failing with ``message`` when
+    queried (a file of it is damaged). The scalar subquery runs even when no row would."""
+    failing = f"select * from {tail_name(view)} where (select error({sql_string(message)})) is null"
+    inner = ordered_name(view)
+    return [
+        f"create or replace temp view {inner} as\n{failing}",
+        f"create or replace temp view {view} as select * exclude ({ROW_NUMBER}) from {inner}",
+    ]
