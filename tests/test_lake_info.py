@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,18 +17,7 @@ from alphapulse.lake.compact import compact, plan_partition
 from alphapulse.lake.info import info, iso_ns
 from alphapulse.lake.layout import MARKER, NS_PER_DAY
 from alphapulse.lake.swap import Merge
-from tests.conftest import ROOT
-from tests.test_lake_compact import DAY0, make_lake, trades
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "alphapulse", "lake", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
+from tests.test_lake_compact import DAY0, lake_command, make_lake, trades
 
 
 def test_info_counts_partitions_files_rows_bytes_and_the_time_range(tmp_path: Path) -> None:
@@ -114,7 +101,7 @@ def test_the_command_prints_an_aligned_table_and_json(tmp_path: Path) -> None:
     with LakeWriter(root) as writer:
         writer.write("quotes", _quotes())
 
-    out = run("info", "--lake", str(root))
+    out = lake_command("info", "--lake", str(root))
 
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -142,7 +129,7 @@ def test_the_command_prints_an_aligned_table_and_json(tmp_path: Path) -> None:
     first = header.index("first ts_recv")
     assert all(r[first : first + 10] == "2026-01-01" for r in rows)
 
-    data = json.loads(run("info", "--lake", str(root), "--json").stdout)
+    data = json.loads(lake_command("info", "--lake", str(root), "--json").stdout)
     assert data["schema_version"] == 1 and data["live_writer"] is False
     by_name = {t["name"]: t for t in data["tables"]}
     assert by_name["trades"]["rows"] == 600 and by_name["quotes"]["rows"] == 1
@@ -150,11 +137,11 @@ def test_the_command_prints_an_aligned_table_and_json(tmp_path: Path) -> None:
 
 
 def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
-    out = run("info", "--lake", str(tmp_path / "nowhere"))
+    out = lake_command("info", "--lake", str(tmp_path / "nowhere"))
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.count("\n") == 1
     assert out.stderr.startswith("alphapulse lake: error: no lake at ")
-    out = run("info", "--lake", "")
+    out = lake_command("info", "--lake", "")
     assert out.returncode == 2 and "an empty path" in out.stderr
 
 

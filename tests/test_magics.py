@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -17,40 +16,13 @@ from IPython.utils.capture import CapturedIO, capture_output
 from traitlets import TraitError
 
 import alphapulse.magics
-from alphapulse import _core
 from alphapulse.lake import LakeWriter
 from alphapulse.lake.snapshot import bump_generation
 from alphapulse.magics import DuckDBMagic, QueryResult
 from alphapulse.magics.display import TextView
+from tests.query_lakes import DAY0_NS, NS_PER_DAY, trades
 
-DAY0_NS = 1_772_409_600 * 10**9  # 2026-03-02 00:00 UTC
-TRADES_SCHEMA = pa.schema(_core.event_schema("trades"))
-
-
-def trades(venue: str, n: int, seed: int, day: int = 0) -> pa.Table:
-    """``n`` trades of BTC-USD and ETH-USD at ``venue`` over one day, in ts_recv order."""
-    rng = np.random.default_rng(seed)
-    ts = np.sort(rng.integers(0, 86_400 * 10**9, n)) + DAY0_NS + day * 86_400 * 10**9
-    symbol = rng.choice(["BTC-USD", "ETH-USD"], n)
-    price_raw = rng.integers(10_000, 20_000, n)
-    size_raw = rng.integers(1, 5_000, n)
-    stamps = pa.array(ts, pa.timestamp("ns", tz="UTC"))
-    columns = {
-        "ts_event": stamps,
-        "ts_recv": stamps,
-        "venue": pa.array([venue] * n),
-        "instrument": pa.array([f"{s}@{venue}" for s in symbol]),
-        "symbol": pa.array(symbol.tolist()),
-        "price": pa.array(price_raw / 100),
-        "size": pa.array(size_raw / 1000),
-        "aggressor": pa.array(np.where(rng.random(n) < 0.5, "buy", "sell").tolist()),
-        "trade_id": pa.array(np.arange(n), pa.uint64()),
-        "price_raw": pa.array(price_raw, pa.int64()),
-        "size_raw": pa.array(size_raw, pa.int64()),
-        "price_precision": pa.array(np.full(n, 2), pa.uint8()),
-        "size_precision": pa.array(np.full(n, 3), pa.uint8()),
-    }
-    return pa.table(columns, schema=TRADES_SCHEMA)
+SYMBOLS = ["BTC-USD", "ETH-USD"]
 
 
 def write_lake(root: Path, counts: dict[str, int], days: int = 2) -> int:
@@ -60,7 +32,8 @@ def write_lake(root: Path, counts: dict[str, int], days: int = 2) -> int:
     with LakeWriter(root, roll_rows=10**9) as writer:
         for day in range(days):
             for seed, (venue, n) in enumerate(counts.items()):
-                rows = trades(venue, n, seed=seed + 10 * day, day=day)
+                start = DAY0_NS + day * NS_PER_DAY
+                rows = trades(venue, SYMBOLS, start, NS_PER_DAY, n, seed=seed + 10 * day)
                 half = n // 2
                 for part in (rows.slice(0, half), rows.slice(half)):
                     writer.write("trades", part)

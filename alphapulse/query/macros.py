@@ -17,8 +17,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+import pyarrow as pa
+
 if TYPE_CHECKING:
     from alphapulse.query.session import Session
+
+#: What ``bars()`` returns, in SQL and through ``MarketData.bars``.
+BARS_SCHEMA: Final = pa.schema(
+    [
+        ("venue", pa.string()),
+        ("symbol", pa.string()),
+        ("instrument", pa.string()),
+        ("ts", pa.timestamp("ns", tz="UTC")),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+        ("volume", pa.float64()),
+        ("vwap", pa.float64()),
+        ("trades", pa.int64()),
+    ]
+)
 
 #: ``every`` as nanoseconds: any DuckDB interval of fixed length ('1m', '250ms', '1h', '1d',
 #: '90 seconds'); months and years have none. A constant: DuckDB folds it once.

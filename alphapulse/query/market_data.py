@@ -27,8 +27,8 @@ import pyarrow as pa
 
 from alphapulse.lake.layout import as_table
 from alphapulse.query.book import replay_from_snapshot
+from alphapulse.query.macros import BARS_SCHEMA
 from alphapulse.query.results import (
-    BARS_SCHEMA,
     Instant,
     Interval,
     Results,

@@ -16,26 +16,11 @@ import polars as pl
 import pyarrow as pa
 
 from alphapulse.query.book import check_depth, instant_range, to_ns
+from alphapulse.query.macros import BARS_SCHEMA
 from alphapulse.query.views import lake_schema
 
 Instant = datetime | date | int | str
 Interval = str | timedelta
-
-BARS_SCHEMA: Final = pa.schema(
-    [
-        ("venue", pa.string()),
-        ("symbol", pa.string()),
-        ("instrument", pa.string()),
-        ("ts", pa.timestamp("ns", tz="UTC")),
-        ("open", pa.float64()),
-        ("high", pa.float64()),
-        ("low", pa.float64()),
-        ("close", pa.float64()),
-        ("volume", pa.float64()),
-        ("vwap", pa.float64()),
-        ("trades", pa.int64()),
-    ]
-)
 
 _UNITS: Final = {
     "ns": 1,

@@ -39,6 +39,7 @@ from alphapulse.query.errors import (
     query_error,
     views_read_by,
 )
+from alphapulse.query.macros import BARS_SCHEMA, install_macros
 from alphapulse.query.views import VIEWS, TailRows, damaged_view_sql, tail_name, view_sql
 
 if TYPE_CHECKING:
@@ -48,19 +49,7 @@ T = TypeVar("T")
 
 #: What the table macros return, for completion.
 MACRO_COLUMNS: dict[str, tuple[str, ...]] = {
-    "bars": (
-        "venue",
-        "symbol",
-        "instrument",
-        "ts",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "vwap",
-        "trades",
-    ),
+    "bars": tuple(BARS_SCHEMA.names),
     "book_top": tuple(BOOK_SCHEMA.names),
 }
 
@@ -145,8 +134,6 @@ class Session:
         self._closed = False
         self._books = BookReader()
         self._update()
-        from alphapulse.query.macros import install_macros
-
         install_macros(self)
 
     # -- views ----------------------------------------------------------------------------
