@@ -15,16 +15,15 @@ CARGO := cd rust_ext && cargo
 help: ## this list
 	@awk -F ':.*## ' '/^[A-Za-z0-9_-]+:.*## / { printf "make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
+# The packages are read from pyproject.toml (the runtime dependencies and the dev extra), so
+# the list lives in one place; the package itself is installed by `build` (maturin develop).
 $(VENV)/.deps: pyproject.toml
 	@command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.7,<2" "pytest>=8" "hypothesis>=6.100" "polars>=1.30" "duckdb>=2.0.1,<2.1" \
-		"mypy>=1.10" "ruff>=0.5" "pyarrow>=15" "orjson>=3.9" "zstandard>=0.22" typing_extensions \
-		"msgspec>=0.18" "order-book>=0.6" "websockets>=13" "prometheus_client>=0.20" \
-		"cryptography>=42" "pydantic>=2.7,<3" "tqdm>=4.66" types-tqdm "httpx>=0.27" "aiolimiter>=1.1" \
-		"PyJWT[crypto]>=2.8" "ipython>=8.20" "matplotlib>=3.8" "pandas>=2.1" pandas-stubs \
-		"nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29"
+	python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' \
+		| tr '\n' '\0' | xargs -0 $(PIP) install -q
 	touch $@
 
 setup: $(VENV)/.deps ## create .venv with the Python tools (needs cargo)

@@ -30,11 +30,15 @@ from typing import Any, TextIO
 import orjson
 
 from alphapulse.config import DEFAULT_VENUES, CollectorConfig, VenueConfig
+from alphapulse.control import ControlServer, control_socket_path
 from alphapulse.lake import AsyncLakeWriter, LakeStorageError, LakeWriter
 from alphapulse.lake.schedule import CompactionSchedule
 from alphapulse.service import CollectorService
+from alphapulse.venues.base import Credentials
 
 STATUS_FILE = "_status.json"
+#: Alpaca's stocks (trades and news) in a collection with nothing configured.
+SIMULATED_STOCKS = ("AAPL", "MSFT")
 
 
 #: Steps of ground truth the embedded simulator keeps per symbol: enough for the recent
@@ -192,13 +196,17 @@ async def run_collector(
     seed: int = 7,
     rate: float = 200.0,
     settle_seconds: float = 2.0,
+    restart_note: dict[str, Any] | None = None,
 ) -> CollectResult:
     """Collect until ``duration`` passes, a signal arrives or a disk refuses a write; then
     commit and report. At the end of ``duration``, ``settle_seconds`` bounds the wait for
     resyncs in flight (part of the stop's time budget of a few seconds)."""
-    if simulated or not config.configured:
-        if not config.configured:
+    defaults = not config.configured
+    if simulated or defaults:
+        if defaults:
             config.venues = {n: VenueConfig(list(s)) for n, s in DEFAULT_VENUES.items()}
+            # Stocks and their news too, so that every surface has something to show.
+            config.venues["alpaca"] = VenueConfig(list(SIMULATED_STOCKS), ("trades", "news"))
         simulators = await _start_simulators(config, seed, rate)
     else:
         simulators = []
@@ -229,8 +237,13 @@ async def run_collector(
         publish_tail=True,  # rows are queryable as they arrive, not 60 s later
     )
     sink = AsyncLakeWriter(writer, max_queue_bytes=MAX_QUEUE_BYTES, on_error=lake_failed)
+    venues = config.build_venues()
+    if simulators:
+        for venue in venues:  # the simulator takes any keys; a real venue's come from the env
+            if venue.name == "alpaca" and venue.credentials is None:
+                venue.credentials = Credentials("simulated-key", "simulated-secret")
     service = CollectorService(
-        config.build_venues(),
+        venues,
         sink,
         capture=config.capture,
         max_pending_events=MAX_PENDING_EVENTS,
@@ -242,6 +255,16 @@ async def run_collector(
     failure: StorageFailure | None = None
     heap = HeapTrimmer()
     await service.start()
+    if restart_note:
+        service.events.append("collector_restarted", **restart_note)
+    control_path = control_socket_path(config.lake)
+    info = {"lake": str(config.lake), "simulated": bool(simulators), "control": str(control_path)}
+    control = ControlServer(service, control_path, info)
+    try:
+        await control.start()
+    except OSError as e:  # the collector runs on; only its endpoint is missing
+        service.events.append("control_failed", path=str(control_path), error=str(e))
+        info["control"] = None
     compaction = _compaction_schedule(config, service, loop)
     started = time.monotonic()
     trimmed = started
@@ -265,7 +288,7 @@ async def run_collector(
                 trimmed = now
             if now - last < STATUS_SECONDS:
                 continue
-            summary = service.summary()
+            summary = {**info, **service.summary()}
             try:
                 _write_status(status_path, summary)
             except OSError as e:
@@ -281,6 +304,7 @@ async def run_collector(
     finally:
         if compaction is not None:  # lets a merge under way finish, off the loop
             await loop.run_in_executor(None, compaction.stop)
+        await control.close()
         for exchange in simulators:
             exchange.pause()  # nothing new to collect: the stop reads only what is in flight
         await service.stop()

@@ -321,6 +321,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             duration=args.duration,
             out=sys.stderr,
             rate=args.rate,
+            restart_note=args.restart_note,
         )
     )
     summary = result.summary
@@ -417,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=200.0,
         help="simulator frames per second per venue",
     )
+    # Set by the Jupyter server's supervisor when it restarts a collector that died: the
+    # new run records why, as a `collector_restarted` event (JSON object).
+    p.add_argument("--restart-note", type=orjson.loads, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("simulate", help="serve a simulated venue on loopback")

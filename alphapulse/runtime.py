@@ -195,6 +195,7 @@ class VenueRuntime:
                 log.warning("%s: a source did not close cleanly: %s", self.name, failed)
         if self._fetcher is not None:
             await self._fetcher.aclose()
+            self._fetcher = None  # a start after a stop makes a new client
 
     # --- frames (FrameSink) ----------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ log = logging.getLogger("alphapulse.service")
 INTEGRITY_KINDS = ("gap", "checksum_failed", "resync_needed", "synced", "crossed", "duplicate")
 #: Tables of market data: their rows count as delivered.
 DATA_TABLES = ("trades", "quotes", "book_deltas", "bars", "news")
+#: Tables the live channel publishes (``on_batch``).
+LIVE_TABLES = ("trades", "news")
 #: The core's status (kind ``venue``) for Binance's notice that it will close the connection.
 SERVER_SHUTDOWN = "serverShutdown"
 
@@ -107,6 +109,11 @@ class CollectorService:
         self._running = False
         self.started_at = 0.0
         self.rejects_seen = 0
+        #: Venues stopped on request (``stop_venue``): their books wait for a ``start_venue``.
+        self.stopped_venues: set[str] = set()
+        #: Called with each batch of market data handed to the sink (the live channel's
+        #: publisher, ``alphapulse.control``): it must only queue, never wait.
+        self.on_batch: Callable[[str, str, pa.RecordBatch], None] | None = None
 
     @property
     def running(self) -> bool:
@@ -132,6 +139,31 @@ class CollectorService:
             rt.start()
         self.spawn(self._drain_loop())
         self.spawn(self.pause.run())
+
+    async def stop_venue(self, name: str, *, by: str = "request") -> bool:
+        """Close ``name``'s connections and keep them closed (its books go out of sync
+        until ``start_venue``); False if it was already stopped. KeyError for a venue the
+        service does not collect."""
+        rt = self.runtimes[name]
+        if name in self.stopped_venues:
+            return False
+        self.stopped_venues.add(name)
+        await rt.stop()
+        for c in rt.connections.values():
+            c.engine.disconnected(time.time_ns(), "stopped")
+        self.events.append("venue_stopped", name, by=by)
+        return True
+
+    def start_venue(self, name: str, *, by: str = "request") -> bool:
+        """Open a stopped venue's connections again (each resyncs its books); False if it
+        was running."""
+        rt = self.runtimes[name]
+        if name not in self.stopped_venues:
+            return False
+        self.stopped_venues.discard(name)
+        rt.start()
+        self.events.append("venue_started", name, by=by)
+        return True
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         async def guarded() -> None:
@@ -288,6 +320,8 @@ class CollectorService:
                         self.rows_lost += sum(len(b) for _, b in pending[i:])
                         raise
                     self.metrics.events.labels(name, table).inc(len(batch))
+                    if self.on_batch is not None and table in LIVE_TABLES:
+                        self.on_batch(name, table, pa.record_batch(batch))
         await self._drain_events()
         self.flowing.set()
 
@@ -346,6 +380,8 @@ class CollectorService:
 
     def summary(self) -> dict[str, Any]:
         venues = {name: rt.summary() for name, rt in self.runtimes.items()}
+        for name, v in venues.items():
+            v["state"] = "stopped" if name in self.stopped_venues else "running"
         p99 = self.metrics.wire_to_book_quantile(0.99)
         return {
             "uptime_s": round(time.time() - self.started_at, 3),

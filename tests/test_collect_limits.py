@@ -217,11 +217,13 @@ def test_after_kill_9_a_sessions_data_has_its_start_events(tmp_path: Path) -> No
     starts = [e for e in session if e["kind"] == "service_start"]
     assert [e["detail"]["pid"] for e in starts] == [proc.pid]  # before: no events file at all
     assert sorted(e["venue"] for e in session if e["kind"] == "config") == [
+        "alpaca",
         "binance",
         "coinbase",
         "kraken",
     ]
     assert {e["venue"] for e in session if e["kind"] == "connect"} == {
+        "alpaca",
         "binance",
         "coinbase",
         "kraken",

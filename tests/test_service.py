@@ -252,7 +252,9 @@ def test_collect_command_on_the_simulator(tmp_path: Path) -> None:
         "kraken",
         "coinbase",
         "binance",
+        "alpaca",  # stocks and their news come with the defaults
     }
+    assert read_table(lake, "news").num_rows > 0
     assert read_table(lake, "book_deltas").num_rows > 100
     assert not (lake / "_status.json").exists()
 
