@@ -31,6 +31,7 @@ import orjson
 
 from alphapulse.config import DEFAULT_VENUES, CollectorConfig, VenueConfig
 from alphapulse.control import ControlServer, control_socket_path
+from alphapulse.eventlog import next_seq
 from alphapulse.lake import AsyncLakeWriter, LakeStorageError, LakeWriter
 from alphapulse.lake.schedule import CompactionSchedule
 from alphapulse.service import CollectorService
@@ -247,6 +248,7 @@ async def run_collector(
         sink,
         capture=config.capture,
         max_pending_events=MAX_PENDING_EVENTS,
+        first_event_seq=next_seq(config.lake),
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

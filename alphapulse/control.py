@@ -115,20 +115,22 @@ def _ms(column: pa.ChunkedArray | pa.Array) -> list[float | None]:
 
 
 def trade_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    """A trades batch as the stream's rows (display floats; the venue's time, else ours)."""
+    """A trades batch as the stream's rows: display floats, ``time`` the venue's (else ours)
+    and ``recv`` ours, which bars are bucketed by (as the lake's ``bars()`` macro does)."""
     ts_event, ts_recv = _ms(batch.column("ts_event")), _ms(batch.column("ts_recv"))
     prices = batch.column("price").to_pylist()
     sizes = batch.column("size").to_pylist()
     sides = batch.column("aggressor").to_pylist()
     return [
-        {"time": e if e is not None else r, "price": p, "size": s, "side": side}
+        {"time": e if e is not None else r, "recv": r, "price": p, "size": s, "side": side}
         for e, r, p, s, side in zip(ts_event, ts_recv, prices, sizes, sides, strict=True)
     ]
 
 
 def news_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
     ts_event, ts_recv = _ms(batch.column("ts_event")), _ms(batch.column("ts_recv"))
-    rows: list[dict[str, Any]] = batch.select(["id", "headline", "symbols", "source", "url"]).to_pylist()
+    columns = ["id", "headline", "symbols", "source", "url"]
+    rows: list[dict[str, Any]] = batch.select(columns).to_pylist()
     for row, e, r in zip(rows, ts_event, ts_recv, strict=True):
         row["time"] = e if e is not None else r
     return rows

@@ -62,8 +62,14 @@ class ControlClient:
         self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._updates: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=64)
+        self._updates: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=256)
+        #: Updates thrown away because ``updates()`` was not read fast enough.
+        self.dropped = 0
         self._reading: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._reading is not None and not self._reading.done()
 
     async def connect(self) -> ControlClient:
         try:
@@ -149,6 +155,7 @@ class ControlClient:
                 if "push" in message:
                     if self._updates.full():  # a consumer that fell behind: newest wins
                         self._updates.get_nowait()
+                        self.dropped += 1
                     self._updates.put_nowait(message)
                     continue
                 future = self._waiting.get(message.get("id"))

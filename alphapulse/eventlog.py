@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,9 +41,11 @@ SERVICE = "service"
 class EventLog:
     """Append-only, ordered; ``drain()`` hands the buffered events out as one Arrow batch."""
 
-    def __init__(self, sink: EventSink | None = None) -> None:
+    def __init__(self, sink: EventSink | None = None, *, first_seq: int = 0) -> None:
         self._rows: list[tuple[int, int, str, str, str | None, str]] = []
-        self._seq = 0
+        #: A collector continues its lake's numbering (``next_seq``), so that a reader's
+        #: "events since N" means the same across restarts.
+        self._seq = first_seq
         self._sink = sink
         self.counts: dict[str, int] = {}
 
@@ -70,3 +73,24 @@ class EventLog:
         if self._sink is not None and batch.num_rows:
             self._sink(batch)
         return batch
+
+
+def next_seq(lake: Path) -> int:
+    """One past the largest ``seq`` in ``lake``'s committed events (0 for none), read from
+    the files' footer statistics: no data page is read, ~0.1 ms a file."""
+    import pyarrow.parquet as pq
+
+    from alphapulse.lake.layout import PART_GLOB
+
+    largest = -1
+    for path in lake.glob(f"events/venue=*/date=*/{PART_GLOB}"):
+        try:
+            meta = pq.read_metadata(path)
+            index = meta.schema.to_arrow_schema().get_field_index("seq")
+            for group in range(meta.num_row_groups):
+                stats = meta.row_group(group).column(index).statistics
+                if stats is not None and stats.has_min_max:
+                    largest = max(largest, int(stats.max))
+        except (OSError, ValueError, pa.ArrowException):
+            continue  # a damaged file: the query layer reports it; numbering goes on
+    return largest + 1

@@ -72,10 +72,11 @@ class CollectorService:
         quiet_seconds: float = 60.0,
         max_pending_events: int = 500_000,
         status_path: Path | None = None,
+        first_event_seq: int = 0,
     ) -> None:
         self.sink = sink
         self.metrics = CollectorMetrics()
-        self.events = EventLog()
+        self.events = EventLog(first_seq=first_event_seq)
         self.ids = ConnectionIds()
         self.capture = CaptureWriter(capture) if capture is not None else None
         self.pause = PauseWatch(self._paused)

@@ -1,0 +1,112 @@
+"""``AlphaPulse``: the jupyter_server ExtensionApp and its settings (``c.AlphaPulse.*``).
+
+::
+
+    jupyter lab --AlphaPulse.lake=data/lake                 # simulated collectors (default)
+    jupyter lab --AlphaPulse.config_file=collector.toml --AlphaPulse.simulated=False
+    jupyter lab --AlphaPulse.attach=True                    # an `alphapulse collect` running
+
+On start it launches the collector as a supervised child (``supervisor``), the stream hub
+and the metrics bridge; on stop it stops them, the collector within ``stop_timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, Unicode
+
+from alphapulse.server.handlers import ServerState
+from alphapulse.server.lakeread import LakeReader
+from alphapulse.server.metrics import CollectorMetricsBridge
+from alphapulse.server.routes import ROUTES
+from alphapulse.server.stream import StreamHub
+from alphapulse.server.supervisor import CollectorSupervisor
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alphapulse")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class AlphaPulse(ExtensionApp):
+    name = "alphapulse"
+    description = "AlphaPulse collectors, API and live stream in the Jupyter server"
+    load_other_extensions = True
+
+    lake = Unicode(
+        "", config=True, help="The lake directory (default: $ALPHAPULSE_LAKE or data/lake)."
+    )
+    config_file = Unicode(
+        "", config=True, help="A collector TOML config (see `alphapulse collect --config`)."
+    )
+    simulated = Bool(
+        True, config=True, help="Collect from the embedded simulator (the venues' protocols)."
+    )
+    autostart = Bool(True, config=True, help="Start the collector with the server.")
+    attach = Bool(
+        False,
+        config=True,
+        help="Serve an `alphapulse collect` already running on the lake instead of a child.",
+    )
+    rate = Float(200.0, config=True, help="Simulator frames per second per venue.")
+    stop_timeout = Float(
+        4.0, config=True, help="Seconds the collector has to commit on stop before SIGKILL."
+    )
+    query_timeout = Float(30.0, config=True, help="Seconds a SQL query may run.")
+    query_max_rows = Int(100_000, config=True, help="Rows a SQL query returns at most.")
+    stream_flush = Float(
+        0.1, config=True, help="Seconds between two stream messages to one browser."
+    )
+
+    def lake_path(self) -> Path:
+        if self.lake:
+            return Path(self.lake).expanduser().absolute()
+        from alphapulse.query.session import default_lake
+
+        return default_lake().absolute()
+
+    def initialize_settings(self) -> None:
+        lake = self.lake_path()
+        lake.mkdir(parents=True, exist_ok=True)
+        supervisor = CollectorSupervisor(
+            lake,
+            config_file=self.config_file,
+            simulated=self.simulated,
+            rate=self.rate,
+            attach=self.attach,
+            stop_timeout=self.stop_timeout,
+        )
+        self.state = ServerState(
+            supervisor=supervisor,
+            hub=StreamHub(supervisor, lake, flush_seconds=self.stream_flush),
+            lake_reader=LakeReader(lake),
+            version=_version(),
+            query_max_rows=self.query_max_rows,
+            query_timeout=self.query_timeout,
+        )
+        self.metrics_bridge = CollectorMetricsBridge(supervisor)
+        self.settings["alphapulse_state"] = self.state
+        self.log.info("AlphaPulse: lake %s (pid %d)", lake, os.getpid())
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend((pattern, handler) for pattern, handler, _ in ROUTES)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.state.hub.start()
+        self.metrics_bridge.start()
+        if self.autostart:
+            await self.state.supervisor.start()
+
+    async def stop_extension(self) -> None:
+        await self.state.hub.stop()
+        await self.metrics_bridge.stop()
+        await self.state.supervisor.stop()
+        self.state.close()

@@ -1,0 +1,38 @@
+"""The route table: every URL the extension serves, in one place.
+
+The auth tests (tests/test_server_auth.py) walk this table, so a route added here is tested
+for missing, wrong and cross-site credentials without anyone remembering to.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tornado.web import RequestHandler
+
+from alphapulse.server import handlers
+
+#: (pattern under the server's base URL, handler, methods with an example path)
+ROUTES: Final[list[tuple[str, type[RequestHandler], dict[str, str]]]] = [
+    ("alphapulse/api/status", handlers.StatusHandler, {"GET": "alphapulse/api/status"}),
+    (
+        "alphapulse/api/collectors",
+        handlers.CollectorsHandler,
+        {"GET": "alphapulse/api/collectors"},
+    ),
+    (
+        r"alphapulse/api/collectors/([a-z_]+)/(start|stop)",
+        handlers.CollectorActionHandler,
+        {"POST": "alphapulse/api/collectors/kraken/stop"},
+    ),
+    (
+        "alphapulse/api/instruments",
+        handlers.InstrumentsHandler,
+        {"GET": "alphapulse/api/instruments"},
+    ),
+    ("alphapulse/api/book", handlers.BookHandler, {"GET": "alphapulse/api/book"}),
+    ("alphapulse/api/events", handlers.EventsHandler, {"GET": "alphapulse/api/events"}),
+    ("alphapulse/api/news", handlers.NewsHandler, {"GET": "alphapulse/api/news"}),
+    ("alphapulse/api/query", handlers.QueryHandler, {"POST": "alphapulse/api/query"}),
+    ("alphapulse/api/stream", handlers.StreamHandler, {"WS": "alphapulse/api/stream"}),
+]
