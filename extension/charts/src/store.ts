@@ -1,0 +1,163 @@
+// What a chart's model holds in the browser, shared by all its views (the same widget
+// displayed twice, or re-rendered): the data as last changed, one live source, the status
+// line and one frame clock. anywidget calls initialize() once per model and render() per
+// view; the store lives from the first to the model's end, so a second view of a live chart
+// neither opens a second socket nor misses the rows the first one was sent.
+
+import type { AnyModel } from "@anywidget/types";
+import { countUpdate, counters } from "./counters";
+import { FrameClock } from "./frames";
+import { type LiveState, LiveSource } from "./live";
+import { type KernelMessage, type LiveSpec, type StreamItem, subscriptions } from "./protocol";
+
+/** What every view of a store can be told. */
+export interface StoreView<C> {
+  /** The changes since the last frame (the store decides their shape). */
+  apply(changes: C): void;
+  /** Draw everything again: the data was replaced, or the options changed. */
+  rebuild(): void;
+  /** The live status changed. */
+  status(state: LiveState, detail: string): void;
+}
+
+interface Traits {
+  [key: string]: unknown;
+  kind: "candlestick" | "depth";
+  live_spec: LiveSpec;
+}
+
+export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
+  readonly views = new Set<V>();
+  liveState: LiveState = "off";
+  liveDetail = "";
+  private source: LiveSource | null = null;
+  private readonly clock = new FrameClock(() => this.flush());
+  private readonly undo: (() => void)[] = [];
+
+  constructor(readonly model: AnyModel<M>) {}
+
+  /** Listens to the model: `handlers` maps a traitlet to what its change does. Called at
+   * the end of the subclass' constructor. */
+  protected listen(handlers: Record<string, () => void>): void {
+    const all: [string, (msg: KernelMessage) => void][] = [
+      ["change:live_spec", () => this.restartLive()],
+      ["msg:custom", (msg: KernelMessage) => this.message(msg)],
+      ...Object.entries(handlers).map(([name, f]): [string, () => void] => [`change:${name}`, f]),
+    ];
+    for (const [event, f] of all) this.model.on(event, f);
+    this.undo.push(() => {
+      for (const [event, f] of all) this.model.off(event, f);
+    });
+    this.load();
+    this.restartLive();
+  }
+
+  /** Every view draws everything again (after a traitlet changed wholesale). */
+  protected rebuildViews(): void {
+    for (const view of this.views) view.rebuild();
+  }
+
+  /** (Re)reads the synced traitlets. */
+  protected abstract load(): void;
+  /** Stream ITEMs, from the server or the relay. */
+  protected abstract items(items: readonly StreamItem[]): void;
+  /** Rows the kernel sent with update(). */
+  protected abstract rows(series: string, rows: readonly unknown[]): void;
+  /** What changed since the last frame, and nothing pending afterwards; null: nothing. */
+  protected abstract take(): C | null;
+
+  /** Asks for a frame: changes are applied there, once per frame. */
+  protected changed(): void {
+    this.clock.request();
+  }
+
+  private flush(): void {
+    const changes = this.take();
+    if (changes === null) return;
+    for (const view of this.views) {
+      view.apply(changes);
+      countUpdate();
+    }
+  }
+
+  private message(msg: KernelMessage): void {
+    switch (msg.type) {
+      case "stream":
+        this.items(msg.items);
+        break;
+      case "rows":
+        this.rows(msg.series, msg.rows);
+        break;
+      case "relay":
+        // A stopped relay ends the "relay" state only: not an error it reported, nor the
+        // server's socket the live spec has since moved to.
+        if (msg.state === "started") this.setStatus("relay", "");
+        else if (this.liveState === "relay") this.setStatus("off", "");
+        break;
+      case "error":
+        this.setStatus("error", msg.message);
+        break;
+    }
+  }
+
+  private restartLive(): void {
+    this.source?.stop();
+    this.source = null;
+    const specs = subscriptions(this.model.get("kind"), this.model.get("live_spec") ?? {});
+    if (specs.length === 0) {
+      this.setStatus("off", "");
+      return;
+    }
+    this.source = new LiveSource(
+      specs,
+      {
+        items: (items) => this.items(items),
+        state: (state, detail) => this.setStatus(state, detail),
+      },
+      () => this.model.send({ type: "relay" }),
+    );
+    this.source.start();
+  }
+
+  private setStatus(state: LiveState, detail: string): void {
+    this.liveState = state;
+    this.liveDetail = detail;
+    for (const view of this.views) view.status(state, detail);
+  }
+
+  attach(view: V): () => void {
+    this.views.add(view);
+    counters().charts += 1;
+    view.status(this.liveState, this.liveDetail);
+    return () => {
+      this.views.delete(view);
+      counters().charts -= 1;
+    };
+  }
+
+  dispose(): void {
+    this.source?.stop();
+    this.clock.cancel();
+    this.undo.forEach((f) => f());
+  }
+}
+
+/** One store per model, created on first use (initialize, or render if it comes first). */
+// Stores of either chart, whatever their traitlets and changes.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStore = Store<any, any, any>;
+const stores = new WeakMap<object, AnyStore>();
+
+export function storeOf<S extends AnyStore>(model: object, create: () => S): S {
+  let store = stores.get(model);
+  if (store === undefined) {
+    store = create();
+    stores.set(model, store);
+  }
+  return store as S;
+}
+
+export function dropStore(model: object): void {
+  stores.get(model)?.dispose();
+  stores.delete(model);
+}
