@@ -3,8 +3,8 @@
 // changes its views have not drawn yet.
 
 import type { AnyModel } from "@anywidget/types";
-import { counters } from "./counters";
-import { type Change, Pending } from "./frames";
+import { counters } from "./store";
+import { type Change, Pending } from "./series_data";
 import type { CandlestickModel, Row, SeriesKind, StreamItem } from "./protocol";
 import { SeriesData } from "./series_data";
 import { Store, type StoreView } from "./store";

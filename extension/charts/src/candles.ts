@@ -21,7 +21,7 @@ import {
   type WhitespaceData,
 } from "lightweight-charts";
 import { type CandleChanges, type CandleStore, type CandleView, PRICE, type SeriesState } from "./candle_store";
-import type { Change } from "./frames";
+import type { Change } from "./series_data";
 import type { LiveState } from "./live";
 import { Panel } from "./panel";
 import type { Bar, Point, Row } from "./protocol";

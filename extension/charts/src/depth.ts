@@ -14,7 +14,7 @@ import {
   LineType,
   type PriceChartOptions,
 } from "lightweight-charts";
-import { cumulative, priceDecimals } from "./depth_data";
+import { cumulative, priceDecimals } from "./plot_rows";
 import type { LiveState } from "./live";
 import { Panel } from "./panel";
 import type { DepthModel, Level, StreamItem } from "./protocol";

@@ -5,10 +5,41 @@
 // neither opens a second socket nor misses the rows the first one was sent.
 
 import type { AnyModel } from "@anywidget/types";
-import { countUpdate, counters } from "./counters";
-import { FrameClock } from "./frames";
 import { type LiveState, LiveSource } from "./live";
 import { type KernelMessage, type LiveSpec, type StreamItem, subscriptions } from "./protocol";
+import { FrameClock } from "./series_data";
+
+// -- window.__alphapulse_charts ---------------------------------------------------------
+//
+// What the browser tests and the benchmark read. `charts` is the
+// number of chart views on the page, `updates` the frames in which a view applied changes
+// (their rate is the chart's updates/s), `lastUpdate` the time of the last (Date.now()).
+
+export interface ChartCounters {
+  charts: number;
+  updates: number;
+  lastUpdate: number;
+  /** Stream rows ignored for arriving older than the series' last (never thrown). */
+  ignored: number;
+}
+
+declare global {
+  interface Window {
+    __alphapulse_charts?: ChartCounters;
+  }
+}
+
+export function counters(): ChartCounters {
+  if (typeof window === "undefined") return { charts: 0, updates: 0, lastUpdate: 0, ignored: 0 };
+  window.__alphapulse_charts ??= { charts: 0, updates: 0, lastUpdate: 0, ignored: 0 };
+  return window.__alphapulse_charts;
+}
+
+export function countUpdate(): void {
+  const c = counters();
+  c.updates += 1;
+  c.lastUpdate = Date.now();
+}
 
 /** What every view of a store can be told. */
 export interface StoreView<C> {

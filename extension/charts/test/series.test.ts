@@ -4,12 +4,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cumulative, priceDecimals } from "../src/depth_data";
-import { Pending } from "../src/frames";
 import { statusText } from "../src/panel";
-import { candle, precisionOf, volumeBar } from "../src/plot_rows";
+import { candle, cumulative, precisionOf, priceDecimals, volumeBar } from "../src/plot_rows";
 import { subscriptions } from "../src/protocol";
-import { MAX_ROWS, SeriesData, sortedUnique } from "../src/series_data";
+import { MAX_ROWS, Pending, SeriesData, sortedUnique } from "../src/series_data";
 import type { Palette } from "../src/theme";
 
 test("a full load is sorted, one row per time, the last given winning", () => {
