@@ -68,6 +68,20 @@ class ServerState:
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
+    async def prepare(self) -> None:
+        # APIHandler.prepare without its 404 for a cross-origin request carrying cookies:
+        # the refusal says what it is (403).
+        await JupyterHandler.prepare(self)
+        if not self.check_origin():
+            raise web.HTTPError(403, reason="cross-origin request refused")
+
+    def check_xsrf_cookie(self) -> None:
+        # The same for state-changing requests, whose XSRF check answers a foreign origin
+        # with 404 before it looks at the token.
+        if hasattr(self, "_jupyter_current_user") and not self.check_origin():
+            raise web.HTTPError(403, reason="cross-origin request refused")
+        super().check_xsrf_cookie()
+
     @property
     def state(self) -> ServerState:
         state: ServerState = self.settings["alphapulse_state"]
