@@ -68,7 +68,7 @@ class ServerState:
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]
         # APIHandler.prepare without its 404 for a cross-origin request carrying cookies:
         # the refusal says what it is (403).
         await JupyterHandler.prepare(self)

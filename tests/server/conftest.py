@@ -17,7 +17,7 @@ def lake(tmp_path: Path) -> Path:
     return tmp_path / "lake"
 
 
-@pytest.fixture
+@pytest.fixture  # type: ignore[no-redef]
 def jp_server_config(lake: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"alphapulse.server": True}},
