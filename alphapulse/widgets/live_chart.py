@@ -9,6 +9,7 @@ kernel relays (alphapulse.widgets.relay). The Python method that starts streamin
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -54,6 +55,9 @@ class LiveChart(anywidget.AnyWidget):
 
     _esm = BUNDLE if BUNDLE.is_file() else _MISSING_BUNDLE
 
+    #: One per chart: the front end shares a chart's data and live source between its views
+    #: by it (anywidget gives each view a model proxy of its own).
+    chart_id = traitlets.Unicode(read_only=True).tag(sync=True)
     #: Which chart the front end draws ("candlestick" or "depth"); one bundle draws both.
     kind = traitlets.Unicode("candlestick", read_only=True).tag(sync=True)
     live_spec = traitlets.Dict().tag(sync=True)
@@ -77,6 +81,10 @@ class LiveChart(anywidget.AnyWidget):
     def stop_live(self) -> None:
         """Stops streaming; the chart keeps what it has drawn."""
         self.live_spec = {}
+
+    @traitlets.default("chart_id")
+    def _new_chart_id(self) -> str:
+        return uuid.uuid4().hex
 
     @traitlets.observe("live_spec")
     def _live_spec_changed(self, _change: Any) -> None:

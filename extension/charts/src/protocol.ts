@@ -85,6 +85,8 @@ export type Level = [number, number];
 /** The traitlets of a CandlestickChart. */
 export interface CandlestickModel {
   [key: string]: unknown;
+  /** Unique per chart: its views share one store (see store.ts). */
+  chart_id: string;
   kind: "candlestick";
   series: SeriesSpec[];
   markers: Marker[];
@@ -96,6 +98,7 @@ export interface CandlestickModel {
 /** The traitlets of a DepthChart. */
 export interface DepthModel {
   [key: string]: unknown;
+  chart_id: string;
   kind: "depth";
   bids: Level[];
   asks: Level[];
@@ -140,6 +143,27 @@ export interface NewsItem {
 }
 
 export type StreamItem = BarsItem | TradesItem | BookItem | StatusItem | NewsItem;
+
+/** Whether `x` is an ITEM the charts can apply: anything else (an acknowledgement that
+ * arrives among the items, a channel added later, a malformed one) is skipped, never thrown
+ * on. */
+export function isItem(x: unknown): x is StreamItem {
+  if (typeof x !== "object" || x === null || "type" in x) return false;
+  const item = x as Partial<Record<string, unknown>>;
+  switch (item["channel"]) {
+    case "bars":
+      return Array.isArray(item["bars"]);
+    case "book":
+      return Array.isArray(item["bids"]) && Array.isArray(item["asks"]);
+    case "trades":
+    case "news":
+      return Array.isArray(item["rows"]);
+    case "status":
+      return typeof item["status"] === "object";
+    default:
+      return false;
+  }
+}
 
 /** What the front end sends the server's stream. */
 export interface Subscribe {

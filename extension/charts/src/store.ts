@@ -6,7 +6,7 @@
 
 import type { AnyModel } from "@anywidget/types";
 import { type LiveState, LiveSource } from "./live";
-import { type KernelMessage, type LiveSpec, type StreamItem, subscriptions } from "./protocol";
+import { isItem, type KernelMessage, type LiveSpec, type StreamItem, subscriptions } from "./protocol";
 import { FrameClock } from "./series_data";
 
 // -- window.__alphapulse_charts ---------------------------------------------------------
@@ -53,6 +53,7 @@ export interface StoreView<C> {
 
 interface Traits {
   [key: string]: unknown;
+  chart_id: string;
   kind: "candlestick" | "depth";
   live_spec: LiveSpec;
 }
@@ -114,7 +115,7 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
   private message(msg: KernelMessage): void {
     switch (msg.type) {
       case "stream":
-        this.items(msg.items);
+        this.receive(msg.items);
         break;
       case "rows":
         this.rows(msg.series, msg.rows);
@@ -131,6 +132,13 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
     }
   }
 
+  /** ITEMs from either source; what is not one is skipped (see isItem). */
+  private receive(items: readonly unknown[]): void {
+    if (!Array.isArray(items)) return;
+    const valid = items.filter(isItem);
+    if (valid.length > 0) this.items(valid);
+  }
+
   private restartLive(): void {
     this.source?.stop();
     this.source = null;
@@ -142,7 +150,7 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
     this.source = new LiveSource(
       specs,
       {
-        items: (items) => this.items(items),
+        items: (items) => this.receive(items),
         state: (state, detail) => this.setStatus(state, detail),
       },
       () => this.model.send({ type: "relay" }),
@@ -173,22 +181,29 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
   }
 }
 
-/** One store per model, created on first use (initialize, or render if it comes first). */
-// Stores of either chart, whatever their traitlets and changes.
+/** One store per chart, created on first use (initialize, or render if it comes first).
+ * Keyed by the chart's `chart_id` traitlet, not by the model object: anywidget hands
+ * initialize() and every render() a proxy of its own for the same model. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyStore = Store<any, any, any>;
-const stores = new WeakMap<object, AnyStore>();
+const stores = new Map<string, AnyStore>();
 
-export function storeOf<S extends AnyStore>(model: object, create: () => S): S {
-  let store = stores.get(model);
+function keyOf(model: AnyModel<Traits>): string {
+  return String(model.get("chart_id") ?? "");
+}
+
+export function storeOf<S extends AnyStore>(model: AnyModel<Traits>, create: () => S): S {
+  const key = keyOf(model);
+  let store = stores.get(key);
   if (store === undefined) {
     store = create();
-    stores.set(model, store);
+    stores.set(key, store);
   }
   return store as S;
 }
 
-export function dropStore(model: object): void {
-  stores.get(model)?.dispose();
-  stores.delete(model);
+export function dropStore(model: AnyModel<Traits>): void {
+  const key = keyOf(model);
+  stores.get(key)?.dispose();
+  stores.delete(key);
 }

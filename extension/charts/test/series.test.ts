@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { statusText } from "../src/panel";
 import { candle, cumulative, precisionOf, priceDecimals, volumeBar } from "../src/plot_rows";
-import { subscriptions } from "../src/protocol";
+import { isItem, subscriptions } from "../src/protocol";
 import { MAX_ROWS, Pending, SeriesData, sortedUnique } from "../src/series_data";
 import type { Palette } from "../src/theme";
 
@@ -141,4 +141,13 @@ test("subscriptions and the status line match the live spec", () => {
   assert.equal(subscriptions("candlestick", { instrument: "x:Y", depth: 10 }).length, 2);
   assert.equal(statusText("server", "", { instrument: "kraken:BTC/USD", interval: "1s" }), "● live kraken:BTC/USD 1s");
   assert.equal(statusText("error", "boom", {}), "⚠ boom");
+});
+
+test("only ITEMs the charts can apply get through", () => {
+  assert.equal(isItem({ channel: "book", instrument: "k:X", time: 1, bids: [], asks: [] }), true);
+  assert.equal(isItem({ type: "subscribed", channel: "book", instrument: "k:X", depth: 3 }), false);
+  assert.equal(isItem({ channel: "book", instrument: "k:X" }), false);
+  assert.equal(isItem({ channel: "bars", bars: [] }), true);
+  assert.equal(isItem({ channel: "candles", bars: [] }), false);
+  assert.equal(isItem(null), false);
 });
