@@ -116,6 +116,23 @@ def test_a_failing_source_is_reported_to_the_chart(chart: CandlestickChart) -> N
     } in (recorder.custom())
 
 
+def test_the_relay_stops_when_the_charts_last_view_goes(chart: CandlestickChart) -> None:
+    async def endless(lake: Path | None, specs: list[dict[str, Any]]) -> AsyncIterator[list[Any]]:
+        while True:
+            await asyncio.sleep(0.01)
+            yield []
+
+    chart.relay_source = endless
+    recorded(chart)
+    chart.live("kraken:BTC/USD")
+    front_end_says(chart, {"type": "relay"})
+    relay = chart.relay
+    assert relay is not None and relay.running
+    front_end_says(chart, {"type": "relay_stop"})
+    assert chart.relay is None and not relay.running
+    assert chart.live_spec  # a view shown later streams again
+
+
 def test_no_relay_without_a_live_spec(chart: CandlestickChart) -> None:
     front_end_says(chart, {"type": "relay"})
     front_end_says(chart, {"type": "something else"})

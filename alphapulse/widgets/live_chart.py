@@ -1,8 +1,9 @@
 """What both charts share: the bundled front end, the options, and live data.
 
 Live data: ``live_spec`` says what to stream (``{}``: nothing). The front end subscribes
-to the server's stream itself; when it cannot, it sends ``{"type": "relay"}`` and the
-kernel relays (alphapulse.widgets.relay). The Python method that starts streaming is
+to the server's stream itself while the chart has a view on screen; when it cannot, it
+sends ``{"type": "relay"}`` and the kernel relays (alphapulse.widgets.relay) until
+``{"type": "relay_stop"}``. The Python method that starts streaming is
 ``live()``, so the traitlet the front end reads is named ``live_spec``.
 """
 
@@ -93,8 +94,11 @@ class LiveChart(anywidget.AnyWidget):
         self._stop_relay()
 
     def _on_front_end_message(self, _widget: object, content: Any, _buffers: object) -> None:
-        if isinstance(content, dict) and content.get("type") == "relay":
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "relay":
             self.start_relay()
+        elif kind == "relay_stop":  # the chart's last view is gone (output cleared, cell rerun)
+            self._stop_relay()
 
     def start_relay(self) -> None:
         """Relays ``live_spec``'s items from the kernel (what a ``{"type": "relay"}`` from

@@ -14,7 +14,7 @@ export interface LiveSink {
   state(state: LiveState, detail: string): void;
 }
 
-/** Seconds the first connection may take before the relay is asked for instead. */
+/** Milliseconds the first connection may take before the relay is asked for instead. */
 const OPEN_TIMEOUT_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 

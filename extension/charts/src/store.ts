@@ -63,6 +63,8 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
   liveState: LiveState = "off";
   liveDetail = "";
   private source: LiveSource | null = null;
+  /** The kernel was asked to relay (and is told to stop with the source). */
+  private relaying = false;
   private readonly clock = new FrameClock(() => this.flush());
   private readonly undo: (() => void)[] = [];
 
@@ -139,23 +141,36 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
     if (valid.length > 0) this.items(valid);
   }
 
+  /** Streams the live spec while the chart is on screen: from its first view to its last
+   * (an output cleared or a cell run again stops the old chart's stream, in the kernel
+   * too when it was relaying). */
   private restartLive(): void {
-    this.source?.stop();
-    this.source = null;
+    this.stopLive();
     const specs = subscriptions(this.model.get("kind"), this.model.get("live_spec") ?? {});
-    if (specs.length === 0) {
-      this.setStatus("off", "");
+    if (specs.length === 0 || this.views.size === 0) {
+      if (specs.length === 0) this.setStatus("off", "");
       return;
     }
-    this.source = new LiveSource(
+    const source = new LiveSource(
       specs,
       {
         items: (items) => this.receive(items),
         state: (state, detail) => this.setStatus(state, detail),
       },
-      () => this.model.send({ type: "relay" }),
+      () => {
+        this.relaying = true;
+        this.model.send({ type: "relay" });
+      },
     );
-    this.source.start();
+    this.source = source;
+    source.start();
+  }
+
+  private stopLive(): void {
+    this.source?.stop();
+    this.source = null;
+    if (this.relaying) this.model.send({ type: "relay_stop" });
+    this.relaying = false;
   }
 
   private setStatus(state: LiveState, detail: string): void {
@@ -168,14 +183,16 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
     this.views.add(view);
     counters().charts += 1;
     view.status(this.liveState, this.liveDetail);
+    if (this.views.size === 1) this.restartLive();
     return () => {
       this.views.delete(view);
       counters().charts -= 1;
+      if (this.views.size === 0) this.stopLive();
     };
   }
 
   dispose(): void {
-    this.source?.stop();
+    this.stopLive();
     this.clock.cancel();
     this.undo.forEach((f) => f());
   }
