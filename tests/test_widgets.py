@@ -84,6 +84,7 @@ def _frames() -> dict[str, object]:
         "polars-lazy": pl.from_arrow(arrow).lazy(),  # type: ignore[union-attr]
         "pandas": pandas,
         "pandas-time-index": pandas.set_index("ts"),
+        "pandas-unnamed-time-index": pandas.set_index("ts").rename_axis(None),
         "pyarrow": arrow,
         "record-batch": arrow.to_batches()[0],
         "duckdb-relation": duckdb.sql("select * from arrow"),
@@ -278,7 +279,7 @@ def test_options_are_checked() -> None:
         "volume": True,
     }
     with pytest.raises(ValueError, match="theme is one of auto, light, dark"):
-        CandlestickChart(theme="blue")
+        CandlestickChart(theme="blue")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="height is in pixels"):
         DepthChart(height=10)
 

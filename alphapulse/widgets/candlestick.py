@@ -18,7 +18,7 @@ from typing import Any, Final
 import traitlets
 
 from alphapulse.widgets.chart_data import row_table, to_table
-from alphapulse.widgets.live_chart import LiveChart, chart_options
+from alphapulse.widgets.live_chart import LiveChart, Theme, chart_options
 from alphapulse.widgets.series_rows import (
     SERIES_KINDS,
     apply_row,
@@ -53,7 +53,7 @@ class CandlestickChart(LiveChart):
         height: int = 400,
         title: str | None = None,
         volume: bool = True,
-        theme: str = "auto",
+        theme: Theme = "auto",
         **kwargs: Any,
     ) -> None:
         options = chart_options(

@@ -82,9 +82,11 @@ def row_table(row: object) -> pa.Table:
 
 
 def _from_pandas(frame: Any) -> pa.Table:
-    # A time index (df.set_index("ts"), resample()) is a column to us.
+    # A time index (df.set_index("ts"), resample()) is a column to us; unnamed, "time".
     index = frame.index
-    if index.name is not None or type(index).__name__ == "DatetimeIndex":
+    if type(index).__name__ == "DatetimeIndex" and index.name is None:
+        frame = frame.rename_axis("time")
+    if frame.index.name is not None:
         frame = frame.reset_index()
     return pa.Table.from_pandas(frame, preserve_index=False)
 

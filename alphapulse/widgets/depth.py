@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import traitlets
 
 from alphapulse.widgets.chart_data import find_column, to_table
-from alphapulse.widgets.live_chart import LiveChart, chart_options
+from alphapulse.widgets.live_chart import LiveChart, Theme, chart_options
 
 #: [price, size]
 Level = list[float]
@@ -94,7 +94,7 @@ class DepthChart(LiveChart):
         *,
         height: int = 300,
         title: str | None = None,
-        theme: str = "auto",
+        theme: Theme = "auto",
         **kwargs: Any,
     ) -> None:
         options = chart_options("DepthChart", height=height, title=title, theme=theme, volume=False)

@@ -3,13 +3,12 @@
 Live data: ``live_spec`` says what to stream (``{}``: nothing). The front end subscribes
 to the server's stream itself while the chart has a view on screen; when it cannot, it
 sends ``{"type": "relay"}`` and the kernel relays (alphapulse.widgets.relay) until
-``{"type": "relay_stop"}``. The Python method that starts streaming is
-``live()``, so the traitlet the front end reads is named ``live_spec``.
+``{"type": "relay_stop"}``. The method that starts streaming is ``live()``, so the
+traitlet the front end reads is named ``live_spec``.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -35,11 +34,9 @@ export default {
 Theme = Literal["auto", "light", "dark"]
 THEMES: Final = ("auto", "light", "dark")
 
-log = logging.getLogger(__name__)
-
 
 def chart_options(
-    chart: str, *, height: int, title: str | None, theme: str, volume: bool
+    chart: str, *, height: int, title: str | None, theme: Theme, volume: bool
 ) -> dict[str, Any]:
     """The ``options`` traitlet, checked: a wrong value fails in the cell, not in the page."""
     if isinstance(height, bool) or not isinstance(height, int) or height < 80:
