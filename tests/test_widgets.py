@@ -118,9 +118,11 @@ def test_bars_of_the_lake_from_a_session_and_a_duckdb_cell(lake: Path) -> None:
         shell.run_line_magic("config", f"DuckDBMagic.lake = {str(lake)!r}")
         result = shell.run_cell_magic("duckdb", "", sql)  # type: ignore[no-untyped-call]
         assert type(result).__name__ == "QueryResult"
-        assert price_rows(CandlestickChart(result)) == from_session
+        # DuckDB's parallel sums may differ in the last bit between two runs.
+        expected = [pytest.approx(row) for row in from_session]
+        assert price_rows(CandlestickChart(result)) == expected
         relation = shell.run_cell_magic("duckdb", "--relation", sql)  # type: ignore[no-untyped-call]
-        assert price_rows(CandlestickChart(relation)) == from_session
+        assert price_rows(CandlestickChart(relation)) == expected
     finally:
         alphapulse.magics.unload_ipython_extension(shell)
 
