@@ -92,7 +92,24 @@ def _frames() -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("kind", list(_frames()))
+FRAME_KINDS = [
+    "polars",
+    "polars-lazy",
+    "pandas",
+    "pandas-time-index",
+    "pandas-unnamed-time-index",
+    "pyarrow",
+    "record-batch",
+    "duckdb-relation",
+    "dicts",
+]
+
+
+def test_every_frame_kind_is_tested() -> None:
+    assert list(_frames()) == FRAME_KINDS
+
+
+@pytest.mark.parametrize("kind", FRAME_KINDS)
 def test_bars_from_every_frame_type(kind: str) -> None:
     assert price_rows(CandlestickChart(_frames()[kind])) == EXPECTED
 
