@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DATA ?= data
 CARGO := cd rust_ext && cargo
 
-.PHONY: help setup build run demo test lint typecheck rust-test python-test stubtest bench clean
+.PHONY: help setup widgets build run collect demo test lint typecheck rust-test python-test stubtest bench clean
 
 # Every target with a "## what it does" comment, so that a new target cannot be left out
 # (tests/test_cli.py checks that every target has one).
@@ -28,13 +28,31 @@ $(VENV)/.deps: pyproject.toml
 
 setup: $(VENV)/.deps ## create .venv with the Python tools (needs cargo)
 
-# Release build: the core is what gets measured, and tests on it are fast either way.
-build: setup ## build the Rust core into .venv; then `. .venv/bin/activate` puts alphapulse on the PATH
+# The charts' front end (TypeScript, lightweight-charts) as one ES module beside the widgets.
+WIDGETS_SRC := extension/charts/package-lock.json extension/charts/build.mjs $(wildcard extension/charts/src/*.ts)
+widgets: alphapulse/widgets/static/charts.js ## build the charts' front-end bundle (needs Node 18+ and npm)
+alphapulse/widgets/static/charts.js: $(WIDGETS_SRC)
+	cd extension/charts && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+# Release build: the core is what gets measured, and tests on it are fast either way. The
+# widget bundle first, so that the package (and a wheel) carries it.
+build: setup widgets ## build the Rust core and the widgets into .venv; `. .venv/bin/activate` puts alphapulse on the PATH
 	$(VENV)/bin/maturin develop --release --quiet
 
-# The collector on the embedded simulator (Kraken, Coinbase, Binance) into $(DATA)/lake, with
-# a live status line; Ctrl-C (or DURATION=seconds) stops it cleanly.
-run: build ## collect from the embedded simulator into data/lake (Ctrl-C or DURATION=seconds stops)
+# JupyterLab with the AlphaPulse server extension: the collectors run on the embedded
+# simulator into $(DATA)/lake as a supervised background service. The URL with its token is
+# printed first (a fresh token each run); Ctrl-C stops Lab and the collectors cleanly.
+PORT ?= 8888
+run: build ## JupyterLab with the collectors running on the embedded simulator (prints the URL)
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo; echo "    AlphaPulse in JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$token"; echo; \
+	exec $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.port_retries=0 --IdentityProvider.token=$$token \
+		--AlphaPulse.lake=$(abspath $(DATA))/lake $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The collector alone (no Jupyter), with a live status line; Ctrl-C (or DURATION=seconds)
+# stops it cleanly.
+collect: build ## collect from the embedded simulator into data/lake without Jupyter (Ctrl-C or DURATION=seconds)
 	$(PY) -m alphapulse collect --simulated --lake $(DATA)/lake $(if $(DURATION),--duration $(DURATION))
 
 # A capture in the venues' wire formats, replayed with every check.
@@ -42,9 +60,10 @@ demo: build ## write a capture in the venues' wire formats and replay it with --
 	$(PY) -m alphapulse demo --out $(DATA)/demo.capture.zst
 	$(PY) -m alphapulse replay --verify $(DATA)/demo.capture.zst
 
-lint: setup ## ruff check and format, cargo fmt and clippy
+lint: setup widgets ## ruff check and format, cargo fmt and clippy, TypeScript (tsc strict) and its unit tests
 	$(VENV)/bin/ruff check alphapulse tests
 	$(VENV)/bin/ruff format --check alphapulse tests
+	cd extension/charts && npm run --silent typecheck && npm test --silent
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features python -- -D warnings

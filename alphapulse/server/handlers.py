@@ -219,10 +219,8 @@ class QueryHandler(BaseHandler):
         except (SQLRejected, SQLFailed, ValueError, TypeError) as e:
             raise web.HTTPError(400, reason=_one_line(e)) from None
         if fmt == "arrow":
-            self.set_header("Content-Type", ARROW_STREAM)
-            self.finish(result.to_arrow_ipc())
+            self.finish(result.to_arrow_ipc(), set_content_type=ARROW_STREAM)
         else:
-            self.set_header("Content-Type", "application/json")
             self.finish(result.to_json())
 
 

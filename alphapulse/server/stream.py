@@ -64,8 +64,7 @@ class StreamClient:
             pending[bar["time"]] = bar
 
     def take(self) -> list[dict[str, Any]]:
-        items, self.notices = self.notices, []
-        items += self.history
+        items = self.history
         self.history = []
         for (instrument, interval), bars in self.bars.items():
             if bars:
@@ -184,8 +183,10 @@ class StreamHub:
                             await client.subscribe(trades=trades, books=books, news=news)
                             self._changed.clear()
                             changed = asyncio.create_task(self._changed.wait())
-                            await asyncio.wait({reader, changed}, return_when="FIRST_COMPLETED")
-                            changed.cancel()
+                            try:
+                                await asyncio.wait({reader, changed}, return_when="FIRST_COMPLETED")
+                            finally:
+                                changed.cancel()
                     finally:
                         reader.cancel()
             except ControlError as e:
@@ -242,19 +243,24 @@ class StreamHub:
     def flush(self, client: StreamClient) -> None:
         if client.writing is not None and not client.writing.done():
             return  # its socket has not taken the last message: keep coalescing
+        notices, client.notices = client.notices, []
         items = client.take()
-        if not items:
+        if not items and not notices:
             return
         dropped, client.dropped = client.dropped, 0
-        message = orjson.dumps({"type": "update", "dropped": dropped, "items": items}).decode()
+        messages = [orjson.dumps(n).decode() for n in notices]
+        if items:
+            update = {"type": "update", "dropped": dropped, "items": items}
+            messages.append(orjson.dumps(update).decode())
         try:
-            client.writing = client.send(message)
+            for message in messages:
+                client.writing = client.send(message)
         except Exception as e:  # a closed socket: its handler removes it
             log.debug("stream: a client's socket refused a write: %s", e)
             self.remove(client)
             return
-        client.sent += 1
-        self.messages_sent += 1
+        client.sent += len(messages)
+        self.messages_sent += len(messages)
 
 
 def _describe(key: Key) -> dict[str, Any]:
