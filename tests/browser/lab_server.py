@@ -101,14 +101,15 @@ def free_port() -> int:
 
 
 def write_live_notebook(
-    path: Path, instrument: str = LIVE_INSTRUMENT, interval: str = "1s"
+    path: Path, instrument: str = LIVE_INSTRUMENT, interval: str = "1s", depth: int | None = None
 ) -> None:
-    """A notebook of a title and one cell that shows a live chart of ``instrument`` (kept
-    in ``chart``, for the benchmark's ``chart.stop_live()``), for the python3 kernel."""
+    """A notebook of a title and one cell that shows a live chart of ``instrument``
+    (``depth``: with its book's best bid and ask), for the python3 kernel."""
+    book = f", depth={depth}" if depth else ""
     code = (
         "from alphapulse.widgets import CandlestickChart\n\n"
         f'chart = CandlestickChart(title="{instrument} {interval}, live", height=360)\n'
-        f'chart.live("{instrument}", interval="{interval}")'
+        f'chart.live("{instrument}", interval="{interval}"{book})'
     )
     v4 = nbformat.v4
     nb = v4.new_notebook()  # type: ignore[no-untyped-call]
