@@ -179,9 +179,11 @@ class StreamHub:
                     reader = asyncio.create_task(self._read(client))
                     try:
                         while not reader.done():
+                            # Cleared first: a change while the subscribe is in flight
+                            # is then seen on the next round, not lost.
+                            self._changed.clear()
                             trades, books, news = self.interests()
                             await client.subscribe(trades=trades, books=books, news=news)
-                            self._changed.clear()
                             changed = asyncio.create_task(self._changed.wait())
                             try:
                                 await asyncio.wait({reader, changed}, return_when="FIRST_COMPLETED")

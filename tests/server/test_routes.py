@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,24 +13,7 @@ import pyarrow as pa
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from alphapulse.control_client import find_control
-
 Fetch = Callable[..., Awaitable[Any]]
-
-
-@pytest.fixture
-def running(jp_serverapp: Any, jp_asyncio_loop: asyncio.AbstractEventLoop, lake: Path) -> Any:
-    """The server with its extension started (pytest-jupyter does not run the start hook)."""
-
-    async def start() -> None:
-        await jp_serverapp.extension_manager.start_all_extensions()
-        deadline = time.monotonic() + 60
-        while find_control(lake) is None:
-            assert time.monotonic() < deadline, "the collector child never came up"
-            await asyncio.sleep(0.2)
-
-    jp_asyncio_loop.run_until_complete(start())
-    return jp_serverapp
 
 
 async def get(jp_fetch: Fetch, path: str, **params: Any) -> Any:
