@@ -362,6 +362,7 @@ class ControlServer:
                 for s in self.subscribers:
                     if s.news:
                         s.pending_news.extend(rows)
+                        s.wake.set()
             return
         wanted = {sym for s in self.subscribers for v, sym in s.trades if v == venue}
         if not wanted or table != "trades":
@@ -374,11 +375,15 @@ class ControlServer:
             for s in self.subscribers:
                 if (venue, symbol) in s.trades:
                     s.add_trades(key, rows)
+                    s.wake.set()  # out with this drain, not a timer later
 
     async def _push(self, subscriber: Subscriber, writer: asyncio.StreamWriter) -> None:
         books: dict[str, dict[str, Any]] = {}
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+            # New trades wake it at once; books are looked at every FLUSH_SECONDS anyway.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscriber.wake.wait(), FLUSH_SECONDS)
+            subscriber.wake.clear()
             items = subscriber.take()
             for (venue, symbol), depth in subscriber.books.items():
                 key = f"{venue}:{symbol}"

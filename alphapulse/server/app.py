@@ -63,7 +63,10 @@ class AlphaPulse(ExtensionApp):
     query_timeout = Float(30.0, config=True, help="Seconds a SQL query may run.")
     query_max_rows = Int(100_000, config=True, help="Rows a SQL query returns at most.")
     stream_flush = Float(
-        0.1, config=True, help="Seconds between two stream messages to one browser."
+        0.025,
+        config=True,
+        help="Seconds between two stream messages to one browser (a chart redraws at most "
+        "once a frame whatever it gets).",
     )
 
     def lake_path(self) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,8 @@ class StreamClient:
         self.dropped = 0
         self.writing: asyncio.Future[None] | None = None
         self.sent = 0
+        self.last_flush = 0.0
+        self.scheduled: asyncio.TimerHandle | None = None
 
     def wants(self, channel: str, instrument: str = "") -> bool:
         return any(k[0] == channel and k[1] == instrument for k in self.keys)
@@ -125,6 +128,9 @@ class StreamHub:
 
     def remove(self, client: StreamClient) -> None:
         self.clients.discard(client)
+        if client.scheduled is not None:
+            client.scheduled.cancel()
+            client.scheduled = None
         self._changed.set()
 
     async def subscribe(self, client: StreamClient, spec: dict[str, Any]) -> None:
@@ -199,6 +205,16 @@ class StreamHub:
         async for update in client.updates():
             for item in update["items"]:
                 self.dispatch(item)
+            # Forward at once to the sockets not written to within flush_seconds: a chart
+            # then follows the collector's pace, not the sum of two timers.
+            loop = asyncio.get_running_loop()
+            now = time.monotonic()
+            for c in list(self.clients):
+                due = c.last_flush + self.flush_seconds
+                if now >= due:
+                    self.flush(c)
+                elif c.scheduled is None:  # at its next slot: skipping would halve the rate
+                    c.scheduled = loop.call_later(due - now, self._scheduled_flush, c)
 
     def dispatch(self, item: dict[str, Any]) -> None:
         channel = item["channel"]
@@ -239,12 +255,20 @@ class StreamHub:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_seconds)
+            now = time.monotonic()
             for client in list(self.clients):
-                self.flush(client)
+                if now - client.last_flush >= self.flush_seconds * 0.9:
+                    self.flush(client)
+
+    def _scheduled_flush(self, client: StreamClient) -> None:
+        client.scheduled = None
+        if client in self.clients:
+            self.flush(client)
 
     def flush(self, client: StreamClient) -> None:
         if client.writing is not None and not client.writing.done():
             return  # its socket has not taken the last message: keep coalescing
+        client.last_flush = time.monotonic()
         notices, client.notices = client.notices, []
         items = client.take()
         if not items and not notices:
