@@ -141,6 +141,7 @@ def start_lab(
         "IdentityProvider.token": token,
         "AlphaPulse.lake": str(lake),
         "LabApp.expose_app_in_browser": "True",
+        "JupyterNotebookApp.expose_app_in_browser": "True",  # Notebook 7's, the same handle
         "LabApp.user_settings_dir": str(workdir / "lab-settings"),
         "LabApp.workspaces_dir": str(workdir / "lab-workspaces"),
         "LabApp.news_url": "None",  # no network; and see _quiet_lab()

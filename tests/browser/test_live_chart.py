@@ -1,5 +1,6 @@
-"""A live CandlestickChart in a real browser: JupyterLab, then Voila, on one ``jupyter lab``
-whose AlphaPulse extension runs the collector on the simulator; then the server's stop.
+"""A live CandlestickChart in a real browser: JupyterLab, Voila, then Notebook 7, on one
+``jupyter lab`` whose AlphaPulse extension runs the collector on the simulator; then the
+server's stop.
 
 Each chart is photographed twice, 2.5 s apart (tests/output/browser/*-1.png, *-2.png): both
 must show candles (pixels of the candles' colours, not just a canvas) and differ, and the
@@ -92,6 +93,18 @@ def test_voila_renders_the_notebook_without_code_and_its_chart_moves(
     assert "CandlestickChart(" not in html
     assert f'chart.live("{LIVE_INSTRUMENT}"' not in html
     assert console.errors == [], f"console errors in Voila (ignored: {console.ignored})"
+
+
+def test_notebook_7_runs_the_notebook_and_its_live_chart_draws_and_moves(
+    lab: LabServer, page: Page, console: Console, output: Path
+) -> None:
+    open_in_lab(page, lab, LIVE_NOTEBOOK, app="notebooks")
+    chart = wait_for_chart(page)
+    assert live_state(page) == "server", page.locator(".alphapulse-chart-status").inner_text()
+    updates, what = photograph_twice(page, chart, "notebook7-live-chart", output)
+    page.screenshot(path=output / "notebook7-page.png")
+    assert updates > 0, f"window.__alphapulse_charts.updates did not grow ({what})"
+    assert console.errors == [], f"console errors in Notebook 7 (ignored: {console.ignored})"
 
 
 def test_sigterm_stops_lab_and_its_collector_within_5_s(lab: LabServer) -> None:
