@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from alphapulse.control_client import ControlClient, ControlUnavailableError, find_control
+from alphapulse.status import StatusFileError, read_status
 
 log = logging.getLogger("alphapulse.server")
 
@@ -207,10 +208,18 @@ class CollectorSupervisor:
 
     def info(self) -> dict[str, Any]:
         process = self.process
+        if self.attach:  # the collector started by hand, as its status file names it
+            try:
+                status = read_status(self.lake)
+            except StatusFileError:
+                status = None
+            pid = status["pid"] if status is not None else None
+        else:
+            pid = process.pid if process is not None and process.returncode is None else None
         return {
             "state": self.state,
             "mode": "attach" if self.attach else "child",
-            "pid": process.pid if process is not None and process.returncode is None else None,
+            "pid": pid,
             "restarts": self.restarts,
             "lake": str(self.lake),
             "simulated": self.simulated,

@@ -50,7 +50,7 @@ def wait(check: Callable[[], Any], seconds: float, what: str) -> Any:
 
 
 class Server:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *extra: str) -> None:
         self.lake = tmp / "lake"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -60,7 +60,7 @@ class Server:
                 *(sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}"),
                 *("--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}"),
                 *(f"--ServerApp.root_dir={tmp}", f"--AlphaPulse.lake={self.lake}"),
-                *("--allow-root", "--AlphaPulse.rate=300"),
+                *("--allow-root", "--AlphaPulse.rate=300", *extra),
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -134,3 +134,30 @@ def test_a_killed_server_leaves_no_orphan_collector(server: Server) -> None:
     server.proc.kill()
     server.proc.wait()
     wait(lambda: not alive(pid), 10, "the orphaned collector to exit")
+
+
+def test_attach_serves_a_collector_started_by_hand(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    collector = subprocess.Popen(
+        [sys.executable, "-m", "alphapulse", "collect", "--simulated", "--lake", str(lake)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = Server(tmp_path, "--AlphaPulse.attach=True")
+    try:
+        wait(lambda: read_status(lake), 60, "the standalone collector")
+        pid = wait(server.collector_pid, 60, "the server to attach")
+        assert pid == collector.pid  # no child of its own: the one started by hand
+        status = server.get("status")["supervisor"]
+        assert status["mode"] == "attach" and status["state"] == "attached"
+        venues = {c["venue"] for c in server.get("collectors")["collectors"]}
+        assert venues == {"kraken", "coinbase", "binance", "alpaca"}
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(30)
+        time.sleep(1.0)
+        assert collector.poll() is None  # the server's stop leaves a collector it did not start
+    finally:
+        server.proc.kill()
+        server.log.close()
+        collector.terminate()
+        collector.wait(30)
