@@ -407,5 +407,8 @@ class ControlServer:
                 continue
             dropped, subscriber.dropped = subscriber.dropped, 0
             line = {"push": "update", "dropped": dropped, "items": items}
-            writer.write(orjson.dumps(line) + b"\n")
-            await writer.drain()  # a slow reader waits here; publish() keeps coalescing
+            try:
+                writer.write(orjson.dumps(line) + b"\n")
+                await writer.drain()  # a slow reader waits here; publish() keeps coalescing
+            except ConnectionError:
+                return  # the reader went away: its connection's task cleans up
