@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import generate_latest
 
 from alphapulse import _core
@@ -367,10 +368,11 @@ class ControlServer:
         wanted = {sym for s in self.subscribers for v, sym in s.trades if v == venue}
         if not wanted or table != "trades":
             return
-        symbols = batch.column("symbol").to_pylist()
-        for symbol in wanted & set(symbols):
-            mask = pa.array([x == symbol for x in symbols])
-            rows = trade_rows(batch.filter(mask))
+        # Arrow kernels, not a Python pass over every row: this runs with every drain.
+        symbols = batch.column("symbol")
+        present = set(pc.unique(symbols).to_pylist())
+        for symbol in wanted & present:
+            rows = trade_rows(batch.filter(pc.equal(symbols, symbol)))
             key = f"{venue}:{symbol}"
             for s in self.subscribers:
                 if (venue, symbol) in s.trades:

@@ -65,21 +65,29 @@ class BarBuilder:
         return [dict(changed[t]) for t in sorted(changed)]
 
 
+def history_query(
+    instrument: str, seconds: int, limit: int = HISTORY_BARS
+) -> tuple[str, dict[str, Any]]:
+    """The SQL (and its parameters) of ``instrument``'s last ``limit`` bars, oldest first."""
+    venue, symbol = parse_instrument(instrument)
+    sql = (
+        "select * from (select epoch(ts)::bigint as time, open, high, low, close, volume "
+        "from bars(to_seconds($every::bigint), venue := $venue, symbol := $symbol) "
+        "order by ts desc limit $limit) order by time"
+    )
+    return sql, {"every": seconds, "venue": venue, "symbol": symbol, "limit": limit}
+
+
 def history_bars(lake: Path, instrument: str, seconds: int, limit: int = HISTORY_BARS) -> list[Any]:
     """The last ``limit`` bars of ``instrument`` in the lake (blocking: run it in a thread)."""
     from alphapulse.query.session import connect
 
-    venue, symbol = parse_instrument(instrument)
+    sql, params = history_query(instrument, seconds, limit)
     if not lake.exists():
         return []
     with connect(lake) as session:
-        table = session.arrow(
-            "select epoch(ts)::bigint as time, open, high, low, close, volume "
-            "from bars(to_seconds($every::bigint), venue := $venue, symbol := $symbol) "
-            "order by ts desc limit $limit",
-            {"every": seconds, "venue": venue, "symbol": symbol, "limit": limit},
-        )
-    return list(reversed(table.to_pylist()))
+        rows: list[Any] = session.arrow(sql, params).to_pylist()
+    return rows
 
 
 def spec_key(spec: dict[str, Any]) -> tuple[str, str, str, int]:

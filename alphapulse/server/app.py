@@ -87,10 +87,11 @@ class AlphaPulse(ExtensionApp):
             attach=self.attach,
             stop_timeout=self.stop_timeout,
         )
+        lake_reader = LakeReader(lake)
         self.state = ServerState(
             supervisor=supervisor,
-            hub=StreamHub(supervisor, lake, flush_seconds=self.stream_flush),
-            lake_reader=LakeReader(lake),
+            hub=StreamHub(supervisor, lake_reader, flush_seconds=self.stream_flush),
+            lake_reader=lake_reader,
             version=_version(),
             query_max_rows=self.query_max_rows,
             query_timeout=self.query_timeout,
@@ -103,12 +104,16 @@ class AlphaPulse(ExtensionApp):
         self.handlers.extend((pattern, handler) for pattern, handler, _ in ROUTES)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        if not hasattr(self, "state"):
+            return  # initialize_settings failed (logged by the server)
         self.state.hub.start()
         self.metrics_bridge.start()
         if self.autostart:
             await self.state.supervisor.start()
 
     async def stop_extension(self) -> None:
+        if not hasattr(self, "state"):
+            return  # initialize_settings failed (logged by the server): nothing was started
         await self.state.hub.stop()
         await self.metrics_bridge.stop()
         await self.state.supervisor.stop()

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from alphapulse.lake import LakeError
+from alphapulse.live import history_query
 from alphapulse.query.errors import QueryError
 
 
@@ -62,6 +63,12 @@ class LakeReader:
             "order by coalesce(ts_event, ts_recv) desc limit $limit",
             {"symbol": symbol, "limit": limit},
         )
+
+    def bars(self, instrument: str, seconds: int) -> list[dict[str, Any]]:
+        """A stream subscription's history (``alphapulse.live.history_query``), on this
+        reader's session rather than a new one per subscription."""
+        sql, params = history_query(instrument, seconds)
+        return self._rows(sql, params)
 
     def close(self) -> None:
         with self._lock:

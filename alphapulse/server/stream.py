@@ -16,13 +16,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from alphapulse.control_client import ControlClient, ControlError, find_control
-from alphapulse.live import BarBuilder, history_bars, parse_interval, spec_key
+from alphapulse.live import BarBuilder, parse_interval, spec_key
+from alphapulse.server.lakeread import LakeReader
 from alphapulse.server.supervisor import CollectorSupervisor
 
 log = logging.getLogger("alphapulse.server")
@@ -94,10 +94,15 @@ class StreamClient:
 
 class StreamHub:
     def __init__(
-        self, supervisor: CollectorSupervisor, lake: Path, *, flush_seconds: float = 0.1
+        self,
+        supervisor: CollectorSupervisor,
+        lake_reader: LakeReader,
+        *,
+        flush_seconds: float = 0.1,
     ) -> None:
         self.supervisor = supervisor
-        self.lake = lake
+        self.lake_reader = lake_reader
+        self.lake = lake_reader.lake
         self.flush_seconds = flush_seconds
         self.clients: set[StreamClient] = set()
         self.builders: dict[tuple[str, str], BarBuilder] = {}
@@ -140,7 +145,8 @@ class StreamHub:
             seconds = parse_interval(interval)
             self.builders.setdefault((instrument, interval), BarBuilder(seconds))
             loop = asyncio.get_running_loop()
-            bars = await loop.run_in_executor(None, history_bars, self.lake, instrument, seconds)
+            read = self.lake_reader.bars
+            bars = await loop.run_in_executor(None, read, instrument, seconds)
             live = self.builders[(instrument, interval)].bars
             merged = {b["time"]: b for b in bars} | {t: dict(b) for t, b in live.items()}
             client.history.append(
