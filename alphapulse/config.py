@@ -147,7 +147,7 @@ class CollectorConfig:
                 ) from None
             config = cls.from_dict(data, source=str(path))
         if lake := os.environ.get("ALPHAPULSE_LAKE"):
-            config.lake = Path(lake).expanduser()
+            config.lake = _home(lake, "lake", "$ALPHAPULSE_LAKE")
         return config
 
     @classmethod
@@ -158,9 +158,9 @@ class CollectorConfig:
         except ValidationError as e:
             raise ConfigError(describe(source, e)) from None
         # "~/data/lake" in a file is the home directory, as in a shell, not a "~" directory.
-        capture = Path(schema.capture).expanduser() if schema.capture is not None else None
+        capture = _home(schema.capture, "capture", source) if schema.capture is not None else None
         config = cls(
-            lake=Path(schema.lake).expanduser(),
+            lake=_home(schema.lake, "lake", source),
             capture=capture,
             source=source,
             compact_every=schema.compact_every,
@@ -186,6 +186,16 @@ class CollectorConfig:
             VENUES[name](vc.symbols, **vc.venue_kwargs(VENUES[name]))
             for name, vc in self.venues.items()
         ]
+
+
+def _home(text: str, key: str, source: str | None) -> Path:
+    """``text`` with ``~`` / ``~user`` expanded; ConfigError for a user without a home
+    (``~0``), which pathlib reports as a RuntimeError."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}{key}: {text!r}: no such user's home directory") from None
 
 
 # --- the file's schema -------------------------------------------------------------------
