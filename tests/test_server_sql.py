@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import alphapulse
+import alphapulse.server.sql as server_sql
 from alphapulse.lake import LakeWriter
 from alphapulse.lake.snapshot import bump_generation
+from alphapulse.query.views import VIEWS
 from alphapulse.server.sql import (
     ELAPSED_KEY,
     TRUNCATED_KEY,
@@ -343,6 +345,66 @@ def test_close(lake: Path) -> None:
     service.close()
     with pytest.raises(SQLFailed, match="closed"):
         service.run("select 1 x")
+
+
+# -- schema -------------------------------------------------------------------------------
+
+
+def test_the_schema_is_the_views_a_query_names(sql: ReadOnlySQL) -> None:
+    tables = sql.schema()
+    assert [t["name"] for t in tables] == sorted(VIEWS)  # not the _alphapulse_ ones beneath
+    for table in tables:
+        described = sql.run(f"describe {table['name']}").table
+        assert table["columns"] == [
+            {"name": name, "type": kind}
+            for name, kind in zip(
+                described.column("column_name").to_pylist(),
+                described.column("column_type").to_pylist(),
+                strict=True,
+            )
+        ]
+
+
+def test_the_schema_is_reused_then_listed_again(
+    lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ReadOnlySQL(lake)
+    try:
+        first = service.schema()
+        assert service.schema() is first  # within SCHEMA_MAX_AGE_S: the same answer
+        monkeypatch.setattr(server_sql, "SCHEMA_MAX_AGE_S", 0.0)
+        again = service.schema()
+        assert again is not first and again == first
+    finally:
+        service.close()
+    with pytest.raises(SQLFailed, match="closed"):
+        service.schema()
+
+
+def test_the_schema_never_waits_on_a_query(lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A completion while someone's long query holds the session: the last answer, now."""
+    service = ReadOnlySQL(lake)
+    try:
+        first = service.schema()
+        monkeypatch.setattr(server_sql, "SCHEMA_MAX_AGE_S", 0.0)
+        timed_out: list[SQLTimeout] = []
+
+        def long() -> None:
+            try:
+                service.run(LONG_QUERY, timeout_s=2)
+            except SQLTimeout as e:
+                timed_out.append(e)
+
+        thread = threading.Thread(target=long)
+        thread.start()
+        time.sleep(0.3)
+        started = time.perf_counter()
+        assert service.schema() is first
+        assert time.perf_counter() - started < 0.1
+        thread.join()
+        assert len(timed_out) == 1  # the query did hold the session all along
+    finally:
+        service.close()
 
 
 # -- encodings ----------------------------------------------------------------------------

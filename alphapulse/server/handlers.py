@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from jupyter_core.utils import ensure_async
@@ -25,6 +26,7 @@ from alphapulse.control import ControlRequestError
 from alphapulse.control_client import ControlError, ControlUnavailableError
 from alphapulse.lake import LakeError
 from alphapulse.live import LiveSpecError
+from alphapulse.query.errors import QueryError
 from alphapulse.server.lakeread import LakeReader
 from alphapulse.server.sql import QueryResult, ReadOnlySQL, SQLFailed, SQLRejected, SQLTimeout
 from alphapulse.server.stream import StreamClient, StreamHub
@@ -32,6 +34,9 @@ from alphapulse.server.supervisor import CollectorSupervisor
 
 AUTH_RESOURCE = "alphapulse"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+T = TypeVar("T")
+#: The longest error line sent (in the JSON and the status line).
+_MAX_LINE = 600
 
 
 @dataclass
@@ -87,6 +92,25 @@ class BaseHandler(APIHandler):
         state: ServerState = self.settings["alphapulse_state"]
         return state
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # jupyter_server's JSON error puts our line in "reason" and the status's stock
+        # phrase ("Bad Request") in "message", which is what JupyterLab's requestAPI
+        # shows: here "message" says it too. Never a traceback (neither does jupyter's).
+        error = kwargs["exc_info"][1] if kwargs.get("exc_info") else None
+        if isinstance(error, web.HTTPError) and error.reason and not error.log_message:
+            self.log.warning("wrote error: %r", error.reason)
+            self.finish(orjson.dumps({"message": error.reason, "reason": error.reason}))
+            return
+        super().write_error(status_code, **kwargs)
+
+    async def lake_read(self, read: Callable[[], T]) -> T:
+        """``read`` in the executor; a lake it cannot read (a damaged file, named with
+        what to do) is a 503 saying so rather than a bare 500."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, read)
+        except QueryError as e:
+            raise web.HTTPError(503, reason=one_line(e)) from None
+
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
@@ -97,9 +121,9 @@ class BaseHandler(APIHandler):
         try:
             return await self.state.supervisor.call(op, **args)
         except ControlUnavailableError as e:
-            raise web.HTTPError(503, reason=_one_line(e)) from None
+            raise web.HTTPError(503, reason=one_line(e)) from None
         except ControlError as e:
-            raise web.HTTPError(400, reason=_one_line(e)) from None
+            raise web.HTTPError(400, reason=one_line(e)) from None
 
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
         text = self.get_argument(name, str(default))
@@ -112,8 +136,10 @@ class BaseHandler(APIHandler):
         return value
 
 
-def _one_line(error: BaseException) -> str:
-    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+def one_line(error: BaseException) -> str:
+    """The error's first line, capped: long enough for a damaged file's message (its path,
+    pyarrow's reason, what to do), short enough for a header."""
+    return str(error).splitlines()[0][:_MAX_LINE] if str(error) else type(error).__name__
 
 
 class StatusHandler(BaseHandler):
@@ -128,7 +154,7 @@ class StatusHandler(BaseHandler):
             body["collector"] = await self.state.supervisor.call("status")
         except ControlError as e:
             body["collector"] = None
-            body["error"] = _one_line(e)
+            body["error"] = one_line(e)
         body["stream"] = {
             "clients": len(self.state.hub.clients),
             "messages_sent": self.state.hub.messages_sent,
@@ -175,8 +201,9 @@ class EventsHandler(BaseHandler):
     async def get(self) -> None:
         since = self.int_argument("since", -1, -1, 2**63 - 1)
         limit = self.int_argument("limit", 500, 1, 10_000)
-        read = functools.partial(self.state.lake_reader.events, since, limit)
-        events = await asyncio.get_running_loop().run_in_executor(None, read)
+        events = await self.lake_read(
+            functools.partial(self.state.lake_reader.events, since, limit)
+        )
         self.reply({"events": events, "supervisor": list(self.state.supervisor.events)})
 
 
@@ -186,8 +213,7 @@ class NewsHandler(BaseHandler):
     async def get(self) -> None:
         symbol = self.get_argument("symbol", "") or None
         limit = self.int_argument("limit", 50, 1, 1000)
-        read = functools.partial(self.state.lake_reader.news, symbol, limit)
-        news = await asyncio.get_running_loop().run_in_executor(None, read)
+        news = await self.lake_read(functools.partial(self.state.lake_reader.news, symbol, limit))
         self.reply({"news": news})
 
 
@@ -213,11 +239,11 @@ class QueryHandler(BaseHandler):
         try:
             result = await asyncio.get_running_loop().run_in_executor(None, run)
         except LakeError as e:
-            raise web.HTTPError(503, reason=_one_line(e)) from None
+            raise web.HTTPError(503, reason=one_line(e)) from None
         except SQLTimeout as e:
-            raise web.HTTPError(504, reason=_one_line(e)) from None
+            raise web.HTTPError(504, reason=one_line(e)) from None
         except (SQLRejected, SQLFailed, ValueError, TypeError) as e:
-            raise web.HTTPError(400, reason=_one_line(e)) from None
+            raise web.HTTPError(400, reason=one_line(e)) from None
         if fmt == "arrow":
             self.finish(result.to_arrow_ipc(), set_content_type=ARROW_STREAM)
         else:
@@ -264,10 +290,10 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
             else:
                 raise LiveSpecError(f"op must be subscribe or unsubscribe, not {op!r}")
         except (LiveSpecError, ControlRequestError, ControlError, orjson.JSONDecodeError) as e:
-            self.client.notices.append({"type": "error", "message": _one_line(e)})
+            self.client.notices.append({"type": "error", "message": one_line(e)})
         except Exception as e:  # a lake that cannot give history: said, not a dead socket
             self.log.warning("alphapulse stream: %s", e)
-            self.client.notices.append({"type": "error", "message": _one_line(e)})
+            self.client.notices.append({"type": "error", "message": one_line(e)})
         self.hub.flush(self.client)
 
     def on_close(self) -> None:

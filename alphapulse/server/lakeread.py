@@ -1,7 +1,8 @@
 """Events and news for the REST API, read from the lake (committed files and live tail).
 
 One DuckDB session of the server's own, refreshed before each read (a stat when nothing
-changed) and used by one thread at a time; the handlers call it in the executor.
+changed) and used by one thread at a time; the handlers call it in the executor. A lake it
+cannot read (a damaged file) raises the session's QueryError, which names the file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ class LakeReader:
                 self._session.refresh()
                 rows: list[dict[str, Any]] = self._session.arrow(sql, params).to_pylist()
             except QueryError as e:
-                if "does not exist" in str(e) or "not found" in str(e).lower():
+                # A damaged file's reason often says "not found" too (pyarrow's "magic
+                # bytes not found in footer"): that one is raised, never an empty list.
+                damaged = "damaged lake file" in str(e) or "may be damaged" in str(e)
+                missing = "does not exist" in str(e) or "not found" in str(e).lower()
+                if missing and not damaged:
                     return []  # no such table yet (nothing committed)
                 raise
         return rows

@@ -1,6 +1,6 @@
 """The route table: every URL the extension serves, in one place.
 
-The auth tests (tests/test_server_auth.py) walk this table, so a route added here is tested
+The auth tests (tests/server/test_auth.py) walk this table, so a route added here is tested
 for missing, wrong and cross-site credentials without anyone remembering to.
 """
 
@@ -10,7 +10,7 @@ from typing import Final
 
 from tornado.web import RequestHandler
 
-from alphapulse.server import handlers
+from alphapulse.server import handlers, labapi
 
 #: (pattern under the server's base URL, handler, methods with an example path)
 ROUTES: Final[list[tuple[str, type[RequestHandler], dict[str, str]]]] = [
@@ -35,4 +35,18 @@ ROUTES: Final[list[tuple[str, type[RequestHandler], dict[str, str]]]] = [
     ("alphapulse/api/news", handlers.NewsHandler, {"GET": "alphapulse/api/news"}),
     ("alphapulse/api/query", handlers.QueryHandler, {"POST": "alphapulse/api/query"}),
     ("alphapulse/api/stream", handlers.StreamHandler, {"WS": "alphapulse/api/stream"}),
+    # What the Lab extension builds its editor and panels from.
+    ("alphapulse/api/schema", labapi.SchemaHandler, {"GET": "alphapulse/api/schema"}),
+    ("alphapulse/api/templates", labapi.TemplatesHandler, {"GET": "alphapulse/api/templates"}),
+    (
+        # Any segment reaches the handler, which answers a JSON 404 for a bad name.
+        r"alphapulse/api/templates/([^/]+)",
+        labapi.TemplateHandler,
+        {"GET": "alphapulse/api/templates/01_query_the_lake"},
+    ),
+    (
+        r"alphapulse/api/static/charts\.js",
+        labapi.ChartsBundleHandler,
+        {"GET": "alphapulse/api/static/charts.js"},
+    ),
 ]

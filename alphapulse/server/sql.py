@@ -55,6 +55,16 @@ _DOUBLE_DIGITS: Final = 15
 #: Schema metadata keys of the Arrow IPC answer.
 TRUNCATED_KEY: Final = b"alphapulse.truncated"
 ELAPSED_KEY: Final = b"alphapulse.elapsed_ms"
+#: Seconds a schema answer is reused. Computing it costs ~2 ms (a stat of the lake, one
+#: catalog query) but takes the session's lock, and an editor asks on every completion.
+SCHEMA_MAX_AGE_S: Final = 2.0
+#: The views a query names, not the ``_alphapulse_`` ones the views and macros are built on
+#: (the same names the session offers for completion).
+_SCHEMA_SQL: Final = (
+    "select table_name, column_name, data_type from duckdb_columns() "
+    "where not internal and not starts_with(table_name, '_alphapulse') "
+    "order by table_name, column_index"
+)
 
 
 class SQLRejected(ValueError):  # noqa: N818 (the handler's names)
@@ -122,6 +132,7 @@ class ReadOnlySQL:
         self._running = False
         self._interrupted: str | None = None  # why the running query was interrupted
         self._closed = False
+        self._schema: tuple[float, list[dict[str, Any]]] | None = None  # (when, tables)
 
     def run(
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
@@ -166,6 +177,38 @@ class ReadOnlySQL:
         finally:
             self._busy.release()
         return QueryResult(table, truncated, time.perf_counter() - started)
+
+    def schema(self) -> list[dict[str, Any]]:
+        """``[{"name", "columns": [{"name", "type"}]}]``: the views a query can name, by
+        name, each with its columns in order and their DuckDB types (``TIMESTAMPTZ_NS``),
+        after a refresh. Reused for ``SCHEMA_MAX_AGE_S``, and while a query holds the
+        session: completion never waits on someone's 30 s query. Shared: do not change it."""
+        cached = self._schema
+        if cached is not None and time.monotonic() - cached[0] < SCHEMA_MAX_AGE_S:
+            return cached[1]
+        if not self._busy.acquire(timeout=0 if cached is not None else self.timeout_s):
+            if cached is not None:
+                return cached[1]
+            raise SQLTimeout(f"the SQL session stayed busy with queries for {self.timeout_s:g} s")
+        try:
+            if self._closed:
+                raise SQLFailed("the SQL session is closed")
+            as_of = time.monotonic()  # the lake as listed now, however long the rest takes
+            try:
+                self._session.refresh()
+                rows = self._session.con.execute(_SCHEMA_SQL).fetchall()
+            except QueryError as e:
+                raise SQLFailed(str(e)) from None
+            except duckdb.Error as e:
+                raise SQLFailed(str(query_error(e))) from None
+        finally:
+            self._busy.release()
+        columns: dict[str, list[dict[str, str]]] = {}
+        for table, column, kind in rows:
+            columns.setdefault(table, []).append({"name": column, "type": kind})
+        tables = [{"name": name, "columns": cols} for name, cols in columns.items()]
+        self._schema = (as_of, tables)
+        return tables
 
     def _read(self, statement: duckdb.Statement, max_rows: int) -> tuple[pa.Table, bool]:
         """The first ``max_rows`` rows, read through a batch reader: DuckDB stops producing

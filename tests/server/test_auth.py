@@ -4,7 +4,9 @@ routes are listed from ``alphapulse.server.routes.ROUTES``, so a new route is te
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ import tornado.httpclient
 import tornado.websocket
 from tornado.httpclient import HTTPClientError
 
+import alphapulse.server
 from alphapulse.server import handlers
 from alphapulse.server.routes import ROUTES
 
@@ -21,10 +24,16 @@ Fetch = Callable[..., Awaitable[Any]]
 
 
 def test_every_handler_is_in_the_route_table() -> None:
+    # Every module of the package: a handler written in a new module is caught too.
+    modules = [
+        importlib.import_module(f"{alphapulse.server.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(alphapulse.server.__path__)
+    ]
     defined = {
         obj
-        for _, obj in inspect.getmembers(handlers, inspect.isclass)
-        if obj.__module__ == handlers.__name__
+        for module in modules
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if obj.__module__ == module.__name__
         and issubclass(obj, tornado.web.RequestHandler)
         and obj is not handlers.BaseHandler
     }
