@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DATA ?= data
 CARGO := cd rust_ext && cargo
 
-.PHONY: help setup widgets build run collect demo test lint typecheck rust-test python-test stubtest bench clean
+.PHONY: help setup widgets labextension templates build run collect demo test lint typecheck rust-test python-test stubtest bench clean
 
 # Every target with a "## what it does" comment, so that a new target cannot be left out
 # (tests/test_cli.py checks that every target has one).
@@ -34,9 +34,29 @@ widgets: alphapulse/widgets/static/charts.js ## build the charts' front-end bund
 alphapulse/widgets/static/charts.js: $(WIDGETS_SRC)
 	cd extension/charts && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
+# The JupyterLab extension (TypeScript in extension/lab), built by jupyter-builder into the
+# package's data directory: the wheel, and maturin develop, install it prebuilt, so a user
+# needs no Node. Its node_modules are installed once per lock file.
+LAB_EXT := alphapulse.data/data/share/jupyter/labextensions/@alphapulse/lab
+LAB_SRC := extension/lab/package.json extension/lab/tsconfig.json extension/lab/install.json \
+	$(wildcard extension/lab/src/*.ts extension/lab/schema/*.json extension/lab/style/*)
+extension/lab/node_modules/.installed: extension/lab/package-lock.json
+	cd extension/lab && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+labextension: $(LAB_EXT)/install.json ## build the JupyterLab extension (needs Node 18+ and npm)
+$(LAB_EXT)/install.json: $(VENV)/.deps extension/lab/node_modules/.installed $(LAB_SRC)
+	cd extension/lab && PATH="$(abspath $(VENV))/bin:$$PATH" npm run --silent build
+
+# The research notebooks' templates (notebooks/*.ipynb) ship in the package; Lab's launcher
+# offers them (GET alphapulse/api/templates).
+templates: alphapulse/templates/.copied ## copy notebooks/*.ipynb into the package as the launcher's templates
+alphapulse/templates/.copied: $(wildcard notebooks/*.ipynb)
+	rm -rf alphapulse/templates && mkdir -p alphapulse/templates && cp notebooks/*.ipynb alphapulse/templates/
+	touch $@
+
 # Release build: the core is what gets measured, and tests on it are fast either way. The
-# widget bundle first, so that the package (and a wheel) carries it.
-build: setup widgets ## build the Rust core and the widgets into .venv; `. .venv/bin/activate` puts alphapulse on the PATH
+# front ends and templates first, so that the package (and a wheel) carries them.
+build: setup widgets labextension templates ## build the Rust core, widgets and Lab extension into .venv; `. .venv/bin/activate` puts alphapulse on the PATH
 	$(VENV)/bin/maturin develop --release --quiet
 
 # JupyterLab with the AlphaPulse server extension: the collectors run on the embedded
@@ -60,10 +80,11 @@ demo: build ## write a capture in the venues' wire formats and replay it with --
 	$(PY) -m alphapulse demo --out $(DATA)/demo.capture.zst
 	$(PY) -m alphapulse replay --verify $(DATA)/demo.capture.zst
 
-lint: setup widgets ## ruff check and format, cargo fmt and clippy, TypeScript (tsc strict) and its unit tests
+lint: setup widgets extension/lab/node_modules/.installed ## ruff check and format, cargo fmt and clippy, TypeScript (tsc strict, eslint, prettier) and its unit tests
 	$(VENV)/bin/ruff check alphapulse tests
 	$(VENV)/bin/ruff format --check alphapulse tests
 	cd extension/charts && npm run --silent typecheck && npm test --silent
+	cd extension/lab && npm run --silent lint && npm test --silent
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features python -- -D warnings
