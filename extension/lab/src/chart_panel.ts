@@ -4,6 +4,7 @@
 // module (charts_bundle.ts), the trade list from the extension's stream connection.
 
 import { Toolbar } from "@jupyterlab/apputils";
+import { Styling } from "@jupyterlab/ui-components";
 import { type Message } from "@lumino/messaging";
 import { Widget } from "@lumino/widgets";
 import { MountedChart } from "./charts_bundle";
@@ -110,14 +111,14 @@ export class ChartPanel extends Widget {
     if (!INTERVALS.includes(this.options.interval as (typeof INTERVALS)[number])) {
       this.intervalSelect.append(new Option(this.options.interval, this.options.interval));
     }
-    this.instrumentSelect.className = "jp-mod-styled alphapulse-ChartPanel-instrument";
-    this.intervalSelect.className = "jp-mod-styled alphapulse-ChartPanel-interval";
+    this.instrumentSelect.className = "alphapulse-ChartPanel-instrument";
+    this.intervalSelect.className = "alphapulse-ChartPanel-interval";
     this.instrumentSelect.title = "Instrument";
     this.intervalSelect.title = "Candle interval";
     this.instrumentSelect.onchange = () => this.showInstrument(this.instrumentSelect.value, this.options.interval);
     this.intervalSelect.onchange = () => this.showInstrument(this.options.instrument, this.intervalSelect.value);
-    this.toolbar.addItem("instrument", new Widget({ node: wrap(this.instrumentSelect) }));
-    this.toolbar.addItem("interval", new Widget({ node: wrap(this.intervalSelect) }));
+    this.toolbar.addItem("instrument", new Widget({ node: Styling.wrapSelect(this.instrumentSelect) }));
+    this.toolbar.addItem("interval", new Widget({ node: Styling.wrapSelect(this.intervalSelect) }));
   }
 
   private async mountCharts(): Promise<void> {
@@ -216,11 +217,4 @@ export class ChartPanel extends Widget {
     }
     this.tradesBody.replaceChildren(body);
   }
-}
-
-function wrap(select: HTMLSelectElement): HTMLElement {
-  const span = document.createElement("span");
-  span.className = "jp-HTMLSelect jp-DefaultStyle";
-  span.append(select);
-  return span;
 }

@@ -105,6 +105,7 @@ export class MonitorPanel extends Widget {
     const counters = document.createElement("div");
     counters.className = "alphapulse-Monitor-counters";
     counters.append(
+      span(`frames ${formatCount(venue.frames)}`, "frames-total"),
       span(`gaps ${formatCount(venue.gaps)}`, "gaps"),
       span(`resyncs ${formatCount(venue.resyncs)}`, "resyncs"),
       span(`rejects ${formatCount(venue.rejects)}`, "rejects"),

@@ -31,6 +31,8 @@ export class AlphaPulseSidebar extends SidePanel {
     this.addWidget(this.monitor);
     this.addWidget(this.instruments);
     this.addWidget(this.news);
+    // The Monitor has the most to show; the instruments list is short.
+    if (this.content instanceof AccordionPanel) this.content.setRelativeSizes([0.45, 0.2, 0.35]);
   }
 
   /** Opens the Monitor's section (the others keep their state). */
