@@ -51,3 +51,37 @@ def test_the_wheel_enables_the_server_extension(wheel: zipfile.ZipFile) -> None:
     assert config.split("/", 1)[0].endswith(".data")  # installed under the environment's prefix
     enabled = json.loads(wheel.read(config))
     assert enabled == {"ServerApp": {"jpserver_extensions": {"alphapulse.server": True}}}
+
+
+LABEXTENSION = "share/jupyter/labextensions/@alphapulse/lab/"
+
+
+def test_the_wheel_ships_the_prebuilt_lab_extension(wheel: zipfile.ZipFile) -> None:
+    # Under <name>.data/data/: installed into the environment's share/jupyter, where Lab
+    # finds federated extensions; a user needs no Node.
+    lab = [n for n in wheel.namelist() if LABEXTENSION in n]
+    assert lab and all(n.split("/", 1)[0].endswith(".data") for n in lab)
+    files = {n.split(LABEXTENSION, 1)[1] for n in lab}
+    assert {"package.json", "install.json", "schemas/@alphapulse/lab/plugin.json"} <= files
+    assert "schemas/@alphapulse/lab/sql.json" in files
+    assert any(f.startswith("static/remoteEntry.") for f in files)
+    size = sum(wheel.getinfo(n).file_size for n in lab if n.endswith(".js"))
+    assert size <= 500_000, f"the Lab extension's JavaScript is {size} bytes"
+    install = json.loads(wheel.read(next(n for n in lab if n.endswith("install.json"))))
+    assert install["packageName"] == "alphapulse"
+
+
+def test_the_wheel_ships_the_notebook_templates(wheel: zipfile.ZipFile) -> None:
+    notebooks = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    shipped = {
+        n.rsplit("/", 1)[1] for n in wheel.namelist() if n.startswith("alphapulse/templates/")
+    }
+    assert notebooks and notebooks <= shipped
+
+
+def test_the_lab_extension_and_the_package_have_one_version() -> None:
+    import tomllib
+
+    package = json.loads((ROOT / "extension" / "lab" / "package.json").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert package["version"] == project["version"]

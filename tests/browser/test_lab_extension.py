@@ -31,7 +31,9 @@ def open_lab(page: Page, lab: LabServer) -> None:
     """Lab in a workspace of its own: the panels an earlier test opened are not restored."""
     page.goto(lab.page(f"lab/workspaces/{uuid.uuid4().hex[:12]}"))
     page.wait_for_selector("#alphapulse-sidebar", state="attached", timeout=90_000)
-    page.wait_for_function("() => !!window.jupyterapp?.commands.hasCommand('alphapulse:open-chart')")
+    page.wait_for_function(
+        "() => !!window.jupyterapp?.commands.hasCommand('alphapulse:open-chart')"
+    )
 
 
 def command(page: Page, name: str, args: dict[str, Any] | None = None) -> None:
@@ -62,7 +64,9 @@ def test_lab_loads_the_extension_with_its_launcher_items_and_no_console_errors(
         expect(launcher.locator(".jp-LauncherCard", has_text=label)).to_have_count(1)
     # The status bar: every collector up and the frames they take.
     status = page.locator(".alphapulse-StatusItem")
-    expect(status).to_have_text(re.compile(r"AlphaPulse 4/4 up · [0-9,.]+ frames/s"), timeout=WAIT_MS)
+    expect(status).to_have_text(
+        re.compile(r"AlphaPulse 4/4 up · [0-9,.]+ frames/s"), timeout=WAIT_MS
+    )
     page.screenshot(path=output / "lab-ext-launcher.png")
     assert console.errors == [], f"console errors in Lab (ignored: {console.ignored})"
 
@@ -124,7 +128,9 @@ def test_a_chart_panel_draws_and_moves(lab: LabServer, page: Page, output: Path)
     candles = panel.locator(".alphapulse-ChartPanel-candles")
     candles.locator("canvas").first.wait_for(timeout=WAIT_MS)
     page.wait_for_function("() => (window.__alphapulse_charts?.updates ?? 0) > 2", timeout=WAIT_MS)
-    expect(panel.locator(".alphapulse-chart-status").first).to_have_attribute("data-state", "server")
+    expect(panel.locator(".alphapulse-chart-status").first).to_have_attribute(
+        "data-state", "server"
+    )
     first = candles.screenshot(path=output / "lab-ext-chart-1.png")
     page.wait_for_timeout(2500)
     second = candles.screenshot(path=output / "lab-ext-chart-2.png")
@@ -138,7 +144,9 @@ def test_a_chart_panel_draws_and_moves(lab: LabServer, page: Page, output: Path)
     page.screenshot(path=output / "lab-ext-chart-panel.png")
 
 
-def test_news_panel_shows_stories_and_charts_a_story(lab: LabServer, page: Page, output: Path) -> None:
+def test_news_panel_shows_stories_and_charts_a_story(
+    lab: LabServer, page: Page, output: Path
+) -> None:
     open_lab(page, lab)
     command(page, "alphapulse:open-monitor")  # opens the sidebar
     stories = page.locator(".alphapulse-News-list li")
@@ -149,7 +157,9 @@ def test_news_panel_shows_stories_and_charts_a_story(lab: LabServer, page: Page,
     stories.first.click()
     title = page.locator(".lm-TabBar-tab.lm-mod-current", has_text="alpaca:MSFT")
     expect(title).to_be_visible(timeout=WAIT_MS)
-    page.locator(f"{CHART_PANEL} .alphapulse-ChartPanel-candles canvas >> visible=true").first.wait_for()
+    page.locator(
+        f"{CHART_PANEL} .alphapulse-ChartPanel-candles canvas >> visible=true"
+    ).first.wait_for()
     page.screenshot(path=output / "lab-ext-news.png")
 
 
@@ -183,7 +193,9 @@ def test_a_sql_file_runs_on_the_lake_and_completes_tables(
     # Completion of the lake's tables after FROM.
     page.keyboard.type("\nselect * from tra")
     page.keyboard.press("Tab")
-    expect(page.locator(".jp-Completer-item", has_text="trades").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".jp-Completer-item", has_text="trades").first).to_be_visible(
+        timeout=WAIT_MS
+    )
     page.screenshot(path=output / "lab-ext-sql-completion.png")
     page.keyboard.press("Enter")
     assert "select * from trades" in editor.inner_text()
@@ -199,7 +211,8 @@ def test_a_sql_statement_goes_to_a_notebook_as_a_duckdb_cell(lab: LabServer, pag
     page.keyboard.press("Control+End")
     command(page, "alphapulse:sql-to-notebook")
     page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget?.content?.model?.sharedModel?.cells?.length >= 2",
+        "() => window.jupyterapp.shell.currentWidget?.content?.model?.sharedModel?.cells"
+        "?.length >= 2",
         timeout=WAIT_MS,
     )
     sources = page.evaluate(
@@ -227,5 +240,7 @@ def test_a_server_of_another_version_is_named_not_a_blank_panel(
     expect(banner).to_contain_text("AlphaPulse server 9.9.9 and Lab extension", timeout=WAIT_MS)
     expect(banner).to_contain_text("reinstall")
     expect(page.locator(".alphapulse-StatusItem")).to_have_text("AlphaPulse: version mismatch")
-    expect(page.locator(".jp-toast-message, .Toastify__toast", has_text="9.9.9").first).to_be_visible()
+    expect(
+        page.locator(".jp-toast-message, .Toastify__toast", has_text="9.9.9").first
+    ).to_be_visible()
     page.screenshot(path=output / "lab-ext-version-mismatch.png")
