@@ -36,6 +36,23 @@ def _version() -> str:
         return "0+unknown"
 
 
+#: The JupyterLab extension this package ships (extension/lab).
+LAB_EXTENSION = "@alphapulse/lab"
+
+
+def hide_lab_extension_from_voila(config: Any) -> None:
+    """Keeps Voila's pages (``/voila/render/...``) from loading the Lab extension: Voila loads
+    every installed federated extension, and ours needs Lab's own modules (launcher, status
+    bar, editors) that a dashboard page does not have, so it would fail there with a console
+    error. Added to the user's own ``VoilaConfiguration.extension_denylist``, not replacing
+    it. Voila's server extension reads the config after this one (extensions load in name
+    order: alphapulse.server before voila)."""
+    voila = config.VoilaConfiguration
+    denied = list(voila.get("extension_denylist") or [])
+    if LAB_EXTENSION not in denied:
+        voila.extension_denylist = [*denied, LAB_EXTENSION]
+
+
 class AlphaPulse(ExtensionApp):
     name = "alphapulse"
     description = "AlphaPulse collectors, API and live stream in the Jupyter server"
@@ -77,6 +94,8 @@ class AlphaPulse(ExtensionApp):
         return default_lake().absolute()
 
     def initialize_settings(self) -> None:
+        if self.serverapp is not None:
+            hide_lab_extension_from_voila(self.serverapp.config)
         lake = self.lake_path()
         lake.mkdir(parents=True, exist_ok=True)
         supervisor = CollectorSupervisor(

@@ -52,7 +52,7 @@ export class CandleStore extends Store<CandlestickModel, CandleChanges, CandleVi
         this.load();
         this.rebuildViews();
       },
-      options: () => this.rebuildViews(),
+      options: () => this.optionsChanged(),
       markers: decorate,
       price_lines: decorate,
     });

@@ -223,6 +223,10 @@ export class CandlestickView implements CandleView {
     this.drawQuote();
   }
 
+  resize(): void {
+    this.panel.style(this.options, this.colors);
+  }
+
   rebuild(): void {
     this.chart?.remove();
     this.chart = null;

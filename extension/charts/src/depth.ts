@@ -33,7 +33,7 @@ export class DepthStore extends Store<DepthModel, true, DepthView> {
       this.dirty = true;
       this.changed();
     };
-    this.listen({ bids: book, asks: book, options: () => this.rebuildViews() });
+    this.listen({ bids: book, asks: book, options: () => this.optionsChanged() });
   }
 
   protected load(): void {
@@ -128,6 +128,10 @@ export class DepthView implements StoreView<true> {
     this.askSeries?.setData(cumulative(this.store.asks, "ask"));
     // A book moves as a whole: always show all of it.
     this.chart.timeScale().fitContent();
+  }
+
+  resize(): void {
+    this.panel.style(this.options, this.colors);
   }
 
   rebuild(): void {

@@ -47,6 +47,9 @@ export interface StoreView<C> {
   apply(changes: C): void;
   /** Draw everything again: the data was replaced, or the options changed. */
   rebuild(): void;
+  /** Only the height changed: the element takes it and the chart follows (autoSize),
+   * keeping its data, zoom and scroll (a Lab panel being resized). */
+  resize(): void;
   /** The live status changed. */
   status(state: LiveState, detail: string): void;
 }
@@ -79,12 +82,27 @@ export abstract class Store<M extends Traits, C, V extends StoreView<C>> {
       ...Object.entries(handlers).map(([name, f]): [string, () => void] => [`change:${name}`, f]),
     ];
     for (const [event, f] of all) this.model.on(event, f);
+    this.lastOptions = (this.model.get("options") ?? null) as Record<string, unknown> | null;
     this.undo.push(() => {
       for (const [event, f] of all) this.model.off(event, f);
     });
     this.load();
     this.restartLive();
   }
+
+  /** The `options` traitlet changed: a new height alone resizes the views; anything else
+   * (title, theme, volume) rebuilds them. */
+  protected optionsChanged(): void {
+    const next = (this.model.get("options") ?? {}) as Record<string, unknown>;
+    const prev = this.lastOptions;
+    this.lastOptions = next;
+    const keys = new Set([...Object.keys(prev ?? {}), ...Object.keys(next)]);
+    const onlyHeight = prev !== null && [...keys].every((k) => k === "height" || prev[k] === next[k]);
+    if (onlyHeight) for (const view of this.views) view.resize();
+    else this.rebuildViews();
+  }
+
+  private lastOptions: Record<string, unknown> | null = null;
 
   /** Every view draws everything again (after a traitlet changed wholesale). */
   protected rebuildViews(): void {
