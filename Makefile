@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DATA ?= data
 CARGO := cd rust_ext && cargo
 
-.PHONY: help setup widgets labextension templates build run collect demo test lint typecheck rust-test python-test stubtest bench clean
+.PHONY: help setup widgets labextension templates build run collect demo test lint typecheck rust-test python-test stubtest bench bench-browser clean
 
 # Every target with a "## what it does" comment, so that a new target cannot be left out
 # (tests/test_cli.py checks that every target has one).
@@ -111,6 +111,12 @@ bench: build ## benchmarks with their peers (not part of the tests); BENCH_ARGS=
 	$(PIP) install -q nautilus_trader
 	$(CARGO) bench --bench core -- $(CRITERION_ARGS)
 	$(PY) -m tests.benchmarks.run $(BENCH_ARGS)
+
+# The browser's figures (chromium, a real `jupyter lab` at ~10k frames/s; minutes each, not
+# peer comparisons): a live chart in a notebook, then the Lab extension's panels.
+bench-browser: build ## browser benchmarks: live chart streaming, Lab with the Monitor and 3 chart panels
+	$(PY) -m tests.benchmarks.browser_stream
+	$(PY) -m tests.benchmarks.lab_panels
 
 clean: ## remove .venv, the Rust build and data/
 	rm -rf $(VENV) rust_ext/target $(DATA)

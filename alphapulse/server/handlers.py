@@ -201,8 +201,10 @@ class EventsHandler(BaseHandler):
     async def get(self) -> None:
         since = self.int_argument("since", -1, -1, 2**63 - 1)
         limit = self.int_argument("limit", 500, 1, 10_000)
+        # tail=N: the newest N instead (a panel opening on a long log), still oldest first.
+        tail = self.int_argument("tail", 0, 0, 10_000)
         events = await self.lake_read(
-            functools.partial(self.state.lake_reader.events, since, limit)
+            functools.partial(self.state.lake_reader.events, since, limit, tail)
         )
         self.reply({"events": events, "supervisor": list(self.state.supervisor.events)})
 

@@ -47,13 +47,20 @@ class LakeReader:
                 raise
         return rows
 
-    def events(self, since: int, limit: int) -> list[dict[str, Any]]:
-        """Events with ``seq`` above ``since``, oldest first; ``detail`` parsed."""
-        rows = self._rows(
-            "select seq, epoch_ns(ts_recv) as ts_ns, kind, venue, instrument, detail "
-            "from events where seq > $since order by seq limit $limit",
-            {"since": since, "limit": limit},
-        )
+    def events(self, since: int, limit: int, tail: int = 0) -> list[dict[str, Any]]:
+        """Events with ``seq`` above ``since`` (or, with ``tail``, the newest ``tail``),
+        oldest first; ``detail`` parsed."""
+        columns = "seq, epoch_ns(ts_recv) as ts_ns, kind, venue, instrument, detail"
+        if tail:
+            sql = (
+                f"select * from (select {columns} from events order by seq desc "
+                "limit $tail) order by seq"
+            )
+            params: dict[str, Any] = {"tail": tail}
+        else:
+            sql = f"select {columns} from events where seq > $since order by seq limit $limit"
+            params = {"since": since, "limit": limit}
+        rows = self._rows(sql, params)
         for row in rows:
             row["detail"] = orjson.loads(row["detail"])
         return rows

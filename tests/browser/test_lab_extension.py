@@ -67,6 +67,12 @@ def test_lab_loads_the_extension_with_its_launcher_items_and_no_console_errors(
     expect(status).to_have_text(
         re.compile(r"AlphaPulse 4/4 up · [0-9,.]+ frames/s"), timeout=WAIT_MS
     )
+    # The settings (Settings → AlphaPulse) are Lab's, from the extension's schema.
+    properties = page.evaluate(
+        "() => window.jupyterapp.serviceManager.settings.fetch('@alphapulse/lab:plugin')"
+        ".then(s => Object.keys(s.schema.properties))"
+    )
+    assert set(properties) == {"defaultVenue", "chartTheme", "refreshMs", "defaultInterval"}
     page.screenshot(path=output / "lab-ext-launcher.png")
     assert console.errors == [], f"console errors in Lab (ignored: {console.ignored})"
 

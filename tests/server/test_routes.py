@@ -94,6 +94,11 @@ async def test_events_since_and_news(running: Any, jp_fetch: Fetch) -> None:
     assert seqs == sorted(seqs) and events[0]["kind"] == "service_start"
     later = (await get(jp_fetch, "events", since=seqs[1]))["events"]
     assert [e["seq"] for e in later][:2] == seqs[2:4]
+    # tail=N: the newest N, oldest first (the Lab Monitor opens on these).
+    newest = (await get(jp_fetch, "events", tail=2))["events"]
+    everything = (await get(jp_fetch, "events", since=-1, limit=10_000))["events"]
+    upto = [e["seq"] for e in everything if e["seq"] <= newest[-1]["seq"]]  # more may come
+    assert [e["seq"] for e in newest] == upto[-2:]
 
     async def news() -> bool:
         return bool((await get(jp_fetch, "news", symbol="AAPL"))["news"])

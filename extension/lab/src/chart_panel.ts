@@ -15,13 +15,15 @@ export const INTERVALS = ["1s", "5s", "15s", "1m", "5m", "15m", "1h"] as const;
 const MAX_TRADES = 60;
 
 export interface ChartPanelOptions {
+  /** Stable across reloads: the layout restorer's name for this panel. */
+  key: string;
   instrument: string;
   interval: string;
   theme: "auto" | "light" | "dark";
   /** Instruments offered in the panel's selector. */
   instruments: string[];
   /** A story or signal to mark (Unix seconds), e.g. from the News panel. */
-  marker?: { time: number; text: string };
+  marker?: { time: number; text: string } | undefined;
 }
 
 export class ChartPanel extends Widget {
@@ -36,6 +38,8 @@ export class ChartPanel extends Widget {
   private unsubscribe: (() => void) | null = null;
   private trades: Record<string, unknown>[] = [];
   private drawPending = false;
+  /** Which mountCharts() call is current: an older one finishing late disposes its charts. */
+  private mountGeneration = 0;
   private options: ChartPanelOptions;
 
   constructor(
@@ -63,6 +67,10 @@ export class ChartPanel extends Widget {
     this.showInstrument(options.instrument, options.interval);
   }
 
+  get key(): string {
+    return this.options.key;
+  }
+
   get instrument(): string {
     return this.options.instrument;
   }
@@ -73,7 +81,9 @@ export class ChartPanel extends Widget {
 
   /** Switches the panel to another instrument or interval (the streams follow). */
   showInstrument(instrument: string, interval: string): void {
-    this.options = { ...this.options, instrument, interval };
+    // A story's marker belongs to the instrument it was opened for.
+    const marker = instrument === this.options.instrument ? this.options.marker : undefined;
+    this.options = { ...this.options, instrument, interval, marker };
     this.title.label = `${instrument} ${interval}`;
     this.title.caption = `AlphaPulse live chart: ${instrument}, ${interval} candles, depth and trades`;
     this.instrumentSelect.value = instrument;
@@ -83,6 +93,16 @@ export class ChartPanel extends Widget {
     this.draw();
     this.unsubscribe = this.stream.subscribe({ channel: "trades", instrument }, (item) => this.onTrades(item));
     void this.mountCharts();
+  }
+
+  /** The chart theme setting changed: both charts redraw in it. */
+  setTheme(theme: ChartPanelOptions["theme"]): void {
+    if (theme === this.options.theme) return;
+    this.options = { ...this.options, theme };
+    for (const chart of [this.candles, this.depth]) {
+      if (chart === null) continue;
+      chart.model.set("options", { ...(chart.model.get("options") as Record<string, unknown>), theme });
+    }
   }
 
   protected override onResize(msg: Widget.ResizeMessage): void {
@@ -122,10 +142,13 @@ export class ChartPanel extends Widget {
   }
 
   private async mountCharts(): Promise<void> {
+    const generation = ++this.mountGeneration;
     this.candles?.dispose();
     this.depth?.dispose();
+    this.candles = this.depth = null;
     this.candlesEl.textContent = "";
     this.depthEl.textContent = "";
+    this.candlesEl.classList.remove("alphapulse-error");
     const { instrument, interval, theme, marker } = this.options;
     const markers = marker
       ? [
@@ -138,36 +161,36 @@ export class ChartPanel extends Widget {
           },
         ]
       : [];
-    try {
-      const [candles, depth] = await Promise.all([
-        MountedChart.mount(this.candlesEl, {
-          kind: "candlestick",
-          series: [],
-          markers,
-          price_lines: [],
-          live_spec: { instrument, interval, depth: 1 },
-          options: { height: this.candlesHeight(), title: `${instrument} · ${interval}`, theme, volume: true },
-        }),
-        MountedChart.mount(this.depthEl, {
-          kind: "depth",
-          bids: [],
-          asks: [],
-          live_spec: { instrument, depth: 25 },
-          options: { height: this.depthHeight(), title: "depth", theme, volume: false },
-        }),
-      ]);
-      if (this.isDisposed || instrument !== this.options.instrument || interval !== this.options.interval) {
-        candles.dispose();
-        depth.dispose();
-        return;
-      }
-      this.candles = candles;
-      this.depth = depth;
-      this.fitCharts();
-    } catch (error) {
-      this.candlesEl.textContent = `The chart could not be drawn: ${error instanceof Error ? error.message : String(error)}`;
+    const [candles, depth] = await Promise.allSettled([
+      MountedChart.mount(this.candlesEl, {
+        kind: "candlestick",
+        series: [],
+        markers,
+        price_lines: [],
+        live_spec: { instrument, interval, depth: 1 },
+        options: { height: this.candlesHeight(), title: `${instrument} · ${interval}`, theme, volume: true },
+      }),
+      MountedChart.mount(this.depthEl, {
+        kind: "depth",
+        bids: [],
+        asks: [],
+        live_spec: { instrument, depth: 25 },
+        options: { height: this.depthHeight(), title: "depth", theme, volume: false },
+      }),
+    ]);
+    const mounted = [candles, depth].map((r) => (r.status === "fulfilled" ? r.value : null));
+    const current = !this.isDisposed && generation === this.mountGeneration;
+    const failed = [candles, depth].find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (!current || failed) {
+      for (const chart of mounted) chart?.dispose();
+      if (!current || !failed) return;
+      const reason: unknown = failed.reason;
+      this.candlesEl.textContent = `The chart could not be drawn: ${reason instanceof Error ? reason.message : String(reason)}`;
       this.candlesEl.classList.add("alphapulse-error");
+      return;
     }
+    [this.candles, this.depth] = mounted as [MountedChart, MountedChart];
+    this.fitCharts();
   }
 
   private candlesHeight(): number {

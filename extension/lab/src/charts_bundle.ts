@@ -50,8 +50,14 @@ export class LocalModel {
     else this.handlers.get(event)?.delete(handler);
   }
 
+  /** A panel has no kernel: a request for the kernel relay (the chart's own socket to the
+   * server could not be opened) is answered with the error a kernel would send, so the
+   * chart says why it is not live instead of waiting. */
   send(message: unknown): void {
     this.sent.push(message);
+    if ((message as { type?: unknown } | null)?.type !== "relay") return;
+    const error = { type: "error", message: "the live stream could not be opened on this server" };
+    for (const f of this.handlers.get("msg:custom") ?? []) f(error);
   }
 
   save_changes(): void {
@@ -95,8 +101,13 @@ export class MountedChart {
     const chart = new MountedChart(model);
     const init = module.initialize?.({ model });
     if (typeof init === "function") chart.cleanups.push(init);
-    const view = module.render({ model, el });
-    if (typeof view === "function") chart.cleanups.unshift(view);
+    try {
+      const view = module.render({ model, el });
+      if (typeof view === "function") chart.cleanups.unshift(view);
+    } catch (error) {
+      chart.dispose();
+      throw error;
+    }
     return chart;
   }
 

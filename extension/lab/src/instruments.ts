@@ -2,7 +2,9 @@
 
 import { Widget } from "@lumino/widgets";
 import { requestAPI } from "./api";
+import { activate } from "./activate";
 import { chartable, searchInstruments } from "./instrument_search";
+import type { StatusModel } from "./status_model";
 import type { Instrument } from "./types";
 
 export class InstrumentsPanel extends Widget {
@@ -11,7 +13,13 @@ export class InstrumentsPanel extends Widget {
   private readonly message = document.createElement("div");
   private instruments: Instrument[] = [];
 
-  constructor(private readonly openChart: (instrument: string) => void) {
+  private collectorKey = "";
+  private lastFetch = 0;
+
+  constructor(
+    private readonly openChart: (instrument: string) => void,
+    private readonly model: StatusModel,
+  ) {
     super();
     this.addClass("alphapulse-Instruments");
     this.id = "alphapulse-instruments";
@@ -23,7 +31,25 @@ export class InstrumentsPanel extends Widget {
     this.message.className = "alphapulse-message";
     this.list.className = "alphapulse-Instruments-list";
     this.node.append(this.search, this.message, this.list);
+    model.changed.connect(this.onStatus, this);
     void this.refresh();
+  }
+
+  override dispose(): void {
+    if (this.isDisposed) return;
+    this.model.changed.disconnect(this.onStatus, this);
+    super.dispose();
+  }
+
+  /** Fetched again when the collector changes (restarted, venues added or stopped) and
+   * every 10 s, so the sync badges and a list that failed before the collector ran catch up. */
+  private onStatus(): void {
+    const collector = this.model.status?.collector;
+    const key = collector ? `${collector.pid}|${this.model.venues.map((v) => v.venue + v.state).join()}` : "";
+    if (key !== this.collectorKey || Date.now() - this.lastFetch > 10_000) {
+      this.collectorKey = key;
+      void this.refresh();
+    }
   }
 
   /** All instruments, as last fetched. */
@@ -32,6 +58,7 @@ export class InstrumentsPanel extends Widget {
   }
 
   async refresh(): Promise<void> {
+    this.lastFetch = Date.now();
     try {
       const reply = await requestAPI<{ instruments: Instrument[] }>("instruments");
       this.instruments = chartable(reply.instruments);
@@ -55,7 +82,7 @@ export class InstrumentsPanel extends Widget {
       sync.className = `alphapulse-Instruments-sync alphapulse-synced-${String(i.synced)}`;
       sync.textContent = i.synced === true ? "book in sync" : i.synced === false ? "not in sync" : "";
       li.append(name, sync);
-      li.onclick = () => this.openChart(i.instrument);
+      activate(li, () => this.openChart(i.instrument));
       return li;
     });
     this.list.replaceChildren(...items);

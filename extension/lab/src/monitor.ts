@@ -9,7 +9,7 @@ import { postAPI, requestAPI } from "./api";
 import { describeEvent, mergeEvents } from "./events";
 import { ago, formatCount, formatLag, formatRate } from "./rates";
 import type { StatusModel, VenueRow } from "./status_model";
-import type { EventRow, QueryReply } from "./types";
+import type { EventRow } from "./types";
 
 export class MonitorPanel extends Widget {
   private readonly banner = document.createElement("div");
@@ -20,6 +20,7 @@ export class MonitorPanel extends Widget {
   private since = -1;
   private readonly eventsPoll: Poll;
   private readonly busy = new Set<string>();
+  private readonly cards = new Map<string, VenueCard>();
 
   constructor(private readonly model: StatusModel) {
     super();
@@ -52,14 +53,10 @@ export class MonitorPanel extends Widget {
   }
 
   private async pollEvents(): Promise<void> {
-    // The first call starts from the newest events (the log can be long); later ones take
-    // only what came after.
-    if (this.since < 0) {
-      const newest = await postAPI<QueryReply>("query", { sql: "select max(seq) from events" });
-      const seq = Number(newest.rows[0]?.[0] ?? -1);
-      this.since = Math.max(-1, seq - 100);
-    }
-    const reply = await requestAPI<{ events: EventRow[] }>(`events?since=${this.since}&limit=500`);
+    // The first call takes the newest events (the log can be long); later ones only what
+    // came after.
+    const query = this.since < 0 ? "events?tail=100" : `events?since=${this.since}&limit=500`;
+    const reply = await requestAPI<{ events: EventRow[] }>(query);
     for (const e of reply.events) this.since = Math.max(this.since, e.seq);
     if (reply.events.length === 0) return;
     this.events = mergeEvents(this.events, reply.events);
@@ -82,52 +79,33 @@ export class MonitorPanel extends Widget {
           status.supervisor.simulated ? "simulator" : "live venues",
         ].join(" · ")
       : "waiting for the server…";
-    this.venueList.replaceChildren(...model.venues.map((venue) => this.venueCard(venue)));
+    this.renderVenues();
   }
 
-  /** A venue as two lines: name, state, frames/s and the stop/start button; then its
-   * integrity counters and last event (the sidebar is narrow: no wide table). */
-  private venueCard(venue: VenueRow): HTMLDivElement {
-    const card = document.createElement("div");
-    card.className = "alphapulse-Monitor-venue";
-    card.dataset["venue"] = venue.venue;
-    card.dataset["state"] = venue.state;
-    const last = this.events.find((e) => e.venue === venue.venue);
-    const head = document.createElement("div");
-    head.className = "alphapulse-Monitor-head";
-    head.append(
-      span(venue.venue, "venue"),
-      span(venue.state, `state alphapulse-state-${venue.state}`),
-      span(`${formatRate(venue.rate)} frames/s`, "frames"),
-      this.actionButton(venue),
-    );
-    const outOfSync = venue.out_of_sync.length ? venue.out_of_sync.join(", ") : "none";
-    const counters = document.createElement("div");
-    counters.className = "alphapulse-Monitor-counters";
-    counters.append(
-      span(`frames ${formatCount(venue.frames)}`, "frames-total"),
-      span(`gaps ${formatCount(venue.gaps)}`, "gaps"),
-      span(`resyncs ${formatCount(venue.resyncs)}`, "resyncs"),
-      span(`rejects ${formatCount(venue.rejects)}`, "rejects"),
-      span(`out of sync: ${outOfSync}`, venue.out_of_sync.length ? "out-of-sync alphapulse-error" : "out-of-sync"),
-    );
-    const lastLine = span(
-      last ? `last event: ${describeEvent(last)} (${ago(last.ts_ns / 1e6)})` : "last event: –",
-      "last-event",
-    );
-    card.append(head, counters, lastLine);
-    return card;
-  }
-
-  private actionButton(venue: VenueRow): HTMLButtonElement {
-    const stopped = venue.state === "stopped";
-    const button = document.createElement("button");
-    button.className = "jp-Button jp-mod-styled jp-mod-small alphapulse-Monitor-action";
-    button.textContent = stopped ? "start" : "stop";
-    button.title = `${stopped ? "Start" : "Stop"} the ${venue.venue} collector`;
-    button.disabled = this.busy.has(venue.venue);
-    button.onclick = () => void this.act(venue.venue, stopped ? "start" : "stop");
-    return button;
+  /** Venue cards are updated in place, not rebuilt on every status: a click on a button or
+   * the keyboard focus on it survives the next tick. */
+  private renderVenues(): void {
+    const seen = new Set<string>();
+    for (const venue of this.model.venues) {
+      seen.add(venue.venue);
+      let card = this.cards.get(venue.venue);
+      if (card === undefined) {
+        card = new VenueCard(venue.venue, (action) => void this.act(venue.venue, action));
+        this.cards.set(venue.venue, card);
+      }
+      const last = this.events.find((e) => e.venue === venue.venue);
+      card.update(venue, last, this.busy.has(venue.venue));
+    }
+    for (const [name, card] of this.cards) {
+      if (!seen.has(name)) {
+        card.node.remove();
+        this.cards.delete(name);
+      }
+    }
+    const order = this.model.venues.map((v) => this.cards.get(v.venue)?.node);
+    if (order.some((node, i) => node !== this.venueList.children[i])) {
+      this.venueList.replaceChildren(...order.filter((n): n is HTMLDivElement => n !== undefined));
+    }
   }
 
   private async act(venue: string, action: "start" | "stop"): Promise<void> {
@@ -164,4 +142,56 @@ function span(text: string, className: string): HTMLSpanElement {
   el.className = className;
   el.textContent = text;
   return el;
+}
+
+/** A venue as two lines: name, state, frames/s and the stop/start button; then its
+ * integrity counters and last event (the sidebar is narrow: no wide table). */
+class VenueCard {
+  readonly node = document.createElement("div");
+  private readonly state = span("", "state");
+  private readonly frames = span("", "frames");
+  private readonly button = document.createElement("button");
+  private readonly total = span("", "frames-total");
+  private readonly gaps = span("", "gaps");
+  private readonly resyncs = span("", "resyncs");
+  private readonly rejects = span("", "rejects");
+  private readonly outOfSync = span("", "out-of-sync");
+  private readonly last = span("", "last-event");
+  private stopped = false;
+
+  constructor(
+    readonly venue: string,
+    act: (action: "start" | "stop") => void,
+  ) {
+    this.node.className = "alphapulse-Monitor-venue";
+    this.node.dataset["venue"] = venue;
+    this.button.className = "jp-Button jp-mod-styled jp-mod-small alphapulse-Monitor-action";
+    this.button.onclick = () => act(this.stopped ? "start" : "stop");
+    const head = document.createElement("div");
+    head.className = "alphapulse-Monitor-head";
+    head.append(span(venue, "venue"), this.state, this.frames, this.button);
+    const counters = document.createElement("div");
+    counters.className = "alphapulse-Monitor-counters";
+    counters.append(this.total, this.gaps, this.resyncs, this.rejects, this.outOfSync);
+    this.node.append(head, counters, this.last);
+  }
+
+  update(venue: VenueRow, last: EventRow | undefined, busy: boolean): void {
+    this.stopped = venue.state === "stopped";
+    this.node.dataset["state"] = venue.state;
+    this.state.textContent = venue.state;
+    this.state.className = `state alphapulse-state-${venue.state}`;
+    this.frames.textContent = `${formatRate(venue.rate)} frames/s`;
+    this.button.textContent = this.stopped ? "start" : "stop";
+    this.button.title = `${this.stopped ? "Start" : "Stop"} the ${venue.venue} collector`;
+    this.button.disabled = busy;
+    this.total.textContent = `frames ${formatCount(venue.frames)}`;
+    this.gaps.textContent = `gaps ${formatCount(venue.gaps)}`;
+    this.resyncs.textContent = `resyncs ${formatCount(venue.resyncs)}`;
+    this.rejects.textContent = `rejects ${formatCount(venue.rejects)}`;
+    const outOfSync = venue.out_of_sync.length ? venue.out_of_sync.join(", ") : "none";
+    this.outOfSync.textContent = `out of sync: ${outOfSync}`;
+    this.outOfSync.classList.toggle("alphapulse-error", venue.out_of_sync.length > 0);
+    this.last.textContent = last ? `last event: ${describeEvent(last)} (${ago(last.ts_ns / 1e6)})` : "last event: –";
+  }
 }

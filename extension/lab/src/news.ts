@@ -3,6 +3,7 @@
 // story's time with the story marked.
 
 import { Widget } from "@lumino/widgets";
+import { activate } from "./activate";
 import { requestAPI } from "./api";
 import { ago } from "./rates";
 import { filterStories, mergeStories, storyTime } from "./stories";
@@ -17,6 +18,9 @@ export class NewsPanel extends Widget {
   private readonly message = document.createElement("div");
   private stories: NewsStory[] = [];
   private readonly unsubscribe: () => void;
+  private readonly unwatchReopen: () => void;
+  /** "3 s ago" ages: the list is drawn again now and then even without new stories. */
+  private readonly clock = setInterval(() => this.render(), 30_000);
 
   constructor(
     stream: StreamConnection,
@@ -36,12 +40,15 @@ export class NewsPanel extends Widget {
     this.unsubscribe = stream.subscribe({ channel: "news" }, (item) => {
       this.add((item.rows ?? []) as unknown as NewsStory[]);
     });
+    this.unwatchReopen = stream.onReopen(() => void this.load());
     void this.load();
   }
 
   override dispose(): void {
     if (this.isDisposed) return;
     this.unsubscribe();
+    this.unwatchReopen();
+    clearInterval(this.clock);
     super.dispose();
   }
 
@@ -78,7 +85,7 @@ export class NewsPanel extends Widget {
           .join(" · ");
         li.append(headline, meta);
         li.title = story.summary ?? story.headline;
-        li.onclick = () => this.openStory(story, this.filter.value.trim().toUpperCase() || story.symbols[0] || "");
+        activate(li, () => this.openStory(story, this.filter.value.trim().toUpperCase() || story.symbols[0] || ""));
         return li;
       }),
     );

@@ -33,6 +33,8 @@ export interface Settings {
 const DEFAULTS: Settings = { defaultVenue: "kraken", chartTheme: "auto", refreshMs: 1000, defaultInterval: "1s" };
 
 interface ChartArgs {
+  /** Names a panel across reloads (two panels on one instrument are two panels). */
+  key?: string;
   instrument?: string;
   interval?: string;
   markerTime?: number;
@@ -70,7 +72,15 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
 
     const openChart = (instrument: string) => void commands.execute(CommandIDs.openChart, { instrument });
-    const openStory = (story: NewsStory, symbol: string) => void chartStory(story, symbol);
+    const openStory = (story: NewsStory, symbol: string) =>
+      void chartStory(story, symbol).catch((error: unknown) =>
+        Notification.error(
+          `The story's chart did not open: ${error instanceof Error ? error.message : String(error)}`,
+          {
+            autoClose: 5000,
+          },
+        ),
+      );
     const sidebar = new AlphaPulseSidebar({ model, stream, openChart, openStory });
     shell.add(sidebar, "left", { rank: 600 });
     restorer?.add(sidebar, sidebar.id);
@@ -126,6 +136,7 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
         }
         const panel = new ChartPanel(
           {
+            key: args.key ?? `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
             instrument,
             interval: args.interval ?? settings.defaultInterval,
             theme: settings.chartTheme,
@@ -137,7 +148,7 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
           stream,
         );
         const widget = new MainAreaWidget<ChartPanel>({ content: panel, toolbar: panel.toolbar });
-        widget.id = panel.id;
+        widget.id = `${panel.id}-area`;
         widget.title.icon = pulseIcon;
         widget.addClass("alphapulse-ChartWidget");
         panel.title.changed.connect(() => {
@@ -168,8 +179,8 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
 
     void restorer?.restore(charts, {
       command: CommandIDs.openChart,
-      args: (w) => ({ instrument: w.content.instrument, interval: w.content.interval }),
-      name: (w) => `${w.content.instrument}|${w.content.interval}`,
+      args: (w) => ({ key: w.content.key, instrument: w.content.instrument, interval: w.content.interval }),
+      name: (w) => w.content.key,
     });
 
     for (const command of [CommandIDs.openMonitor, CommandIDs.openChart, CommandIDs.newSqlFile]) {
@@ -199,6 +210,7 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
       const apply = (loaded: ISettingRegistry.ISettings) => {
         Object.assign(settings, DEFAULTS, loaded.composite as Partial<Settings>);
         model.periodMs = settings.refreshMs;
+        charts.forEach((widget) => widget.content.setTheme(settings.chartTheme));
       };
       void settingRegistry
         .load(PLUGIN_ID)

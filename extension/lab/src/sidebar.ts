@@ -26,7 +26,7 @@ export class AlphaPulseSidebar extends SidePanel {
     this.title.icon = pulseIcon;
     this.title.caption = "AlphaPulse: collectors, instruments, news";
     this.monitor = new MonitorPanel(options.model);
-    this.instruments = new InstrumentsPanel(options.openChart);
+    this.instruments = new InstrumentsPanel(options.openChart, options.model);
     this.news = new NewsPanel(options.stream, options.openStory);
     this.addWidget(this.monitor);
     this.addWidget(this.instruments);

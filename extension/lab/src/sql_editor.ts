@@ -64,13 +64,13 @@ export async function runSql(widget: SqlDocument): Promise<void> {
     panel.fail("Nothing to run: write a SELECT (the statement under the cursor runs).");
     return;
   }
-  panel.running(sql);
+  const ticket = panel.running(sql);
   const started = performance.now();
   try {
     const reply = await postAPI<QueryReply>("query", { sql, format: "json", max_rows: MAX_ROWS });
-    panel.showRows(reply, performance.now() - started);
+    if (panel.isCurrent(ticket)) panel.showRows(reply, performance.now() - started);
   } catch (error) {
-    panel.fail(error instanceof Error ? error.message : String(error));
+    if (panel.isCurrent(ticket)) panel.fail(error instanceof Error ? error.message : String(error));
   }
 }
 

@@ -36,6 +36,7 @@ function cssVar(name: string, fallback: string): string {
 export class SqlResults extends BoxPanel {
   private readonly status = new Widget({ node: document.createElement("div") });
   private grid: DataGrid | null = null;
+  private ticket = 0;
 
   constructor() {
     super({ direction: "top-to-bottom", spacing: 0 });
@@ -46,9 +47,17 @@ export class SqlResults extends BoxPanel {
     this.addWidget(this.status);
   }
 
-  running(sql: string): void {
+  /** Shows that `sql` runs; the number returned names this run (see isCurrent). */
+  running(sql: string): number {
+    this.ticket += 1;
     this.status.node.classList.remove("alphapulse-error");
     this.status.node.textContent = `running: ${sql.length > 120 ? `${sql.slice(0, 119)}…` : sql}`;
+    return this.ticket;
+  }
+
+  /** Whether a run is still the latest: an older one's answer arriving late is dropped. */
+  isCurrent(ticket: number): boolean {
+    return ticket === this.ticket && !this.isDisposed;
   }
 
   showRows(reply: QueryReply, roundTripMs: number): void {

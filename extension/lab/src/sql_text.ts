@@ -4,32 +4,57 @@
 
 import type { SchemaReply } from "./types";
 
+/** Where the literal, quoted identifier or comment starting at `i` ends (the index after
+ * it; past the end of the text when it is not closed), or -1 when none starts there.
+ * DuckDB's: '...' and "..." (a doubled quote inside is an escape, which the scan handles as
+ * two adjacent literals), $$...$$ and $tag$...$tag$, -- to the end of the line, and
+ * /* ... *\/ (nested, as in PostgreSQL). */
+function skipQuoted(text: string, i: number): number {
+  const open = text.length + 1;
+  const c = text[i];
+  if (c === "'" || c === '"') {
+    const close = text.indexOf(c, i + 1);
+    return close < 0 ? open : close + 1;
+  }
+  if (c === "$") {
+    const tag = /^\$(?:[A-Za-z_]\w*)?\$/.exec(text.slice(i, i + 64))?.[0];
+    if (tag === undefined) return -1;
+    const close = text.indexOf(tag, i + tag.length);
+    return close < 0 ? open : close + tag.length;
+  }
+  if (c === "-" && text[i + 1] === "-") {
+    const eol = text.indexOf("\n", i);
+    return eol < 0 ? open : eol + 1;
+  }
+  if (c === "/" && text[i + 1] === "*") {
+    let depth = 0;
+    for (let j = i; j < text.length - 1; j += 1) {
+      if (text[j] === "/" && text[j + 1] === "*") {
+        depth += 1;
+        j += 1;
+      } else if (text[j] === "*" && text[j + 1] === "/") {
+        depth -= 1;
+        j += 1;
+        if (depth === 0) return j + 1;
+      }
+    }
+    return open;
+  }
+  return -1;
+}
+
 /** [start, end) of each statement: split at semicolons outside quotes and comments. */
 export function statementRanges(text: string): [number, number][] {
   const ranges: [number, number][] = [];
   let start = 0;
   let i = 0;
   while (i < text.length) {
-    const c = text[i];
-    const next = text[i + 1];
-    if (c === "'" || c === '"') {
-      const close = text.indexOf(c, i + 1);
-      i = close < 0 ? text.length : close + 1;
-      // '' and "" inside a literal are escapes: the scan above lands on the second quote's
-      // successor, which is right either way.
+    const skipped = skipQuoted(text, i);
+    if (skipped > i) {
+      i = skipped;
       continue;
     }
-    if (c === "-" && next === "-") {
-      const eol = text.indexOf("\n", i);
-      i = eol < 0 ? text.length : eol + 1;
-      continue;
-    }
-    if (c === "/" && next === "*") {
-      const close = text.indexOf("*/", i + 2);
-      i = close < 0 ? text.length : close + 2;
-      continue;
-    }
-    if (c === ";") {
+    if (text[i] === ";") {
       ranges.push([start, i]);
       start = i + 1;
     }
@@ -37,6 +62,18 @@ export function statementRanges(text: string): [number, number][] {
   }
   ranges.push([start, text.length]);
   return ranges;
+}
+
+/** Whether `offset` is inside a literal, a quoted identifier or a comment. */
+export function insideQuoted(text: string, offset: number): boolean {
+  const before = text.slice(0, offset);
+  let i = 0;
+  while (i < before.length) {
+    const skipped = skipQuoted(before, i);
+    if (skipped > before.length) return true;
+    i = skipped > i ? skipped : i + 1;
+  }
+  return false;
 }
 
 /** Whether a piece of SQL has anything but whitespace and comments. */
@@ -136,18 +173,35 @@ export interface CompletionReply {
   items: Completion[];
 }
 
-/** Tables named after FROM/JOIN in the text, with their aliases: alias or name → table. */
+const CLAUSE_END =
+  /\b(?:where|group|order|limit|offset|having|qualify|window|union|except|intersect|on|using|select|returning)\b|[;()]/i;
+const NOT_ALIAS =
+  /^(?:where|on|using|join|left|right|inner|outer|full|cross|asof|anti|semi|natural|positional|lateral|group|order|limit|having|qualify|window|union)$/i;
+
+/** Tables the text reads (after FROM, in its comma list, and after JOIN; a schema prefix
+ * such as main. is dropped), with their aliases: alias or name → table. */
 export function tableAliases(text: string, tables: ReadonlySet<string>): Map<string, string> {
   const aliases = new Map<string, string>();
-  const re = /\b(?:from|join)\s+("?)([A-Za-z_][\w]*)\1(?:\s+(?:as\s+)?([A-Za-z_]\w*))?/gi;
-  const notAlias =
-    /^(where|on|using|join|left|right|inner|outer|full|cross|asof|group|order|limit|having|qualify|window|union|natural|positional)$/i;
-  for (const m of text.matchAll(re)) {
-    const table = (m[2] ?? "").toLowerCase();
-    if (!tables.has(table)) continue;
+  const item = /^\s*(?:"?[A-Za-z_]\w*"?\s*\.\s*)?("?)([A-Za-z_]\w*)\1(?:\s+(?:as\s+)?("?)([A-Za-z_]\w*)\3)?/i;
+  const add = (piece: string): void => {
+    const m = item.exec(piece);
+    const table = m?.[2]?.toLowerCase();
+    if (table === undefined || !tables.has(table)) return;
     aliases.set(table, table);
-    const alias = m[3];
-    if (alias && !notAlias.test(alias)) aliases.set(alias.toLowerCase(), table);
+    const alias = m?.[4];
+    if (alias && !NOT_ALIAS.test(alias)) aliases.set(alias.toLowerCase(), table);
+  };
+  for (const m of text.matchAll(/\b(from|join)\b/gi)) {
+    const rest = text.slice((m.index ?? 0) + m[0].length);
+    if (m[1]?.toLowerCase() === "join") {
+      add(rest);
+      continue;
+    }
+    // FROM a [x], b [y] ... up to the next clause or JOIN.
+    const end = rest.search(
+      new RegExp(`${CLAUSE_END.source}|\\b(?:join|left|right|inner|cross|asof|full|natural|positional)\\b`, "i"),
+    );
+    for (const piece of (end < 0 ? rest : rest.slice(0, end)).split(",")) add(piece);
   }
   return aliases;
 }
@@ -164,9 +218,18 @@ export function complete(schema: SchemaReply, text: string, offset: number): Com
   const columns = new Map(schema.tables.map((t) => [t.name.toLowerCase(), t.columns]));
   const aliases = tableAliases(statementAt(text, offset), new Set(columns.keys()));
 
-  const qualifier = /([A-Za-z_]\w*)\.$/.exec(before.slice(0, start))?.[1];
+  if (insideQuoted(text, offset)) return { start: offset, end: offset, items: [] };
+
+  const qualifier = /"?([A-Za-z_]\w*)"?\.$/.exec(before.slice(0, start))?.[1];
   if (qualifier !== undefined) {
     const table = aliases.get(qualifier.toLowerCase()) ?? qualifier.toLowerCase();
+    if (!columns.has(table)) {
+      // Not a table or an alias: a schema (main.), so its tables.
+      const items = schema.tables
+        .filter((t) => matches(t.name))
+        .map((t): Completion => ({ label: t.name, type: "table", detail: `${t.columns.length} columns` }));
+      return { start, end: offset, items };
+    }
     const items = (columns.get(table) ?? [])
       .filter((c) => matches(c.name))
       .map((c): Completion => ({ label: c.name, type: "column", detail: c.type }));

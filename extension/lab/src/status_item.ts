@@ -2,6 +2,7 @@
 // Monitor.
 
 import { Widget } from "@lumino/widgets";
+import { activate } from "./activate";
 import { formatRate } from "./rates";
 import type { StatusModel } from "./status_model";
 
@@ -23,7 +24,7 @@ export class StatusItem extends Widget {
     super();
     this.addClass("alphapulse-StatusItem");
     this.node.title = "AlphaPulse collectors (click for the Monitor)";
-    this.node.onclick = onClick;
+    activate(this.node, onClick);
     model.changed.connect(this.update_, this);
     this.update_();
   }

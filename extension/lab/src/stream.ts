@@ -44,6 +44,15 @@ export class StreamConnection {
   private disposed = false;
   /** Messages received, for the tests and the Monitor's footer. */
   messages = 0;
+  private opened = false;
+  private readonly reopenListeners = new Set<() => void>();
+
+  /** Calls `listener` each time the socket opens again after it closed: what was pushed
+   * meanwhile is lost, so a panel fetches what it missed. */
+  onReopen(listener: () => void): () => void {
+    this.reopenListeners.add(listener);
+    return () => this.reopenListeners.delete(listener);
+  }
 
   /** Calls `listener` with every ITEM of the subscription; the returned function ends it. */
   subscribe(spec: Subscription, listener: Listener): () => void {
@@ -86,6 +95,8 @@ export class StreamConnection {
     socket.onopen = () => {
       this.backoff = 500;
       for (const { spec } of this.subs.values()) socket.send(JSON.stringify({ op: "subscribe", ...spec }));
+      if (this.opened) for (const listener of this.reopenListeners) listener();
+      this.opened = true;
     };
     socket.onmessage = (event: MessageEvent) => this.receive(event.data);
     socket.onclose = () => {
@@ -102,12 +113,13 @@ export class StreamConnection {
 
   private receive(data: unknown): void {
     if (typeof data !== "string") return;
-    let frame: { type?: string; items?: StreamItem[] };
+    let frame: { type?: string; items?: StreamItem[]; message?: unknown };
     try {
       frame = JSON.parse(data) as typeof frame;
     } catch {
       return;
     }
+    if (frame.type === "error") console.warn("AlphaPulse stream:", frame.message);
     if (frame.type !== "update" || !Array.isArray(frame.items)) return;
     this.messages += 1;
     for (const item of frame.items) {

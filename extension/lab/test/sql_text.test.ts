@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { complete, duckdbCell, hasCode, statementAt, statementRanges, tableAliases } from "../src/sql_text";
+import {
+  complete,
+  duckdbCell,
+  hasCode,
+  insideQuoted,
+  statementAt,
+  statementRanges,
+  tableAliases,
+} from "../src/sql_text";
 import type { SchemaReply } from "../src/types";
 
 const schema: SchemaReply = {
@@ -48,6 +56,20 @@ describe("statements", () => {
     expect(statementAt(text, text.length)).toBe("select 2");
   });
 
+  it("keeps DuckDB's dollar-quoted strings and nested comments whole", () => {
+    expect(statementRanges("select $$a;b$$; select $x$ ' ; $x$; select 3")).toHaveLength(3);
+    expect(statementRanges("/* a /* b; */ c; */ select 1; select 2")).toHaveLength(2);
+    expect(statementRanges("select $1, 2; select 3")).toHaveLength(2); // a parameter, not a quote
+  });
+
+  it("knows when the cursor is in a literal or a comment", () => {
+    expect(insideQuoted("select 'abc", 11)).toBe(true);
+    expect(insideQuoted("select 'abc' ", 13)).toBe(false);
+    expect(insideQuoted("select 1 -- tr", 14)).toBe(true);
+    expect(insideQuoted("select 1 -- x\nfrom tr", 21)).toBe(false);
+    expect(labels("select 'tr")).toEqual([]);
+  });
+
   it("skips comment-only pieces", () => {
     expect(hasCode("-- only a comment\n/* and this */")).toBe(false);
     expect(statementAt("-- nothing here", 3)).toBe("");
@@ -82,6 +104,21 @@ describe("completion", () => {
     expect(labels("SELECT * FROM TR")).toEqual(["trades"]);
     expect(labels("sel")).toContain("SELECT");
     expect(labels("select ")).not.toContain("SELECT");
+  });
+
+  it("reads schema-qualified tables, comma lists and quoted names", () => {
+    const tables = new Set(["trades", "news"]);
+    expect([...tableAliases("select * from main.trades t where 1", tables)]).toEqual([
+      ["trades", "trades"],
+      ["t", "trades"],
+    ]);
+    expect(tableAliases("select * from trades t, news as n", tables).get("n")).toBe("news");
+    expect(tableAliases('select * from "trades" x join news on true', tables).get("x")).toBe("trades");
+    expect(labels('select "t". from trades t', 'select "t".'.length)).toContain("price");
+  });
+
+  it("offers tables after a schema name", () => {
+    expect(labels("select * from main.tr")).toEqual(["trades"]);
   });
 
   it("does not take a keyword for an alias", () => {
