@@ -250,3 +250,22 @@ def test_a_server_of_another_version_is_named_not_a_blank_panel(
         page.locator(".jp-toast-message, .Toastify__toast", has_text="9.9.9").first
     ).to_be_visible()
     page.screenshot(path=output / "lab-ext-version-mismatch.png")
+
+
+def test_a_server_without_the_extension_is_named_not_a_blank_panel(
+    lab: LabServer, page: Page
+) -> None:
+    # As a Jupyter server without alphapulse.server enabled answers: 404 for every route.
+    page.route(
+        re.compile(r".*/alphapulse/api/.*"),
+        lambda route: route.fulfill(status=404, body="404: Not Found"),
+    )
+    open_lab(page, lab)
+    command(page, "alphapulse:open-monitor")
+    banner = page.locator(f"{MONITOR} .alphapulse-banner")
+    expect(banner).to_contain_text("server extension is not running", timeout=WAIT_MS)
+    expect(banner).to_contain_text("jupyter server extension enable alphapulse.server")
+    expect(page.locator(".alphapulse-StatusItem")).to_have_text("AlphaPulse: no server extension")
+    expect(page.locator(".alphapulse-Instruments .alphapulse-message")).to_contain_text(
+        "server extension is not running"
+    )
