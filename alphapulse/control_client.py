@@ -28,6 +28,9 @@ import orjson
 from alphapulse.control import MAX_LINE
 from alphapulse.status import StatusFileError, read_status
 
+#: How long closing the connection may wait for its last bytes to leave.
+CLOSE_SECONDS = 1.0
+
 
 class ControlError(Exception):
     """The collector refused a request (its one-line reason)."""
@@ -100,8 +103,14 @@ class ControlClient:
             self._reading = None
         if self._writer is not None:
             self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
+            # Bounded: a transport closing with unsent bytes waits for the peer to read them,
+            # and a collector that no longer reads must not hold up a server's shutdown.
+            try:
+                await asyncio.wait_for(self._writer.wait_closed(), CLOSE_SECONDS)
+            except OSError:
+                pass
+            except TimeoutError:
+                self._writer.transport.abort()
             self._writer = None
 
     async def call(self, op: str, **args: Any) -> Any:

@@ -133,7 +133,9 @@ class AlphaPulse(ExtensionApp):
     async def stop_extension(self) -> None:
         if not hasattr(self, "state"):
             return  # initialize_settings failed (logged by the server): nothing was started
-        await self.state.hub.stop()
-        await self.metrics_bridge.stop()
-        await self.state.supervisor.stop()
-        self.state.close()
+        try:
+            await self.state.hub.stop()
+            await self.metrics_bridge.stop()
+        finally:
+            await self.state.supervisor.stop()  # the collector stops whatever happened above
+            self.state.close()

@@ -34,6 +34,10 @@ Key = tuple[str, str, str, int]
 Send = Callable[[str], "asyncio.Future[None] | None"]
 
 
+#: How long stopping the hub may wait for its tasks to end.
+STOP_SECONDS = 2.0
+
+
 class StreamClient:
     """One socket's subscriptions and its bounded buffer."""
 
@@ -121,9 +125,10 @@ class StreamHub:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded: the server's shutdown (and the collector's stop after it) must not
+            # wait on a task stuck in a close.
+            await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
         self._tasks = []
 
     # --- clients -----------------------------------------------------------------------------

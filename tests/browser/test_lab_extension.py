@@ -34,6 +34,8 @@ def open_lab(page: Page, lab: LabServer) -> None:
     page.wait_for_function(
         "() => !!window.jupyterapp?.commands.hasCommand('alphapulse:open-chart')"
     )
+    # After Lab restored its layout: a panel opened before then can be covered by it.
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
 
 
 def command(page: Page, name: str, args: dict[str, Any] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 import type { EventRow } from "./types";
 
-const MAX_EVENTS = 200;
+const MAX_EVENTS = 500;
 
 /** The events panel's rows: the newest first, at most `max`, each seq once. */
 export function mergeEvents(kept: readonly EventRow[], fresh: readonly EventRow[], max = MAX_EVENTS): EventRow[] {

@@ -17,6 +17,9 @@ export class MonitorPanel extends Widget {
   private readonly venueList = document.createElement("div");
   private readonly eventList = document.createElement("ol");
   private events: EventRow[] = [];
+  /** Each venue's newest event, from every event seen (the list keeps only the newest). */
+  private readonly lastByVenue = new Map<string, EventRow>();
+  private readonly showCommits = document.createElement("input");
   private since = -1;
   private readonly eventsPoll: Poll;
   private readonly busy = new Set<string>();
@@ -32,6 +35,13 @@ export class MonitorPanel extends Widget {
     this.venueList.className = "alphapulse-Monitor-venues";
     const heading = document.createElement("h3");
     heading.textContent = "Events";
+    // The lake's commits are most of the log (one per file): hidden unless asked for.
+    const commits = document.createElement("label");
+    commits.className = "alphapulse-Monitor-commits";
+    this.showCommits.type = "checkbox";
+    this.showCommits.onchange = () => this.renderEvents();
+    commits.append(this.showCommits, " file commits");
+    heading.append(commits);
     this.eventList.className = "alphapulse-Monitor-events";
     this.node.append(this.banner, this.summary, this.venueList, heading, this.eventList);
     model.changed.connect(this.render, this);
@@ -55,10 +65,14 @@ export class MonitorPanel extends Widget {
   private async pollEvents(): Promise<void> {
     // The first call takes the newest events (the log can be long); later ones only what
     // came after.
-    const query = this.since < 0 ? "events?tail=100" : `events?since=${this.since}&limit=500`;
+    const query = this.since < 0 ? "events?tail=1000" : `events?since=${this.since}&limit=1000`;
     const reply = await requestAPI<{ events: EventRow[] }>(query);
     for (const e of reply.events) this.since = Math.max(this.since, e.seq);
     if (reply.events.length === 0) return;
+    for (const e of reply.events) {
+      const kept = e.venue === null ? undefined : this.lastByVenue.get(e.venue);
+      if (e.venue !== null && (kept === undefined || kept.seq < e.seq)) this.lastByVenue.set(e.venue, e);
+    }
     this.events = mergeEvents(this.events, reply.events);
     this.renderEvents();
     this.render();
@@ -93,7 +107,7 @@ export class MonitorPanel extends Widget {
         card = new VenueCard(venue.venue, (action) => void this.act(venue.venue, action));
         this.cards.set(venue.venue, card);
       }
-      const last = this.events.find((e) => e.venue === venue.venue);
+      const last = this.lastByVenue.get(venue.venue);
       card.update(venue, last, this.busy.has(venue.venue));
     }
     for (const [name, card] of this.cards) {
@@ -123,7 +137,8 @@ export class MonitorPanel extends Widget {
   }
 
   private renderEvents(): void {
-    const items = this.events.map((event) => {
+    const shown = this.showCommits.checked ? this.events : this.events.filter((e) => e.kind !== "file_committed");
+    const items = shown.map((event) => {
       const li = document.createElement("li");
       li.dataset["kind"] = event.kind;
       const time = document.createElement("time");
