@@ -105,7 +105,7 @@ def test_monitor_shows_the_collectors_with_frame_counts_growing(
     page.wait_for_timeout(3000)
     assert frames_total(page, "kraken") > first, "kraken's frame count did not grow in 3 s"
     rate = venue_card(page, "kraken").locator(".frames").inner_text()
-    assert re.match(r"[0-9,.]+ frames/s", rate) and not rate.startswith("0 "), rate
+    assert re.match(r"[0-9,.]+ f/s", rate) and not rate.startswith("0 "), rate
     expect(page.locator(f"{MONITOR} .alphapulse-Monitor-events li").first).to_be_visible()
     page.screenshot(path=output / "lab-ext-monitor.png")
 

@@ -196,7 +196,8 @@ class VenueCard {
     this.node.dataset["state"] = venue.state;
     this.state.textContent = venue.state;
     this.state.className = `state alphapulse-state-${venue.state}`;
-    this.frames.textContent = `${formatRate(venue.rate)} frames/s`;
+    this.frames.textContent = `${formatRate(venue.rate)} f/s`;
+    this.frames.title = "frames per second";
     this.button.textContent = this.stopped ? "start" : "stop";
     this.button.title = `${this.stopped ? "Start" : "Stop"} the ${venue.venue} collector`;
     this.button.disabled = busy;
