@@ -13,11 +13,12 @@ can look at what the tests saw; a test that fails in a page leaves FAILED-<test>
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, sync_playwright
 
 from alphapulse.widgets.live_chart import BUNDLE
 from tests.browser.chromium import CHROMIUM, VIEWPORT, Console, launch, save_failure
@@ -82,4 +83,8 @@ def page(
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         save_failure(page, output / f"FAILED-{request.node.name}.png")
+    # A route handler still running when its context closes (a test that rewrites the
+    # server's answers) would raise into the teardown: routes end first.
+    with contextlib.suppress(Error):
+        page.unroute_all(behavior="ignoreErrors")
     context.close()
