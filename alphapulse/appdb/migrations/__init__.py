@@ -1,0 +1,1 @@
+"""Alembic's scripts for the app database (run by alphapulse.appdb.migrate, not by import)."""
