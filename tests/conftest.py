@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from alphapulse import _core
 from alphapulse.capture import Record, read_capture
 from alphapulse.replay import Replayer
+from tests.pg_cluster import PostgresCluster, PostgresUnavailableError
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT.parent / "shared" / "recordings"
@@ -64,3 +67,38 @@ def take_rows(engine: _core.Engine) -> Rows:
 
 def statuses(rows: Rows, kind: str) -> list[dict[str, Any]]:
     return [s for s in rows["statuses"] if s["kind"] == kind]
+
+
+# CI sets this: there a test that needs PostgreSQL fails rather than skips when none starts.
+REQUIRE_POSTGRES_ENV = "ALPHAPULSE_REQUIRE_POSTGRES"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One private PostgreSQL server per session, started when a test first asks for it
+    (see tests/pg_cluster.py); a cluster with other settings is PostgresCluster(...)."""
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+    except PostgresUnavailableError as exc:
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"PostgreSQL is required (${REQUIRE_POSTGRES_ENV}): {exc}")
+        pytest.skip(f"no PostgreSQL for the tests: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_cluster: PostgresCluster) -> str:
+    """The session cluster's own database (shared by every test that uses it)."""
+    return postgres_cluster.dsn()
+
+
+@pytest.fixture
+def postgres_database(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """A fresh database for one test (no rows of another test's), dropped after it."""
+    dsn = postgres_cluster.create_database()
+    yield dsn
+    postgres_cluster.drop_database(dsn)
