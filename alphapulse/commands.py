@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -32,6 +32,8 @@ from alphapulse.lake import maintenance_cli
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.query import cli as query_cli
 from alphapulse.replay import INSTRUMENT_COUNTERS, ReplayReport, replay
+from alphapulse.reports import cli as reports_cli
+from alphapulse.reports.catalog import ReportError
 from alphapulse.simulator import cli as simulator_cli
 from alphapulse.status import StatusFileError
 from alphapulse.venues import VENUES
@@ -439,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lake", help="compact the lake's files, or show what it holds")
     maintenance_cli.add_subcommands(p)
 
+    p = sub.add_parser("report", help="run report notebooks now or on a schedule; their runs")
+    reports_cli.add_report_commands(p)
+
+    p = sub.add_parser("scheduler", help="run the report schedules (without Jupyter)")
+    reports_cli.add_scheduler_arguments(p)
+    p.set_defaults(func=reports_cli.cmd_scheduler)
+
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
     p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")
     p.set_defaults(func=cmd_schema)
@@ -450,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: keeps its traceback.
 USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (UsageError, 2),
+    (ReportError, 2),
     (ConfigError, 2),
     (NotRunningError, 1),
     (StatusFileError, 1),
@@ -476,11 +486,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        code = next((c for kind, c in USER_ERRORS if isinstance(e, kind)), 0)
+        code = next((c for kind, c in _user_errors() if isinstance(e, kind)), 0)
         if not code:
             raise
         print(f"{prog}: error: {_one_line(describe_error(e))}", file=sys.stderr)
     return code if _flush_stdout() else 1
+
+
+def _user_errors() -> Iterator[tuple[type[Exception], int]]:
+    """USER_ERRORS, and the errors of modules too heavy to import for every command (the
+    app database's: SQLAlchemy) when they were imported."""
+    yield from USER_ERRORS
+    if (appdb := sys.modules.get("alphapulse.appdb")) is not None:
+        yield appdb.AppDBError, 1
 
 
 def describe_error(e: Exception) -> str:

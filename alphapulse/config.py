@@ -188,6 +188,14 @@ class CollectorConfig:
         ]
 
 
+def data_directory(lake: Path) -> Path:
+    """Where the app database and the reports' archive live: ``$ALPHAPULSE_DATA``, else the
+    lake's parent (``data/`` for the default ``data/lake``)."""
+    if data := os.environ.get("ALPHAPULSE_DATA"):
+        return _home(data, "data", "$ALPHAPULSE_DATA")
+    return lake.parent
+
+
 def _home(text: str, key: str, source: str | None) -> Path:
     """``text`` with ``~`` / ``~user`` expanded; ConfigError for a user without a home
     (``~0``), which pathlib reports as a RuntimeError."""

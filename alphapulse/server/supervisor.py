@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import signal
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import orjson
 
 from alphapulse.control_client import ControlClient, ControlUnavailableError, find_control
+from alphapulse.parentdeath import die_with_parent
 from alphapulse.status import StatusFileError, read_status
 
 log = logging.getLogger("alphapulse.server")
@@ -41,12 +41,6 @@ BACKOFF_MAX = 30.0
 HEALTHY_SECONDS = 60.0
 #: Lines of the child's stderr kept to explain a death.
 STDERR_LINES = 20
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class CollectorSupervisor:
@@ -136,7 +130,7 @@ class CollectorSupervisor:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             self._event("collector_started", pid=self.process.pid)
             watch = asyncio.create_task(self._wait_ready())
