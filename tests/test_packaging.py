@@ -1,5 +1,6 @@
 """The wheel a user installs: it carries the compiled core, the widgets' bundle with its
-licence, and the config file that enables the server extension (no Node, no manual step)."""
+licence, the config file that enables the server extension (no Node, no manual step) and
+the app database's migrations."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "alphapulse" / "widgets" / "static" / "charts.js"
@@ -77,6 +79,36 @@ def test_the_wheel_ships_the_notebook_templates(wheel: zipfile.ZipFile) -> None:
         n.rsplit("/", 1)[1] for n in wheel.namelist() if n.startswith("alphapulse/templates/")
     }
     assert notebooks and notebooks <= shipped
+
+
+APPDB = ROOT / "alphapulse" / "appdb"
+
+
+def test_the_wheel_ships_the_app_databases_migrations(
+    wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    # Alembic reads the scripts from the installed package at run time: env.py, the
+    # template and every revision must be in the wheel, not only the modules Python imports.
+    names = set(wheel.namelist())
+    sources = {
+        p.relative_to(ROOT).as_posix()
+        for p in APPDB.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert (
+        {
+            "alphapulse/appdb/migrations/env.py",
+            "alphapulse/appdb/migrations/script.py.mako",
+            "alphapulse/appdb/migrations/versions/rev_0001_schedules_and_runs.py",
+            "alphapulse/appdb/migrations/versions/rev_0002_scheduler_state.py",
+        }
+        <= sources
+        <= names
+    )
+    shipped = [n for n in names if n.startswith("alphapulse/appdb/migrations/")]
+    wheel.extractall(tmp_path, members=shipped)
+    scripts = ScriptDirectory(str(tmp_path / "alphapulse" / "appdb" / "migrations"))
+    assert [s.revision for s in scripts.walk_revisions()] == ["0002", "0001"]
 
 
 def test_the_lab_extension_and_the_package_have_one_version() -> None:

@@ -60,7 +60,7 @@ def resolve_url(dsn: str | None, data_dir: Path) -> URL:
         return URL.create("sqlite", database=str(data_dir / SQLITE_FILE))
     try:
         url = make_url(dsn.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise AppDBError(
             f"{source} is not a database URL: {mask(dsn)!r} (expected "
             "postgresql://user:password@host:port/dbname or sqlite:///path/to/file)"
