@@ -20,7 +20,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from alphapulse.appdb import APP_DSN_ENV, AppDB, AppDBError
+from alphapulse.appdb import APP_DSN_ENV, RUN_STATES, AppDB, AppDBError
 from alphapulse.appdb.engine import create_app_engine, resolve_url, shown
 from alphapulse.appdb.migrate import alembic_config, head, migrate, revisions
 from alphapulse.appdb.models import Base, UTCDateTime
@@ -456,6 +456,8 @@ def test_a_run_is_updated_field_by_field_and_cancelled(db: AppDB) -> None:
         db.update_run(run.id, status="exploded")
     with pytest.raises(ValueError, match="status must be one of"):
         db.runs(status=["exploded"])
+    for state in RUN_STATES:
+        assert db.update_run(run.id, status=state).status == state
 
 
 def test_datetimes_come_back_aware_utc_to_the_microsecond(db: AppDB) -> None:

@@ -61,7 +61,7 @@ def as_utc(value: datetime, name: str) -> datetime:
 
 
 def checked_params(params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` if it survives a JSON round trip unchanged in shape (dates as ISO strings)."""
+    """``params`` as JSON will give them back (dates must already be ISO strings)."""
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict, not {type(params).__name__}")
     try:
