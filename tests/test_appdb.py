@@ -301,7 +301,7 @@ def test_a_server_that_goes_down_after_open_is_an_app_db_error(tmp_path: Path) -
         cluster.stop()
     with pytest.raises(AppDBError) as lost:
         db.schedules()
-    assert str(lost.value).startswith("lost the app database at postgresql+psycopg://")
+    assert str(lost.value).startswith("cannot use the app database at postgresql+psycopg://")
     assert cluster.password not in str(lost.value) and "\n" not in str(lost.value)
     db.close()
 
@@ -420,6 +420,8 @@ def test_runs_are_listed_newest_first_and_filtered(db: AppDB) -> None:
     assert db.runs(status=["failed", "running"]) == [db.run(made[2].id), db.run(made[1].id)]
     assert db.runs(report="daily", status=["queued"]) == [made[3], made[0]]
     assert db.runs(report="nothing") == [] and db.run("no-such-run") is None
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        db.runs(limit=0)
 
 
 def test_a_run_is_updated_field_by_field_and_cancelled(db: AppDB) -> None:

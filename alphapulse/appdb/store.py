@@ -1,6 +1,7 @@
 """AppDB: the reports' schedules and runs, in SQLite or PostgreSQL. One engine per AppDB
-and a short session per call, so the scheduler's worker threads share it; every write that
-races another process (a schedule's tick, a run's state) is one conditional statement."""
+and a short transaction per call, so the scheduler's worker threads share it; a schedule's
+tick is claimed by one conditional UPDATE, so schedulers in two processes never both fire
+it."""
 
 from __future__ import annotations
 
@@ -218,6 +219,8 @@ class AppDB:
         limit: int = 100,
     ) -> list[RunRecord]:
         """Newest first (by creation time, then id)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
         query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)
         if report is not None:
             query = query.where(Run.report == report)
@@ -235,13 +238,14 @@ class AppDB:
 
     @contextmanager
     def _session(self, *, write: bool = False) -> Iterator[Session]:
-        """A short transaction, committed at the end. A lost connection (a server that went
-        down) is an AppDBError; SQLite writers take the lock at BEGIN (BEGIN IMMEDIATE)."""
+        """A short transaction, committed at the end. A server that went down (or a SQLite
+        file locked past the busy timeout) is an AppDBError; SQLite writers take the lock at
+        BEGIN (BEGIN IMMEDIATE)."""
         try:
             with (self._writes if write else self._reads).begin() as session:
                 yield session
         except OperationalError as exc:
-            raise database_error(self._url, exc, doing="lost") from None
+            raise database_error(self._url, exc, doing="cannot use") from None
 
 
 def _now() -> datetime:
