@@ -28,6 +28,7 @@ from alphapulse.arguments import (
 from alphapulse.capture import FORMAT as CAPTURE_FORMAT
 from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
+from alphapulse.dashboards import serve as dashboards_cli
 from alphapulse.lake import maintenance_cli
 from alphapulse.lake.layout import LOCK, MARKER, LakeError
 from alphapulse.query import cli as query_cli
@@ -311,13 +312,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from alphapulse.collect import run_collector
+    from alphapulse.collect import CollectResult, run_collector
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     config = collect_config(args)
     check_paths(config)
-    result = asyncio.run(
-        run_collector(
+
+    async def collect() -> CollectResult:
+        run = run_collector(
             config,
             simulated=args.simulated,
             duration=args.duration,
@@ -325,7 +327,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
             rate=args.rate,
             restart_note=args.restart_note,
         )
-    )
+        task = asyncio.ensure_future(run)
+        if not args.scheduler:
+            return await task
+        # Reports are scheduled once the collector is up: a collector that cannot start
+        # says why, alone, without an app database opened for nothing.
+        done, _ = await asyncio.wait({task}, timeout=SCHEDULER_AFTER_SECONDS)
+        if done:
+            return task.result()
+        from alphapulse.config import data_directory
+        from alphapulse.reports.scheduler import scheduler_running
+
+        async with scheduler_running(data_directory(config.lake), config.lake):
+            return await task
+
+    result = asyncio.run(collect())
     summary = result.summary
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
     if not result.ok:
@@ -358,6 +374,10 @@ EXIT_CODES = (
     "of sync, replay --verify found a fault, status found no collector); 2 bad usage or "
     "config; 130 interrupted"
 )
+
+
+#: Seconds a collector runs before `collect` starts the report scheduler beside it.
+SCHEDULER_AFTER_SECONDS = 2.0
 
 
 class NotRunningError(Exception):
@@ -420,6 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=200.0,
         help="simulator frames per second per venue",
     )
+    p.add_argument(
+        "--no-scheduler",
+        dest="scheduler",
+        action="store_false",
+        help="do not run the report schedules here (the Jupyter server runs its own)",
+    )
     # Set by the Jupyter server's supervisor when it restarts a collector that died: the
     # new run records why, as a `collector_restarted` event (JSON object).
     p.add_argument("--restart-note", type=orjson.loads, help=argparse.SUPPRESS)
@@ -447,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scheduler", help="run the report schedules (without Jupyter)")
     reports_cli.add_scheduler_arguments(p)
     p.set_defaults(func=reports_cli.cmd_scheduler)
+
+    p = sub.add_parser(
+        "dashboards", help="serve the Voila dashboards (monitoring wall, news) with a collector"
+    )
+    dashboards_cli.add_arguments(p)
+    p.set_defaults(func=dashboards_cli.cmd_dashboards)
 
     p = sub.add_parser("schema", help="print the Arrow schemas of the event tables")
     p.add_argument("table", nargs="?", help=f"one of {', '.join(_core.TABLES)}")

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -310,6 +310,33 @@ class Scheduler:
             self.on_event(
                 kind, {"run": record.id, "report": record.report, "status": record.status, **extra}
             )
+
+
+@contextlib.asynccontextmanager
+async def scheduler_running(
+    data_dir: Path, lake: Path | None, *, max_concurrent: int = MAX_CONCURRENT
+) -> AsyncIterator[Scheduler | None]:
+    """A scheduler running beside something else (``alphapulse collect``) for the block's
+    duration; None when the app database cannot be opened: that is logged, and what it
+    runs beside goes on."""
+    from alphapulse.appdb import AppDB, AppDBError
+
+    try:
+        db = await asyncio.to_thread(AppDB.open, data_dir=data_dir)
+    except AppDBError as e:
+        log.error("reports are not scheduled: %s", e)
+        yield None
+        return
+    scheduler = Scheduler(db, data_dir=data_dir, lake=lake, max_concurrent=max_concurrent)
+    task = asyncio.get_running_loop().create_task(scheduler.run())
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        db.close()
 
 
 def _alive(pid: int) -> bool:

@@ -19,9 +19,11 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode
 
+from alphapulse.config import data_directory
 from alphapulse.server.handlers import ServerState
 from alphapulse.server.lakeread import LakeReader
 from alphapulse.server.metrics import CollectorMetricsBridge
+from alphapulse.server.reports import ReportService
 from alphapulse.server.routes import ROUTES
 from alphapulse.server.stream import StreamHub
 from alphapulse.server.supervisor import CollectorSupervisor
@@ -38,6 +40,8 @@ def _version() -> str:
 
 #: The JupyterLab extension this package ships (extension/lab).
 LAB_EXTENSION = "@alphapulse/lab"
+#: The environment variable naming the default lake (``alphapulse.query.default_lake``).
+LAKE_ENV = "ALPHAPULSE_LAKE"
 
 
 def hide_lab_extension_from_voila(config: Any) -> None:
@@ -79,6 +83,16 @@ class AlphaPulse(ExtensionApp):
     )
     query_timeout = Float(30.0, config=True, help="Seconds a SQL query may run.")
     query_max_rows = Int(100_000, config=True, help="Rows a SQL query returns at most.")
+    reports = Bool(
+        True, config=True, help="Run the report scheduler (schedules in the app database)."
+    )
+    report_concurrency = Int(2, config=True, help="Reports running at once, at most.")
+    data_dir = Unicode(
+        "",
+        config=True,
+        help="The app database and report archive (default: $ALPHAPULSE_DATA or the lake's "
+        "parent).",
+    )
     stream_flush = Float(
         0.025,
         config=True,
@@ -98,6 +112,11 @@ class AlphaPulse(ExtensionApp):
             hide_lab_extension_from_voila(self.serverapp.config)
         lake = self.lake_path()
         lake.mkdir(parents=True, exist_ok=True)
+        # The kernels this server starts inherit its environment: with the lake named there,
+        # `alphapulse.connect()` and the Voila dashboards find this server's lake and collector
+        # from whatever directory their notebook runs in (restored on stop).
+        self._lake_env = os.environ.get(LAKE_ENV)
+        os.environ[LAKE_ENV] = str(lake)
         supervisor = CollectorSupervisor(
             lake,
             config_file=self.config_file,
@@ -116,7 +135,14 @@ class AlphaPulse(ExtensionApp):
             query_timeout=self.query_timeout,
         )
         self.metrics_bridge = CollectorMetricsBridge(supervisor)
+        self.report_service = ReportService(
+            data_dir=Path(self.data_dir).expanduser() if self.data_dir else data_directory(lake),
+            lake=lake,
+            enabled=self.reports,
+            max_concurrent=max(1, self.report_concurrency),
+        )
         self.settings["alphapulse_state"] = self.state
+        self.settings["alphapulse_reports"] = self.report_service
         self.log.info("AlphaPulse: lake %s (pid %d)", lake, os.getpid())
 
     def initialize_handlers(self) -> None:
@@ -127,13 +153,20 @@ class AlphaPulse(ExtensionApp):
             return  # initialize_settings failed (logged by the server)
         self.state.hub.start()
         self.metrics_bridge.start()
+        await self.report_service.start()
         if self.autostart:
             await self.state.supervisor.start()
 
     async def stop_extension(self) -> None:
+        if hasattr(self, "_lake_env"):
+            if self._lake_env is None:
+                os.environ.pop(LAKE_ENV, None)
+            else:
+                os.environ[LAKE_ENV] = self._lake_env
         if not hasattr(self, "state"):
             return  # initialize_settings failed (logged by the server): nothing was started
         try:
+            await self.report_service.stop()
             await self.state.hub.stop()
             await self.metrics_bridge.stop()
         finally:

@@ -10,7 +10,7 @@ from typing import Final
 
 from tornado.web import RequestHandler
 
-from alphapulse.server import handlers, labapi
+from alphapulse.server import handlers, labapi, reportapi
 
 #: (pattern under the server's base URL, handler, methods with an example path)
 ROUTES: Final[list[tuple[str, type[RequestHandler], dict[str, str]]]] = [
@@ -48,5 +48,40 @@ ROUTES: Final[list[tuple[str, type[RequestHandler], dict[str, str]]]] = [
         r"alphapulse/api/static/charts\.js",
         labapi.ChartsBundleHandler,
         {"GET": "alphapulse/api/static/charts.js"},
+    ),
+    # Reports: the scheduler's schedules and runs, and a run's HTML.
+    ("alphapulse/api/reports", reportapi.ReportsHandler, {"GET": "alphapulse/api/reports"}),
+    (
+        "alphapulse/api/reports/schedules",
+        reportapi.SchedulesHandler,
+        {"POST": "alphapulse/api/reports/schedules"},
+    ),
+    (
+        r"alphapulse/api/reports/schedules/(\d+)",
+        reportapi.ScheduleHandler,
+        {
+            "PATCH": "alphapulse/api/reports/schedules/1",
+            "DELETE": "alphapulse/api/reports/schedules/1",
+        },
+    ),
+    (
+        "alphapulse/api/reports/runs",
+        reportapi.RunsHandler,
+        {"GET": "alphapulse/api/reports/runs", "POST": "alphapulse/api/reports/runs"},
+    ),
+    (
+        r"alphapulse/api/reports/runs/([0-9A-Za-z-]+)",
+        reportapi.RunHandler,
+        {"GET": "alphapulse/api/reports/runs/20261201T070000Z-000000"},
+    ),
+    (
+        r"alphapulse/api/reports/runs/([0-9A-Za-z-]+)/cancel",
+        reportapi.RunCancelHandler,
+        {"POST": "alphapulse/api/reports/runs/20261201T070000Z-000000/cancel"},
+    ),
+    (
+        r"alphapulse/api/reports/runs/([0-9A-Za-z-]+)/html",
+        reportapi.RunHtmlHandler,
+        {"GET": "alphapulse/api/reports/runs/20261201T070000Z-000000/html"},
     ),
 ]

@@ -76,7 +76,16 @@ class CollectorSupervisor:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def command(self, note: dict[str, Any] | None = None) -> list[str]:
-        cmd = [sys.executable, "-m", "alphapulse", "collect", "--lake", str(self.lake)]
+        # The server runs the report scheduler itself (AlphaPulse.reports), not its child.
+        cmd = [
+            sys.executable,
+            "-m",
+            "alphapulse",
+            "collect",
+            "--lake",
+            str(self.lake),
+            "--no-scheduler",
+        ]
         if self.config_file:
             cmd += ["--config", self.config_file]
         if self.simulated:
