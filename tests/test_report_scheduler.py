@@ -267,3 +267,25 @@ async def test_two_schedulers_on_one_database_fire_a_tick_once(db: AppDB, tmp_pa
         other.close()
     assert sorted(len(f) for f in fired) == [0, 1]
     assert len(db.runs()) == 1
+
+
+async def test_two_schedulers_on_postgresql_fire_a_tick_once(
+    postgres_database: str, tmp_path: Path, reports: Path
+) -> None:
+    """The server's scheduler and a standalone one on one PostgreSQL app database."""
+    first = AppDB.open(postgres_database, data_dir=tmp_path)
+    second = AppDB.open(postgres_database, data_dir=tmp_path)
+    try:
+        first.add_schedule("tiny", "0 7 * * *", {"x": 3}, created_at=T0, missed="run_once")
+        a = scheduler(first, tmp_path, SEVEN)
+        b = scheduler(second, tmp_path, SEVEN)
+        fired = await asyncio.gather(a.tick(), b.tick())
+        await a.wait_idle()
+        await b.wait_idle()
+        assert sorted(len(f) for f in fired) == [0, 1]
+        (run,) = first.runs()
+        assert (run.status, run.scheduled_for) == ("succeeded", SEVEN)
+        assert "x squared is 9" in Path(run.archive, "tiny.html").read_text()  # type: ignore[arg-type]
+    finally:
+        first.close()
+        second.close()
