@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DATA ?= data
 CARGO := cd rust_ext && cargo
 
-.PHONY: help setup widgets labextension templates build run collect demo test lint typecheck rust-test python-test stubtest bench bench-browser clean
+.PHONY: help setup widgets labextension templates dashboard-apps build run dashboards collect demo test lint typecheck rust-test python-test stubtest bench bench-browser clean
 
 # Every target with a "## what it does" comment, so that a new target cannot be left out
 # (tests/test_cli.py checks that every target has one).
@@ -58,9 +58,16 @@ alphapulse/templates/.copied: $(wildcard notebooks/*.ipynb notebooks/reports/*.i
 	cp notebooks/reports/*.ipynb alphapulse/templates/reports/
 	touch $@
 
+# The Voila dashboards' notebooks (voila_apps/*.ipynb) ship in the package too, so that
+# `alphapulse dashboards` has them where there is no source checkout (a wheel).
+dashboard-apps: alphapulse/dashboards/apps/.copied ## copy voila_apps/*.ipynb into the package (the wheel's dashboards)
+alphapulse/dashboards/apps/.copied: $(wildcard voila_apps/*.ipynb)
+	rm -rf alphapulse/dashboards/apps && mkdir -p alphapulse/dashboards/apps && cp voila_apps/*.ipynb alphapulse/dashboards/apps/
+	touch $@
+
 # Release build: the core is what gets measured, and tests on it are fast either way. The
 # front ends and templates first, so that the package (and a wheel) carries them.
-build: setup widgets labextension templates ## build the Rust core, widgets and Lab extension into .venv; `. .venv/bin/activate` puts alphapulse on the PATH
+build: setup widgets labextension templates dashboard-apps ## build the Rust core, widgets and Lab extension into .venv; `. .venv/bin/activate` puts alphapulse on the PATH
 	$(VENV)/bin/maturin develop --release --quiet
 
 # JupyterLab with the AlphaPulse server extension: the collectors run on the embedded
@@ -73,6 +80,13 @@ run: build ## JupyterLab with the collectors running on the embedded simulator (
 	exec $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.port_retries=0 --IdentityProvider.token=$$token \
 		--AlphaPulse.lake=$(abspath $(DATA))/lake $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The Voila dashboards (the monitoring wall and the news screen) in a Jupyter server of their
+# own with the collectors on the embedded simulator into $(DATA)/lake; their URLs with a fresh
+# token are printed first; Ctrl-C stops the server and the collectors.
+DASHBOARDS_PORT ?= 8866
+dashboards: build ## the Voila dashboards (monitor, news) with the collectors on the simulator (prints the URLs)
+	$(PY) -m alphapulse dashboards --no-browser --port $(DASHBOARDS_PORT) --lake $(DATA)/lake
 
 # The collector alone (no Jupyter), with a live status line; Ctrl-C (or DURATION=seconds)
 # stops it cleanly.
@@ -117,10 +131,12 @@ bench: build ## benchmarks with their peers (not part of the tests); BENCH_ARGS=
 	$(PY) -m tests.benchmarks.run $(BENCH_ARGS)
 
 # The browser's figures (chromium, a real `jupyter lab` at ~10k frames/s; minutes each, not
-# peer comparisons): a live chart in a notebook, then the Lab extension's panels.
-bench-browser: build ## browser benchmarks: live chart streaming, Lab with the Monitor and 3 chart panels
+# peer comparisons): a live chart in a notebook, the Lab extension's panels, then the Voila
+# monitoring dashboard (10 minutes: its kernel's memory).
+bench-browser: build ## browser benchmarks: live chart streaming, Lab with the Monitor and 3 chart panels, the monitoring dashboard
 	$(PY) -m tests.benchmarks.browser_stream
 	$(PY) -m tests.benchmarks.lab_panels
+	$(PY) -m tests.benchmarks.dashboard_bench
 
 clean: ## remove .venv, the Rust build and data/
 	rm -rf $(VENV) rust_ext/target $(DATA)

@@ -111,6 +111,18 @@ def test_the_wheel_ships_the_app_databases_migrations(
     assert [s.revision for s in scripts.walk_revisions()] == ["0002", "0001"]
 
 
+def test_the_wheel_ships_the_dashboards(wheel: zipfile.ZipFile) -> None:
+    # `alphapulse dashboards` serves these where there is no voila_apps/ (an installed wheel).
+    dashboards = {p.name for p in (ROOT / "voila_apps").glob("*.ipynb")}
+    shipped = {
+        n.rsplit("/", 1)[1]
+        for n in wheel.namelist()
+        if n.startswith("alphapulse/dashboards/apps/") and n.endswith(".ipynb")
+    }
+    assert dashboards == {"monitor.ipynb", "news.ipynb"} and dashboards <= shipped
+    assert "alphapulse/dashboards/serve.py" in wheel.namelist()
+
+
 def test_the_wheel_ships_the_report_notebooks(wheel: zipfile.ZipFile) -> None:
     # Where `alphapulse report` looks in an installed package (reports/catalog.py), apart
     # from the launcher's templates.
