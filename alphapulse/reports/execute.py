@@ -9,8 +9,10 @@ caller, and a hanging cell does not answer an interrupt.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -37,6 +39,11 @@ def render_html(notebook: Path, html: Path) -> None:
     partial.replace(html)
 
 
+def _import_nbconvert() -> None:
+    with contextlib.suppress(Exception):  # render_html imports it again and says what fails
+        import nbconvert.exporters.html  # noqa: F401
+
+
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
@@ -44,6 +51,11 @@ def strip_ansi(text: str) -> str:
 def execute(source: Path, output: Path, html: Path, parameters: dict[str, Any]) -> dict[str, Any]:
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    # nbconvert takes a second or two to import: do it while papermill waits on the kernel
+    # (which runs the notebook in its own process), not after.
+    preload = threading.Thread(target=_import_nbconvert, daemon=True)
+    preload.start()
 
     result: dict[str, Any] = {"status": "succeeded", "error": None, "traceback": None}
     try:  # a notebook written by hand may not say its language: reports are Python
@@ -76,6 +88,7 @@ def execute(source: Path, output: Path, html: Path, parameters: dict[str, Any]) 
             traceback=traceback.format_exc(),
         )
     result["papermill_seconds"] = time.perf_counter() - started
+    preload.join()
     if output.is_file():  # a failed run's notebook is rendered too: it shows where it stopped
         try:
             render_html(output, html)
