@@ -59,8 +59,12 @@ class ReportService:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if not self.enabled:
-            return
+        """Open the app database and run the scheduler, in the background: a database
+        server slow to answer delays the reports, not the server or its collector."""
+        if self.enabled:
+            self._task = asyncio.get_running_loop().create_task(self._open_and_run())
+
+    async def _open_and_run(self) -> None:
         from alphapulse.appdb import AppDB, AppDBError
 
         try:
@@ -73,8 +77,8 @@ class ReportService:
         self.scheduler = Scheduler(
             self.db, data_dir=self.data_dir, lake=self.lake, max_concurrent=self.max_concurrent
         )
-        self._task = asyncio.get_running_loop().create_task(self.scheduler.run())
         log.info("AlphaPulse reports: %s, archive %s", self.db.url, self.data_dir / "reports")
+        await self.scheduler.run()
 
     async def stop(self) -> None:
         if self.scheduler is not None:
