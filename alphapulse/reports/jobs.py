@@ -74,11 +74,16 @@ def execute_run(
         return db.update_run(
             run_id, status="failed", error=str(e), finished_at=datetime.now(UTC), pid=None
         )
-    except BaseException as e:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C on `report run`: the report was stopped
+        db.update_run(
+            run_id, status="cancelled", error="interrupted", finished_at=datetime.now(UTC), pid=None
+        )
+        raise
+    except BaseException as e:  # the archive could not be written (a full disk, ...)
         db.update_run(
             run_id,
             status="failed",
-            error=f"{type(e).__name__}: {e}".splitlines()[0],
+            error=describe_error(e),
             finished_at=datetime.now(UTC),
             pid=None,
         )
@@ -97,6 +102,13 @@ def execute_run(
         traceback=result.traceback,
         pid=None,
     )
+
+
+def describe_error(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        where = f": {e.filename}" if e.filename is not None else ""
+        return f"{e.strerror}{where}"
+    return f"{type(e).__name__}: {e}".splitlines()[0]
 
 
 def run_now(
