@@ -38,6 +38,7 @@ export class CandlestickView implements CandleView {
   private markers: ISeriesMarkersPluginApi<Time> | null = null;
   private lines: IPriceLine[] = [];
   private quoteLines: IPriceLine[] = [];
+  private sized: ResizeObserver | null = null;
   private colors: Palette;
   private readonly detach: () => void;
   private readonly unwatch: () => void;
@@ -74,11 +75,28 @@ export class CandlestickView implements CandleView {
       for (const name of this.drawn.keys()) this.draw(name, true);
       this.decorate();
       this.drawQuote();
+      if (this.panel.chart.clientWidth === 0) this.fitWhenLaidOut();
     } catch (error) {
       this.chart?.remove();
       this.chart = null;
       this.panel.fail(error);
     }
+  }
+
+  /** A chart built before its element is on the page (a widget put into a box that is not
+   * laid out yet) fits its bars into no width, and keeps that bar spacing when autoSize
+   * gives it its width: the bars end up squeezed at the right. It fits them again, once,
+   * when it first has a width (on the frame after: autoSize's own observer applies it). */
+  private fitWhenLaidOut(): void {
+    this.sized?.disconnect();
+    const observer = new ResizeObserver(() => {
+      if (this.panel.chart.clientWidth === 0) return;
+      observer.disconnect();
+      this.sized = null;
+      requestAnimationFrame(() => this.chart?.timeScale().fitContent());
+    });
+    observer.observe(this.panel.chart);
+    this.sized = observer;
   }
 
   private add(series: SeriesState, line: number): Drawn {
@@ -245,6 +263,7 @@ export class CandlestickView implements CandleView {
   }
 
   dispose(): void {
+    this.sized?.disconnect();
     this.detach();
     this.unwatch();
     this.chart?.remove();
