@@ -1,5 +1,6 @@
-"""Debian's chromium under Playwright, and what the tests do in a page: open a notebook in
-JupyterLab and run it, wait for a chart, read the charts' counters, collect console errors.
+"""Debian's chromium under Playwright, and what the tests do in a page: open Lab in a fresh
+workspace and run its commands, open a notebook in JupyterLab and run it, wait for a chart,
+read the charts' counters, collect console errors.
 
 Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (CI installs it
 with apt), headless, without a sandbox (containers run as root) and without the network
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,27 @@ class Console:
         # function" (voila-dashboards/voila#1514, open). It is Notebook's extension failing
         # in Voila's page, not the chart or its widget manager.
         return "@jupyter-notebook/lab-extension" in text
+
+
+def open_lab(page: Page, lab: LabServer) -> None:
+    """Lab in a workspace of its own (the panels an earlier test opened are not restored),
+    once the AlphaPulse extension is loaded and Lab has restored its layout."""
+    page.goto(lab.page(f"lab/workspaces/{uuid.uuid4().hex[:12]}"))
+    page.wait_for_selector("#alphapulse-sidebar", state="attached", timeout=90_000)
+    page.wait_for_function(
+        "() => !!window.jupyterapp?.commands.hasCommand('alphapulse:open-chart')"
+    )
+    # After Lab restored its layout: a panel opened before then can be covered by it.
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+
+
+def command(page: Page, name: str, args: dict[str, Any] | None = None) -> None:
+    """Runs a Lab command in the page and waits for it (its result stays in the page: a
+    widget is no JSON)."""
+    page.evaluate(
+        "([name, args]) => window.jupyterapp.commands.execute(name, args).then(() => null)",
+        [name, args or {}],
+    )
 
 
 def open_in_lab(

@@ -7,8 +7,12 @@ that one first charts bars from the lake and needs a minute of collection in it,
 one starts on the empty lake the server's collector has just begun to fill (the live chart's
 history is what the lake has, its updates what the collector streams).
 
-Screenshots and the server's log go to tests/output/browser/ (gitignored), so that a person
-can look at what the tests saw; a test that fails in a page leaves FAILED-<test>.png there.
+A module that needs more of the server's environment overrides ``lab_env`` (the Reports
+tests point ``$ALPHAPULSE_REPORTS`` at tiny report notebooks).
+
+Screenshots and the server's log (one per test module) go to tests/output/browser/
+(gitignored), so that a person can look at what the tests saw; a test that fails in a page
+leaves FAILED-<test>.png there.
 """
 
 from __future__ import annotations
@@ -49,11 +53,25 @@ def output() -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, output: Path) -> Iterator[LabServer]:
+def lab_env() -> dict[str, str]:
+    """More environment for the module's ``jupyter lab`` (a module overrides this fixture,
+    e.g. with ``$ALPHAPULSE_REPORTS``); none by default."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory,
+    output: Path,
+    lab_env: dict[str, str],
+    request: pytest.FixtureRequest,
+) -> Iterator[LabServer]:
     require_chromium_and_bundle()
     workdir = tmp_path_factory.mktemp("lab")
     write_live_notebook(workdir / "root" / LIVE_NOTEBOOK)
-    server = start_lab(workdir, log=output / "jupyter-lab.log")
+    # A log per test module: a later module's server does not overwrite an earlier one's.
+    log = output / f"jupyter-lab-{request.module.__name__.rsplit('.', 1)[-1]}.log"
+    server = start_lab(workdir, log=log, env=lab_env)
     yield server
     server.stop()
 

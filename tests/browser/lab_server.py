@@ -122,19 +122,32 @@ def write_live_notebook(
     nbformat.write(nb, path)  # type: ignore[no-untyped-call]
 
 
+#: What a developer's environment may set that would point the server at their own data:
+#: the app database and report archive, their own reports. Not passed on (``env`` may).
+_PRIVATE_ENV = ("ALPHAPULSE_DATA", "ALPHAPULSE_APP_DSN", "ALPHAPULSE_REPORTS")
+
+
 def start_lab(
-    workdir: Path, *, log: Path, options: dict[str, str] | None = None, timeout: float = 90.0
+    workdir: Path,
+    *,
+    log: Path,
+    options: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 90.0,
 ) -> LabServer:
-    """``jupyter lab`` on ``workdir``/root with its lake in ``workdir``/lake; returns once the
-    server answers and its collector child is running. ``options``: more ``--Class.trait``
-    settings (``{"AlphaPulse.rate": "3300"}``)."""
+    """``jupyter lab`` on ``workdir``/root with its lake in ``workdir``/lake (its app database
+    and report archive beside it, in ``workdir``); returns once the server answers and its
+    collector child is running. ``options``: more ``--Class.trait`` settings
+    (``{"AlphaPulse.rate": "3300"}``); ``env``: more environment variables
+    (``{"ALPHAPULSE_REPORTS": ...}``)."""
     port, token = free_port(), secrets.token_hex(16)
     root, lake = workdir / "root", workdir / "lake"
     root.mkdir(parents=True, exist_ok=True)
     _quiet_lab(workdir / "lab-settings")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    environ = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+    environ.update(PYTHONUNBUFFERED="1", **(env or {}))
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        env[name] = str(workdir / name.lower())
+        environ[name] = str(workdir / name.lower())
     settings = {
         "ServerApp.port_retries": "0",
         "ServerApp.root_dir": str(root),
@@ -155,7 +168,7 @@ def start_lab(
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=environ
         )
     server = LabServer(process, f"http://127.0.0.1:{port}/", token, root, lake, log)
     try:

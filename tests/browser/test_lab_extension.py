@@ -10,14 +10,13 @@ Screenshots go to tests/output/browser/lab-ext-*.png.
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.chromium import Console
+from tests.browser.chromium import Console, command, open_lab
 from tests.browser.lab_server import LabServer
 from tests.browser.pixels import changed_box, drawing
 
@@ -25,23 +24,6 @@ from tests.browser.pixels import changed_box, drawing
 WAIT_MS = 30_000
 MONITOR = "#alphapulse-monitor"
 CHART_PANEL = ".alphapulse-ChartPanel"
-
-
-def open_lab(page: Page, lab: LabServer) -> None:
-    """Lab in a workspace of its own: the panels an earlier test opened are not restored."""
-    page.goto(lab.page(f"lab/workspaces/{uuid.uuid4().hex[:12]}"))
-    page.wait_for_selector("#alphapulse-sidebar", state="attached", timeout=90_000)
-    page.wait_for_function(
-        "() => !!window.jupyterapp?.commands.hasCommand('alphapulse:open-chart')"
-    )
-    # After Lab restored its layout: a panel opened before then can be covered by it.
-    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
-
-
-def command(page: Page, name: str, args: dict[str, Any] | None = None) -> None:
-    page.evaluate(
-        "([name, args]) => window.jupyterapp.commands.execute(name, args)", [name, args or {}]
-    )
 
 
 def venue_card(page: Page, venue: str) -> Any:
