@@ -234,7 +234,8 @@ def _story_html(story: Story, instrument: str | None, symbol: str) -> str:
     )
     summary = f"<p>{esc(story.summary)}</p>" if story.summary else ""
     return (
-        f'<div class="ap-story-detail" data-story="{story.id}"><h3>{esc(story.headline)}</h3>'
+        f'<div class="ap-story-detail" data-story="{story.id}" data-symbol="{esc(symbol)}">'
+        f"<h3>{esc(story.headline)}</h3>"
         f'<div class="ap-line">{stamp(story.time_s)} \u00b7 {esc(", ".join(story.symbols))}'
         f" \u00b7 {esc(story.source)}{link}</div>{summary}"
         f'<div class="ap-line">{chart}</div></div>'
