@@ -30,6 +30,11 @@ function serverSettings(): ServerConnection.ISettings {
   return settings;
 }
 
+/** The server's base URL (an iframe's URL is built on it). */
+export function serverBaseUrl(): string {
+  return serverSettings().baseUrl;
+}
+
 /** The URL of an API path on this server (for a WebSocket too, with `ws`). */
 export function apiUrl(path: string, ws = false): string {
   const s = serverSettings();

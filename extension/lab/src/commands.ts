@@ -1,5 +1,6 @@
-// The extension's command ids: registered once (plugin.ts, sql_plugin.ts) and used by the
-// launcher, the palette, the AlphaPulse menu (schema/plugin.json) and the shortcuts.
+// The extension's command ids: registered once (plugin.ts, sql_plugin.ts, report_commands.ts)
+// and used by the launcher, the palette, the AlphaPulse menu (schema/plugin.json) and the
+// shortcuts.
 
 export const CommandIDs = {
   openMonitor: "alphapulse:open-monitor",
@@ -8,6 +9,9 @@ export const CommandIDs = {
   newFromTemplate: "alphapulse:new-from-template",
   runSql: "alphapulse:sql-run",
   sqlToNotebook: "alphapulse:sql-to-notebook",
+  openReports: "alphapulse:open-reports",
+  runReport: "alphapulse:run-report",
+  openReportRun: "alphapulse:open-report-run",
 } as const;
 
 export const CATEGORY = "AlphaPulse";

@@ -1,5 +1,6 @@
-// The main plugin: the sidebar (Monitor, Instruments, News), live chart panels (restored
-// with the layout), the status bar item, the launcher and palette entries, the settings.
+// The main plugin: the sidebar (Monitor, Instruments, News, Reports), live chart panels
+// (restored with the layout), report tabs, the status bar item, the launcher and palette
+// entries, the settings.
 
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { ICommandPalette, MainAreaWidget, Notification, WidgetTracker } from "@jupyterlab/apputils";
@@ -13,6 +14,7 @@ import { intervalFor } from "./intervals";
 import { CATEGORY, CommandIDs } from "./commands";
 import { pulseIcon } from "./icons";
 import { chartable, pickInstrument } from "./instrument_search";
+import { addReportCommands } from "./report_commands";
 import { storyTime } from "./stories";
 import { AlphaPulseSidebar } from "./sidebar";
 import { StatusItem } from "./status_item";
@@ -183,6 +185,8 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
       name: (w) => w.content.key,
     });
 
+    addReportCommands(app, sidebar, palette, restorer);
+
     for (const command of [CommandIDs.openMonitor, CommandIDs.openChart, CommandIDs.newSqlFile]) {
       palette?.addItem({ command, category: CATEGORY });
     }
@@ -210,6 +214,7 @@ export const mainPlugin: JupyterFrontEndPlugin<void> = {
       const apply = (loaded: ISettingRegistry.ISettings) => {
         Object.assign(settings, DEFAULTS, loaded.composite as Partial<Settings>);
         model.periodMs = settings.refreshMs;
+        sidebar.reports.periodMs = settings.refreshMs;
         charts.forEach((widget) => widget.content.setTheme(settings.chartTheme));
       };
       void settingRegistry

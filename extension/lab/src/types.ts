@@ -111,3 +111,67 @@ export interface TemplateInfo {
   title: string;
   description: string;
 }
+
+/** A report notebook (GET reports): its parameters cell's names and default values (null
+ * where the default is not a literal). */
+export interface ReportInfo {
+  name: string;
+  title: string;
+  parameters: Record<string, unknown>;
+}
+
+export type MissedPolicy = "skip" | "run_once";
+
+/** A cron schedule of a report; times are ISO 8601 UTC. */
+export interface Schedule {
+  id: number;
+  report: string;
+  cron: string;
+  params: Record<string, unknown>;
+  /** The IANA zone the cron expression is read in. */
+  timezone: string;
+  missed: MissedPolicy;
+  timeout: number;
+  enabled: boolean;
+  created_at: string | null;
+  last_fired_for: string | null;
+  /** The next few ticks (UTC), soonest first. */
+  next_runs: string[];
+}
+
+export interface SchedulerInfo {
+  running: boolean;
+  max_concurrent: number;
+  active: number;
+  error: string | null;
+}
+
+/** GET reports */
+export interface ReportsReply {
+  reports: ReportInfo[];
+  schedules: Schedule[];
+  scheduler: SchedulerInfo;
+}
+
+export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "skipped";
+
+/** A report's run (GET reports/runs, newest first). */
+export interface ReportRun {
+  /** e.g. "20261201T070000Z-3f9a2c": sortable by time, unique. */
+  id: string;
+  report: string;
+  params: Record<string, unknown>;
+  schedule_id: number | null;
+  /** The cron tick it ran for; null for a run started by hand. */
+  scheduled_for: string | null;
+  status: RunStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  seconds: number | null;
+  papermill_seconds: number | null;
+  /** One line, for a run that failed, timed out or was cancelled. */
+  error: string | null;
+  has_html: boolean;
+  traceback?: string | null;
+}
