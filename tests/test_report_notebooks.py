@@ -427,3 +427,21 @@ def test_the_report_notebooks_are_committed_clean() -> None:
         assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
         tags = [c.metadata.get("tags", []) for c in notebook.cells]
         assert tags.count(["parameters"]) == 1
+
+
+def test_the_benchmarks_lake_has_a_quote_for_every_trade(tmp_path: Path) -> None:
+    """`report_bench`'s lake (here tiny): lakegen's trades and as many quotes, never crossed,
+    in files the lake's reader takes."""
+    from alphapulse import connect
+    from tests.benchmarks import lakegen, report_bench
+
+    spec = lakegen.Spec(trades=3_000, symbols=4, days=1, venues=("binance", "coinbase"))
+    root = report_bench.report_lake(spec, cache=tmp_path)
+    assert report_bench.report_lake(spec, cache=tmp_path) == root  # cached
+    with connect(root) as session:
+        trades, quotes, crossed, symbols = session.query(
+            """select (select count(*) from trades), count(*),
+                      count(*) filter (where ask_price <= bid_price), count(distinct symbol)
+               from quotes"""
+        ).row(0)
+    assert (trades, quotes, crossed, symbols) == (3_000, 3_000, 0, 4)
