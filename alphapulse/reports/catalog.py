@@ -1,10 +1,10 @@
 """Which report notebooks exist, where, and what parameters they take.
 
 A report is a notebook with a cell tagged ``parameters`` (papermill's convention). They are
-looked up, first match wins, in ``$ALPHAPULSE_REPORTS`` (a user's own reports), the
-package's copies (``alphapulse/templates/reports/``, made from ``notebooks/reports/`` by
-``make templates`` and shipped in the wheel), then ``notebooks/reports/`` of a source
-checkout (so a change to a report there is what runs, before a rebuild).
+looked up, first match wins, in ``$ALPHAPULSE_REPORTS`` (a user's own reports),
+``notebooks/reports/`` of a source checkout (so that an edit there is what runs, without a
+rebuild), then the package's copies (``alphapulse/templates/reports/``, made from
+``notebooks/reports/`` by ``make templates`` and shipped in the wheel).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def search_path() -> list[Path]:
     dirs = []
     if own := os.environ.get("ALPHAPULSE_REPORTS"):
         dirs.append(Path(own).expanduser())
-    return [*dirs, PACKAGE_REPORTS, SOURCE_REPORTS]
+    return [*dirs, SOURCE_REPORTS, PACKAGE_REPORTS]
 
 
 def check_name(name: str) -> str:
