@@ -75,7 +75,8 @@ def test_per_venue_rows_from_statuses_and_trades() -> None:
     assert kraken.frames_per_s == pytest.approx(200.0)
     assert coinbase.frames_per_s == pytest.approx(100.0)
     assert kraken.lag_p99_ms == pytest.approx(99.0)  # nearest rank of 100 samples
-    assert coinbase.lag_p99_ms is None  # no trades seen
+    assert kraken.trades_per_s == 100  # received in the last second (the old one is not)
+    assert coinbase.lag_p99_ms is None and coinbase.trades_per_s is None  # no trades seen
     assert (kraken.state, kraken.healthy) == ("running", True)
     assert (coinbase.gaps, coinbase.resyncs, coinbase.rejects) == (3, 1, 2)
     assert coinbase.out_of_sync == ("ETH-USD",) and not coinbase.healthy

@@ -32,7 +32,7 @@ STYLE: Final = """<style>
 .ap-table th, .ap-table td { padding: 3px 8px; text-align: left; white-space: nowrap;
   border-bottom: 1px solid var(--jp-border-color2, #e0e0e0); }
 .ap-table th { font-weight: 600; color: var(--jp-ui-font-color2, #555); }
-.ap-venues th:nth-child(n+3):nth-child(-n+8), .ap-venues td:nth-child(n+3):nth-child(-n+8) {
+.ap-venues th:nth-child(n+3):nth-child(-n+9), .ap-venues td:nth-child(n+3):nth-child(-n+9) {
   text-align: right; }
 .ap-events .ap-table { table-layout: fixed; }
 .ap-events th:nth-child(1) { width: 60px; } .ap-events th:nth-child(2) { width: 104px; }

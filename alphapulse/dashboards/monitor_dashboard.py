@@ -4,13 +4,15 @@
     monitor(lake=None, instruments=["kraken:BTC/USD", "coinbase:BTC-USD"])
 
 From top to bottom: the collector (pid, uptime, frames/s over every venue, the wire-to-book
-p99); one row per venue (state, frames/s, lag p99, gaps, resyncs, rejects, out-of-sync
-instruments: ``monitor_model``); the lake's size and last commit; the audit events as the
-collector writes them; and live 1 s candles of the instruments chosen in a list.
+p99); one row per venue (state, frames/s, trades/s, lag p99, gaps, resyncs, rejects,
+out-of-sync instruments: ``monitor_model``); the lake's size and last commit; the audit
+events as the collector writes them; and live 1 s candles of the instruments chosen in a
+list.
 
 The figures come from the collector's control endpoint, polled every ``period`` (0.1 s)
-from the kernel, and its live channel (the trades, for the lag); they are redrawn at most
-once a ``period`` whatever arrives (``Coalescer``). Each live block is one HTML widget,
+from the kernel, and its live channel (the trades: their rate and lag, which move with
+every push even while a busy collector is slow to answer a status); they are redrawn at
+most once a ``period`` whatever arrives (``Coalescer``). Each live block is one HTML widget,
 replaced whole, so a redraw is one message to the page. The charts stream by themselves
 (from the server's stream where there is one, else through the kernel).
 """
@@ -50,6 +52,7 @@ VENUE_HEADERS: Final = (
     "state",
     "frames/s",
     "frames",
+    "trades/s",
     "lag p99",
     "gaps",
     "resyncs",
@@ -179,6 +182,7 @@ class MonitorDashboard(FeedListener):
 
     def on_trades(self, instrument: str, rows: list[dict[str, Any]]) -> None:
         self.model.add_trades(instrument, rows)
+        self.live.changed()  # trades/s and lag move with every push, between two statuses
 
     def _lake_scanned(self, usage: LakeUsage) -> None:
         self.usage = usage
@@ -292,6 +296,7 @@ def venues_html(rows: list[VenueRow]) -> str:
                 state,
                 f'<td class="ap-fps">{number(r.frames_per_s, 1)}</td>',
                 f'<td class="ap-frames">{number(r.frames)}</td>',
+                f'<td class="ap-trades">{number(r.trades_per_s)}</td>',
                 f'<td class="ap-lag">{_lag(r.lag_p99_ms)}</td>',
                 _count(r.gaps, "ap-gaps"),
                 _count(r.resyncs, "ap-resyncs"),

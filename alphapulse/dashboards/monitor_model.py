@@ -6,6 +6,7 @@ few times a second) and the trades of its live channel, and gives one row per ve
 - *state*: ``running``, ``stopped`` (by a stop command), ``down`` (running, no connection)
 - *frames/s*: the frame counter's rise over the last second of statuses, by the collector's
   own clock (``ts``), so a late answer does not make a burst
+- *trades/s*: the live channel's trades of the venue received in the last second
 - *lag p99*: the venue's time to ours (a trade's ``recv`` minus its ``time``) over the last
   ten seconds of trades, nearest rank; the collector's wire-to-book p99, the time from a
   frame's receipt to its book, is service-wide and shown once above the table
@@ -35,6 +36,7 @@ class VenueRow:
     state: str
     frames: int
     frames_per_s: float | None
+    trades_per_s: float | None
     lag_p99_ms: float | None
     gaps: int
     resyncs: int
@@ -72,66 +74,74 @@ class FrameRates:
         return {v: (n - first.get(v, 0)) / (t1 - t0) for v, n in last.items()}
 
 
-class LagWindow:
-    """Per venue: (receive time, lag) of recent trades; their p99 over ``window`` seconds."""
+class TradeWindow:
+    """Per venue: (receive time, lag) of its recent trades, for their rate and lag p99."""
 
     def __init__(self, window: float = LAG_WINDOW, max_samples: int = LAG_SAMPLES) -> None:
         self.window_ms = window * 1000
         self.max_samples = max_samples
-        self._lags: dict[str, deque[tuple[float, float]]] = {}
+        self._trades: dict[str, deque[tuple[float, float]]] = {}
+        #: The newest receive time seen (ms): the collector's clock, as its trades tell it.
+        self.newest_ms = 0.0
 
     def add(self, venue: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Trade rows of the live channel: ``time`` the venue's, ``recv`` ours (ms)."""
-        samples = self._lags.setdefault(venue, deque(maxlen=self.max_samples))
+        samples = self._trades.setdefault(venue, deque(maxlen=self.max_samples))
         for row in rows:
             recv, time = row.get("recv"), row.get("time")
             if isinstance(recv, int | float) and isinstance(time, int | float):
                 samples.append((float(recv), float(recv) - float(time)))
+                self.newest_ms = max(self.newest_ms, float(recv))
 
-    def p99(self, venue: str, now_ms: float) -> float | None:
-        samples = self._lags.get(venue)
+    def _recent(self, venue: str, now_ms: float, span_ms: float) -> list[float]:
+        samples = self._trades.get(venue)
         if not samples:
-            return None
-        cutoff = now_ms - self.window_ms
-        while samples and samples[0][0] < cutoff:
+            return []
+        while samples and samples[0][0] < now_ms - self.window_ms:
             samples.popleft()
         # Filtered too: two instruments' trades of one venue may arrive a little out of order.
-        lags = sorted(lag for recv, lag in samples if recv >= cutoff)
+        return [lag for recv, lag in samples if recv >= now_ms - span_ms]
+
+    def p99(self, venue: str, now_ms: float) -> float | None:
+        lags = sorted(self._recent(venue, now_ms, self.window_ms))
         return lags[math.ceil(0.99 * len(lags)) - 1] if lags else None
+
+    def per_second(self, venue: str, now_ms: float) -> float | None:
+        """Trades received in the second up to ``now_ms``; None before any."""
+        if venue not in self._trades:
+            return None
+        return float(len(self._recent(venue, now_ms, 1000.0)))
 
 
 @dataclass
 class MonitorModel:
-    """The latest status, the rates and lags derived from it, and a version that grows
-    with every change (the dashboard renders when it moved)."""
+    """The latest status, and the rates and lags derived from it and from the trades."""
 
     rates: FrameRates = field(default_factory=FrameRates)
-    lags: LagWindow = field(default_factory=LagWindow)
+    trades: TradeWindow = field(default_factory=TradeWindow)
     status: dict[str, Any] | None = None
-    version: int = 0
 
     def apply_status(self, status: Mapping[str, Any]) -> None:
         venues = status.get("venues") or {}
         frames = {name: int(v.get("frames", 0)) for name, v in venues.items()}
         self.rates.add(float(status.get("ts", 0.0)), frames)
         self.status = dict(status)
-        self.version += 1
 
     def add_trades(self, instrument: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.lags.add(instrument.split(":", 1)[0], rows)
-        self.version += 1
+        self.trades.add(instrument.split(":", 1)[0], rows)
 
     def forget(self) -> None:
         """The collector went away: nothing it said still holds."""
         self.status = None
         self.rates = FrameRates(self.rates.window)
-        self.version += 1
 
     def rows(self) -> list[VenueRow]:
         if self.status is None:
             return []
         rates = self.rates.rates()
-        now_ms = float(self.status.get("ts", 0.0)) * 1000
+        # The collector's clock: its status's, or its newest trade's when that is later (a
+        # status can come late from a busy collector; its trades keep coming).
+        now_ms = max(float(self.status.get("ts", 0.0)) * 1000, self.trades.newest_ms)
         out = []
         for name, v in (self.status.get("venues") or {}).items():
             state = str(v.get("state", "running"))
@@ -143,7 +153,8 @@ class MonitorModel:
                     state=state,
                     frames=int(v.get("frames", 0)),
                     frames_per_s=rates.get(name),
-                    lag_p99_ms=self.lags.p99(name, now_ms),
+                    trades_per_s=self.trades.per_second(name, now_ms),
+                    lag_p99_ms=self.trades.p99(name, now_ms),
                     gaps=int(v.get("gaps", 0)),
                     resyncs=int(v.get("resyncs", 0)),
                     rejects=int(v.get("rejects", 0)),
