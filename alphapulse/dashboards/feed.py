@@ -32,6 +32,17 @@ _T = TypeVar("_T")
 RETRY_SECONDS: Final = 1.0
 
 
+def kernel_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop a dashboard's tasks go on: a Jupyter kernel's (Voila's too)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "a dashboard runs on an event loop: display it in a Jupyter kernel (a notebook, "
+            "Voila), or make it inside a coroutine"
+        ) from None
+
+
 class FeedListener:
     """What a dashboard hears from its feed; each method is called on the event loop."""
 
@@ -76,7 +87,7 @@ class CollectorFeed:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_event_loop().create_task(self._run())
+            self._task = kernel_loop().create_task(self._run())
 
     def stop(self) -> None:
         if self._task is not None:
@@ -170,7 +181,7 @@ class Coalescer:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_event_loop().create_task(self._run())
+            self._task = kernel_loop().create_task(self._run())
 
     def stop(self) -> None:
         if self._task is not None:

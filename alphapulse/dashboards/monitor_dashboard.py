@@ -19,13 +19,20 @@ replaced whole, so a redraw is one message to the page. The charts stream by the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any, Final
 
 import ipywidgets as w  # type: ignore[import-untyped]
 
-from alphapulse.dashboards.feed import Coalescer, CollectorFeed, FeedListener, poll_in_thread
+from alphapulse.dashboards.feed import (
+    Coalescer,
+    CollectorFeed,
+    FeedListener,
+    kernel_loop,
+    poll_in_thread,
+)
 from alphapulse.dashboards.lake_usage import LakeUsage, LakeUsageScanner
 from alphapulse.dashboards.markup import (
     STYLE,
@@ -123,7 +130,7 @@ class MonitorDashboard(FeedListener):
 
         self.feed = CollectorFeed(self.lake, self, period=period, trades=True)
         self.live = Coalescer(self._render_live, period)
-        self._tasks: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._render_live()
         self._render_events()
         self._show_charts()
@@ -131,9 +138,7 @@ class MonitorDashboard(FeedListener):
     # -- running ------------------------------------------------------------------------
 
     def start(self) -> MonitorDashboard:
-        import asyncio
-
-        loop = asyncio.get_event_loop()
+        loop = kernel_loop()
         self.feed.start()
         self.live.start()
         scan = poll_in_thread(LAKE_SCAN_SECONDS, self._scanner.scan, self._lake_scanned, _quiet)

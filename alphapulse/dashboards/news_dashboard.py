@@ -21,7 +21,13 @@ from typing import Any, Final
 
 import ipywidgets as w  # type: ignore[import-untyped]
 
-from alphapulse.dashboards.feed import Coalescer, CollectorFeed, FeedListener, poll_in_thread
+from alphapulse.dashboards.feed import (
+    Coalescer,
+    CollectorFeed,
+    FeedListener,
+    kernel_loop,
+    poll_in_thread,
+)
 from alphapulse.dashboards.markup import STYLE, clock, esc, stamp
 from alphapulse.dashboards.news_model import (
     STORY_COLOR,
@@ -89,7 +95,7 @@ class NewsDashboard(FeedListener):
         self._render()
 
     def start(self) -> NewsDashboard:
-        loop = asyncio.get_event_loop()
+        loop = kernel_loop()
         self.feed.start()
         self.render.start()
         read = self._read_lake
@@ -183,7 +189,7 @@ class NewsDashboard(FeedListener):
         if instrument is None:
             self._set_chart(None)
             return
-        loop = asyncio.get_event_loop()
+        loop = kernel_loop()
         work = loop.run_in_executor(None, story_chart, self.lake, instrument, story.time_s)
         work.add_done_callback(lambda done: self._chart_ready(ticket, story, done))
 
