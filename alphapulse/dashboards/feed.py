@@ -15,7 +15,6 @@ render reads the latest state, so a burst of updates costs one redraw and nothin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -115,24 +114,28 @@ class CollectorFeed:
             await asyncio.sleep(RETRY_SECONDS)
 
     async def _serve(self, path: Path) -> None:
+        """One session with the collector: its status polled and its live channel read
+        until either ends (the collector went away); the caller starts the next."""
         async with ControlClient(path, timeout=5.0) as client:
             instruments = await client.call("instruments")
             self.listener.on_instruments(instruments)
             self.listener.on_state(True, f"collector on {self.lake}")
-            live = None
+            tasks = []
+            if self.period > 0:
+                tasks.append(asyncio.create_task(self._poll(client)))
             if self.trades or self.news:
-                names = sorted({i["instrument"] for i in instruments})
-                live = asyncio.create_task(self._live(path, names if self.trades else []))
+                names = sorted({i["instrument"] for i in instruments}) if self.trades else []
+                tasks.append(asyncio.create_task(self._live(path, names)))
+            if not tasks:
+                return
             try:
-                if self.period > 0:
-                    await self._poll(client)
-                elif live is not None:
-                    await live
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # its ControlError says why
             finally:
-                if live is not None:
-                    live.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ControlError):
-                        await live
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _poll(self, client: ControlClient) -> None:
         loop = asyncio.get_running_loop()
@@ -147,15 +150,11 @@ class CollectorFeed:
             await asyncio.sleep(due - loop.time())
 
     async def _live(self, path: Path, trades: list[str]) -> None:
-        while True:
-            try:
-                async with ControlClient(path, timeout=5.0) as client:
-                    await client.subscribe(trades=trades, news=self.news)
-                    async for update in client.updates():
-                        self._dispatch(update.get("items") or [])
-            except ControlError:
-                pass  # gone: the status connection notices too, and starts it again
-            await asyncio.sleep(RETRY_SECONDS)
+        """The live channel on a connection of its own, until the collector goes away."""
+        async with ControlClient(path, timeout=5.0) as client:
+            await client.subscribe(trades=trades, news=self.news)
+            async for update in client.updates():
+                self._dispatch(update.get("items") or [])
 
     def _dispatch(self, items: Sequence[Mapping[str, Any]]) -> None:
         for item in items:
