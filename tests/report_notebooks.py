@@ -17,6 +17,7 @@ NOTEBOOKS = {
     ),
     "sleepy": ("seconds = 1.0", "import time\ntime.sleep(seconds)\nprint('slept', seconds)"),
     "hangs": ("", "print('before the hang', flush=True)"),
+    "dated": ("date = None", "print('report for', date)"),
 }
 #: The hanging notebook's second cell: a loop that no interrupt is needed to reach.
 HANG = "import time\nwhile True:\n    time.sleep(1)"

@@ -82,6 +82,7 @@ def test_a_failing_run_exits_1_with_its_error(env: dict[str, str]) -> None:
             "unknown time zone 'Nowhere'",
         ),
         (["report", "cancel", "42"], "no schedule 42"),
+        (["report", "run", "dated", "-p", "date", "@tomorrow"], "is not @today, @yesterday"),
         (["report", "cancel", "20261201T000000Z-abcdef"], "no run '20261201T000000Z-abcdef'"),
     ],
 )

@@ -289,3 +289,16 @@ async def test_two_schedulers_on_postgresql_fire_a_tick_once(
     finally:
         first.close()
         second.close()
+
+
+async def test_relative_days_resolve_against_the_tick(db: AppDB, tmp_path: Path) -> None:
+    """A daily report at 07:00 with date=@yesterday reports the day before its tick, even
+    when it runs late (a missed tick run on start)."""
+    db.add_schedule("dated", "0 7 * * *", {"date": "@yesterday"}, created_at=T0, missed="run_once")
+    sched = scheduler(db, tmp_path, SEVEN + timedelta(hours=20))  # 12-04 03:00: late
+    (run_id,) = await sched.tick()
+    await sched.wait_idle()
+    run = db.run(run_id)
+    assert run is not None and run.status == "succeeded"
+    assert run.params == {"date": "@yesterday"}  # the schedule's words are kept
+    assert "report for 2026-12-02" in Path(run.archive, "dated.html").read_text()  # type: ignore[arg-type]

@@ -69,6 +69,7 @@ def execute_run(
             timeout=timeout,
             run_id=run_id,
             cancelled=cancelled,
+            as_of=queued.scheduled_for,
         )
     except ReportError as e:  # an unknown report or parameter: nothing ran
         return db.update_run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from alphapulse.reports.catalog import ReportError, describe, find_report
 STATUSES = ("succeeded", "failed", "timed_out", "cancelled")
 #: How often a running report is checked for its deadline and a cancel request.
 POLL_SECONDS = 0.2
+_RELATIVE_DAY = re.compile(r"^@(?:(yesterday)|today(?:-(\d{1,4}))?)$")
 #: Between SIGTERM and SIGKILL for a run being stopped.
 KILL_GRACE_SECONDS = 2.0
 
@@ -81,11 +83,28 @@ def check_parameters(name: str, declared: dict[str, Any], params: dict[str, Any]
         raise ReportError(f"report {name!r}: parameters must be JSON values ({e})") from None
 
 
+def resolve_dates(params: dict[str, Any], as_of: datetime) -> dict[str, Any]:
+    """``@today``, ``@yesterday`` and ``@today-N`` as the UTC day ("YYYY-MM-DD") they name
+    relative to ``as_of`` (a scheduled run's tick): a daily report scheduled at 07:00 with
+    ``-p date @yesterday`` reports the whole day before, whenever it actually runs."""
+    resolved = dict(params)
+    for name, value in params.items():
+        if not isinstance(value, str) or not value.startswith("@"):
+            continue
+        match = _RELATIVE_DAY.match(value)
+        if match is None:
+            raise ReportError(f"parameter {name}: {value!r} is not @today, @yesterday or @today-N")
+        days = 1 if match[1] == "yesterday" else int(match[2] or 0)
+        resolved[name] = (as_of.astimezone(UTC).date() - timedelta(days=days)).isoformat()
+    return resolved
+
+
 def validate_request(name: str, params: dict[str, Any]) -> Path:
     """The notebook of report ``name``, if it exists and declares every one of ``params``
     (ReportError otherwise): what a schedule or a run is checked with before it is kept."""
     source = find_report(name)
     check_parameters(name, describe(source).parameters, params)
+    resolve_dates(params, datetime.now(UTC))  # a bad @day is refused now, not at its tick
     return source
 
 
@@ -99,17 +118,19 @@ def run_report(
     run_id: str | None = None,
     cancelled: Callable[[], bool] | None = None,
     on_start: Callable[[int], None] | None = None,
+    as_of: datetime | None = None,
 ) -> ReportRun:
     """Execute report ``name`` with ``params`` and wait for it (see the module's doc).
 
     ``lake`` is passed as the parameter ``lake`` when the notebook declares one and
     ``params`` do not set it. ``cancelled`` is asked every 0.2 s (True stops the run);
-    ``on_start`` is given the child's pid. ReportError before anything runs: an unknown
-    report or parameter.
+    ``on_start`` is given the child's pid. Relative days (``@yesterday``) are resolved
+    against ``as_of`` (default now). ReportError before anything runs: an unknown report
+    or parameter.
     """
     source = validate_request(name, params)
     info = describe(source)
-    injected = dict(params)
+    injected = resolve_dates(params, as_of or datetime.now(UTC))
     if lake is not None and "lake" in info.parameters and "lake" not in injected:
         injected["lake"] = str(lake.resolve())
     run_id = run_id or new_run_id()
