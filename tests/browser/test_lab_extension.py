@@ -10,6 +10,7 @@ Screenshots go to tests/output/browser/lab-ext-*.png.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ from tests.browser.pixels import changed_box, drawing
 WAIT_MS = 30_000
 MONITOR = "#alphapulse-monitor"
 CHART_PANEL = ".alphapulse-ChartPanel"
+
+
+def wait_for_candles(page: Page, candles: Any, path: Path, seconds: float = 30.0) -> bytes:
+    """A screenshot of ``candles`` once it shows candles (the last one tried otherwise)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shot: bytes = candles.screenshot(path=path)
+        drawn = drawing(shot)
+        if (drawn.drawn >= 0.02 and drawn.candle_pixels >= 200) or time.monotonic() > deadline:
+            return shot
+        page.wait_for_timeout(250)
 
 
 def venue_card(page: Page, venue: str) -> Any:
@@ -121,7 +133,9 @@ def test_a_chart_panel_draws_and_moves(lab: LabServer, page: Page, output: Path)
     expect(panel.locator(".alphapulse-chart-status").first).to_have_attribute(
         "data-state", "server"
     )
-    first = candles.screenshot(path=output / "lab-ext-chart-1.png")
+    # The updates counted are any chart's (the depth chart's too): on a lake just begun, the
+    # instrument's first trade (its first candle) can come a moment after its first book.
+    first = wait_for_candles(page, candles, output / "lab-ext-chart-1.png")
     page.wait_for_timeout(2500)
     second = candles.screenshot(path=output / "lab-ext-chart-2.png")
     for shot in (first, second):
