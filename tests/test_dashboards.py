@@ -353,7 +353,12 @@ def test_a_collector_that_goes_away_is_said_and_a_new_one_found(tmp_path: Path) 
             await asyncio.to_thread(first.wait, 60)  # its --duration: it stops
             await until(lambda: monitor.model.status is None, "the monitor kept a gone status")
             await until(lambda: news.connection != "live", "the news did not notice")
-            assert "waiting for a collector" in monitor.service.value
+            # "the collector went away", then, once its control socket is gone too (a retry
+            # later), that it waits for the next one
+            await until(
+                lambda: "waiting for a collector" in monitor.service.value,
+                f"the monitor did not say it waits: {monitor.service.value}",
+            )
             second = collect(30)
             try:
                 await until(lambda: monitor.model.status is not None, "no second collector")
