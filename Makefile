@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DATA ?= data
 CARGO := cd rust_ext && cargo
 
-.PHONY: help setup widgets labextension templates dashboard-apps build run dashboards collect demo test lint typecheck rust-test python-test stubtest bench bench-browser clean
+.PHONY: help setup widgets labextension templates dashboard-apps build run dashboards collect demo test lint typecheck rust-test python-test stubtest bench bench-browser bench-reports clean
 
 # Every target with a "## what it does" comment, so that a new target cannot be left out
 # (tests/test_cli.py checks that every target has one).
@@ -137,6 +137,12 @@ bench-browser: build ## browser benchmarks: live chart streaming, Lab with the M
 	$(PY) -m tests.benchmarks.browser_stream
 	$(PY) -m tests.benchmarks.lab_panels
 	$(PY) -m tests.benchmarks.dashboard_bench
+
+# The reports' figures: a daily summary over a 20-symbol day (made once under data/bench/)
+# against the bare papermill command, and the scheduler's overhead per run against it.
+bench-reports: build ## report benchmarks: a 20-symbol day's daily summary, the scheduler's overhead per run
+	$(PY) -m tests.benchmarks.report_bench
+	$(PY) -m tests.benchmarks.scheduler_bench
 
 clean: ## remove .venv, the Rust build and data/
 	rm -rf $(VENV) rust_ext/target $(DATA)
