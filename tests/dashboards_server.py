@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from tests.browser.lab_server import descendants, free_port, wait_gone
+from tests.browser.lab_server import free_port, stop_family
 
 _PRIVATE_ENV = ("ALPHAPULSE_DATA", "ALPHAPULSE_APP_DSN", "ALPHAPULSE_REPORTS", "ALPHAPULSE_LAKE")
 
@@ -58,18 +57,7 @@ class DashboardsServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.process.poll() is not None:
-            return
-        family = descendants(self.process.pid)
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for pid, _ in wait_gone(family, 5.0):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        stop_family(self.process, timeout)
 
 
 def command(*args: str) -> list[str]:

@@ -79,18 +79,24 @@ class LabServer:
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (what ``kill`` and service managers send), then SIGKILL for the server
         and whatever it left if it did not stop in ``timeout``."""
-        if self.process.poll() is not None:
-            return
-        family = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for pid, _ in wait_gone(family, 5.0):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        stop_family(self.process, timeout)
+
+
+def stop_family(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to ``process``; SIGKILL to it after ``timeout``, and to any of its
+    descendants still there 5 s after it ended."""
+    if process.poll() is not None:
+        return
+    family = descendants(process.pid)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    for pid, _ in wait_gone(family, 5.0):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def free_port() -> int:
