@@ -1,0 +1,14 @@
+"""The collector's crash journal: what it received, on disk before it reaches the lake.
+
+The lake writer keeps rows in memory for up to its roll time before committing a file, so a
+kill -9 (or a power loss) would lose them. The journal appends every batch first
+(``Journal.append``, no waiting on the disk), fsyncs in groups at most every second, and on
+restart ``Journal.replay`` yields the batches that the lake's commits do not cover yet, once
+each; ``Journal.trim`` deletes segments the lake has committed. ``format`` is the on-disk
+layout, ``writer`` the journal itself. Not wired into the collector yet (see the README).
+"""
+
+from alphapulse.journal.format import JournalError, Record
+from alphapulse.journal.writer import Journal, JournalStorageError, PartitionKey
+
+__all__ = ["Journal", "JournalError", "JournalStorageError", "PartitionKey", "Record"]
