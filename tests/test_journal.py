@@ -14,10 +14,19 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from alphapulse.journal import Journal, JournalStorageError
 from alphapulse.journal.format import HEADER_SIZE, list_segments, read_segment
+from alphapulse.journal.watermark import (
+    METADATA_KEY,
+    committed_marks,
+    file_mark,
+    watermark_metadata,
+)
+from alphapulse.lake.layout import partition_dir
+from alphapulse.lake.rows import split_partitions
 from tests import journal_crash_child as child
 from tests.conftest import ROOT
 
@@ -258,3 +267,44 @@ def test_bad_input_is_refused_without_using_a_seq(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="table name must be 1-255 bytes"):
             journal.append("", trades(0, 1))
         assert journal.append("trades", trades(0, 1)) == 1
+
+
+def test_committed_marks_come_from_the_lake_files_of_this_journal(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    day = date(2026, 1, 2)
+    with Journal(tmp_path / "_journal") as journal:
+        for i in range(4):
+            journal.append("trades", trades(i * 10, 2, "kraken"))
+            journal.append("trades", trades(i * 10, 2, "coinbase"))
+        journal_id = journal.journal_id
+
+    def commit(venue: str, name: str, metadata: dict[bytes, bytes]) -> None:
+        directory = partition_dir(lake, "trades", venue, day)
+        directory.mkdir(parents=True, exist_ok=True)
+        table = trades(0, 1, venue)
+        pq.write_table(table.replace_schema_metadata(metadata), directory / name)
+
+    commit("kraken", "part-000000.000000000-aaa.parquet", watermark_metadata(journal_id, 3))
+    commit("kraken", "part-000001.000000000-bbb.parquet", watermark_metadata(journal_id, 5))
+    commit("kraken", "part-000002.000000000-ccc.parquet", {b"other": b"x"})
+    commit("coinbase", "part-000000.000000000-ddd.parquet", watermark_metadata(b"\0" * 16, 99))
+    (lake / "trades" / "venue=coinbase" / "date=2026-01-02" / "part-bad.parquet").write_bytes(b"x")
+
+    with Journal(tmp_path / "_journal") as journal:
+        keys = {
+            (r.table, venue, d)
+            for r in journal.replay()
+            for venue, d, _ in split_partitions(r.batch)
+        }
+        marks = committed_marks(lake, journal.journal_id, keys)
+        assert marks == {("trades", "kraken", day): 5}  # coinbase's file is another journal's
+        left = [(r.seq, r.batch["venue"][0].as_py()) for r in journal.replay(committed=marks)]
+    kraken_after_5 = [(7, "kraken")]
+    assert left == [
+        (2, "coinbase"),
+        (4, "coinbase"),
+        (6, "coinbase"),
+        *kraken_after_5,
+        (8, "coinbase"),
+    ]
+    assert file_mark({METADATA_KEY: b"{not json"}, journal_id) is None

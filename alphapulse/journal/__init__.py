@@ -5,7 +5,8 @@ kill -9 (or a power loss) would lose them. The journal appends every batch first
 (``Journal.append``, no waiting on the disk), fsyncs in groups at most every second, and on
 restart ``Journal.replay`` yields the batches that the lake's commits do not cover yet, once
 each; ``Journal.trim`` deletes segments the lake has committed. ``format`` is the on-disk
-layout, ``writer`` the journal itself. Not wired into the collector yet (see the README).
+layout, ``writer`` the journal itself, ``watermark`` how a lake file records the journal
+seqs it commits and how recovery reads them back. Not wired into the collector yet (see the README).
 """
 
 from alphapulse.journal.format import JournalError, Record
