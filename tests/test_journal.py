@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from alphapulse.journal import Journal, JournalStorageError
+from alphapulse.journal import Journal, JournalError, JournalStorageError
 from alphapulse.journal.format import HEADER_SIZE, list_segments, read_segment
 from alphapulse.journal.watermark import (
     METADATA_KEY,
@@ -308,3 +308,13 @@ def test_committed_marks_come_from_the_lake_files_of_this_journal(tmp_path: Path
         (8, "coinbase"),
     ]
     assert file_mark({METADATA_KEY: b"{not json"}, journal_id) is None
+
+
+def test_one_owner_at_a_time(tmp_path: Path) -> None:
+    with Journal(tmp_path) as journal:
+        journal.append("trades", trades(0, 1))
+        with pytest.raises(JournalError, match=r"another process has the journal at .* open"):
+            Journal(tmp_path)
+        assert journal.append("trades", trades(1, 1)) == 2  # the refused one changed nothing
+    with Journal(tmp_path) as journal:
+        assert [r.seq for r in journal.replay()] == [1, 2]

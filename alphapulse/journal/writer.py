@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import logging
 import os
@@ -28,6 +29,8 @@ from alphapulse.journal.format import (
 from alphapulse.lake.rows import split_partitions
 
 log = logging.getLogger(__name__)
+
+LOCK_NAME = "LOCK"
 
 #: (table, venue, day): the lake's partition, the unit a lake file commits.
 PartitionKey = tuple[str, str, date]
@@ -91,6 +94,10 @@ class Journal:
         self._closed = False
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._owner = _own(self.directory / LOCK_NAME)
+        except OSError as exc:
+            raise JournalStorageError(self.directory, exc) from exc
+        try:
             self.journal_id, last_seq = self._recover()
             self._recovered_upto = last_seq
             self._next_seq = last_seq + 1
@@ -101,8 +108,11 @@ class Journal:
             self._retiring: list[int] = []
             self._new_segment = False
             self._open_segment()
-        except OSError as exc:
-            raise JournalStorageError(self.directory, exc) from exc
+        except BaseException as exc:
+            os.close(self._owner)
+            if isinstance(exc, OSError):
+                raise JournalStorageError(self.directory, exc) from exc
+            raise
         self._thread = threading.Thread(target=self._run, name="alphapulse-journal", daemon=True)
         self._thread.start()
 
@@ -276,7 +286,7 @@ class Journal:
                 self.sync()
         finally:
             with self._lock:
-                for fd in [*self._retiring, self._fd]:
+                for fd in [*self._retiring, self._fd, self._owner]:
                     with contextlib.suppress(OSError):
                         os.close(fd)
                 self._retiring = []
@@ -333,6 +343,18 @@ class Journal:
             finally:
                 with self._wake:
                     self._wake.notify_all()
+
+
+def _own(path: Path) -> int:
+    """Hold an exclusive lock on ``path`` while the returned descriptor is open: two
+    writers would both recover the same tail and hand out the same seqs."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JournalError(f"another process has the journal at {path.parent} open") from None
+    return fd
 
 
 def _write_all(fd: int, data: bytes) -> None:
