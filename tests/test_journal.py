@@ -111,7 +111,7 @@ def test_durable_seq_is_at_most_about_a_second_behind(tmp_path: Path) -> None:
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        end = time.monotonic() + 3.5
+        end = time.monotonic() + 4.0
         while time.monotonic() < end:
             appended.append((time.monotonic(), journal.append("trades", trades(0, 50))))
             time.sleep(0.002)
@@ -119,8 +119,9 @@ def test_durable_seq_is_at_most_about_a_second_behind(tmp_path: Path) -> None:
         watcher.join()
     assert journal.durable_seq == appended[-1][1]  # close syncs
     # The oldest record not yet durable is never more than the interval plus a loaded
-    # machine's fsync behind (CI shares the disk).
-    assert max(lags) < 2.0, max(lags)
+    # machine's fsync behind (CI shares the disk and both cores); without a sync every
+    # interval it would reach the run's 4 s.
+    assert max(lags) < 2.5, max(lags)
     assert max(lags) > 0.5  # the test did see the lag it bounds
 
 
