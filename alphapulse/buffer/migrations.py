@@ -1,0 +1,206 @@
+"""Versioned migrations of the buffer's tables, applied in order in one transaction.
+
+A short ordered list of SQL steps rather than Alembic: the buffer is written through asyncpg
+(no SQLAlchemy engine to hand Alembic), its layout is chosen at run time (TimescaleDB
+hypertables or native partitions), and the app database's Alembic history stays separate.
+The version table ``alphapulse_buffer.schema_version`` records each applied step and the
+layout; a transaction-scoped advisory lock serialises two services migrating at once.
+
+Layouts:
+
+- ``timescale``: hypertables on ``ts_recv`` (integer nanoseconds, daily chunks), compressed
+  after a day segmented by (venue, symbol), dropped after seven days by TimescaleDB's own
+  policies. The policies' first run is an hour after the migration (a policy starting at
+  once races a caller still loading data).
+- ``partitioned``: tables partitioned by range of ``ts_recv``, one partition a day, created
+  ahead and dropped after seven days by the service (see ``partitions.py``) through the
+  functions created here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from alphapulse.buffer import schema
+from alphapulse.buffer.schema import DAY_NS, SCHEMA, quote
+
+Layout = Literal["timescale", "partitioned"]
+LAYOUTS: tuple[Layout, ...] = ("timescale", "partitioned")
+RETENTION_DAYS = 7
+# Any constant unique to us: pg_advisory_xact_lock's key for "migrating the buffer".
+LOCK_KEY = 0x616C7068_61627566  # "alphabuf"
+VERSION_TABLE = f"{quote(SCHEMA)}.schema_version"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: Callable[[Layout], list[str]]
+
+
+def _tables(layout: Layout) -> list[str]:
+    return [
+        schema.create_table_sql(schema.table(name), partitioned=layout == "partitioned")
+        for name in schema.TABLES
+    ]
+
+
+def _indexes(_layout: Layout) -> list[str]:
+    return [schema.index_sql(schema.table(name)) for name in schema.TABLES]
+
+
+def _timescale(layout: Layout) -> list[str]:
+    if layout != "timescale":
+        return []
+    out = [
+        # TimescaleDB's policies on an integer time column need "now" in its unit.
+        f"""CREATE FUNCTION {quote(SCHEMA)}.now_ns() RETURNS bigint LANGUAGE sql STABLE
+            AS $$ SELECT (extract(epoch FROM now()) * 1000000000)::bigint $$"""
+    ]
+    start = "now() + interval '1 hour'"
+    for name in schema.TABLES:
+        t = schema.table(name)
+        segment = "venue, symbol" if t.has_symbol else "venue"
+        literal = "'" + t.qualified.replace("'", "''") + "'"
+        out += [
+            f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
+            " create_default_indexes => false)",
+            f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
+            f"ALTER TABLE {t.qualified} SET (timescaledb.compress,"
+            f" timescaledb.compress_segmentby = '{segment}',"
+            " timescaledb.compress_orderby = 'ts_recv')",
+            f"SELECT add_compression_policy({literal}, compress_after => {DAY_NS}::bigint,"
+            f" initial_start => {start})",
+            f"SELECT add_retention_policy({literal},"
+            f" drop_after => {RETENTION_DAYS * DAY_NS}::bigint, initial_start => {start})",
+        ]
+    return out
+
+
+def _partition_functions(layout: Layout) -> list[str]:
+    if layout != "partitioned":
+        return []
+    # Server-side so that the service passes days and table names as bind parameters:
+    # partition bounds are DDL, which takes no parameters, and format(%I, %L) quotes them.
+    return [
+        f"""CREATE FUNCTION {quote(SCHEMA)}.ensure_partition(tbl text, day date)
+        RETURNS boolean LANGUAGE plpgsql AS $$
+        DECLARE
+            part text := tbl || '_p' || to_char(day, 'YYYYMMDD');
+            lo bigint := (extract(epoch FROM day::timestamp) * 1000000000)::bigint;
+        BEGIN
+            IF to_regclass(format('%I.%I', '{SCHEMA}', part)) IS NOT NULL THEN
+                RETURN false;
+            END IF;
+            EXECUTE format('CREATE TABLE IF NOT EXISTS %I.%I PARTITION OF %I.%I'
+                           ' FOR VALUES FROM (%s) TO (%s)',
+                           '{SCHEMA}', part, '{SCHEMA}', tbl, lo, lo + {DAY_NS}::bigint);
+            RETURN true;
+        END $$""",
+        # Drops a day's partition once all of it is older than keep_days before at.
+        f"""CREATE FUNCTION {quote(SCHEMA)}.drop_expired_partitions(keep_days integer,
+                                                               at timestamptz)
+        RETURNS SETOF text LANGUAGE plpgsql AS $$
+        DECLARE
+            child record;
+            cutoff date := ((at AT TIME ZONE 'UTC') - make_interval(days => keep_days))::date;
+        BEGIN
+            FOR child IN
+                SELECT c.relname FROM pg_inherits i
+                JOIN pg_class c ON c.oid = i.inhrelid
+                JOIN pg_class p ON p.oid = i.inhparent
+                JOIN pg_namespace n ON n.oid = p.relnamespace
+                WHERE n.nspname = '{SCHEMA}' AND c.relname ~ '_p[0-9]{{8}}$'
+            LOOP
+                IF to_date(right(child.relname, 8), 'YYYYMMDD') < cutoff THEN
+                    EXECUTE format('DROP TABLE %I.%I', '{SCHEMA}', child.relname);
+                    RETURN NEXT child.relname;
+                END IF;
+            END LOOP;
+        END $$""",
+    ]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "event tables", _tables),
+    Migration(2, "indexes on (venue, symbol, ts_recv)", _indexes),
+    Migration(3, "timescale: hypertables, compression, retention", _timescale),
+    Migration(4, "partitioned: partition functions", _partition_functions),
+)
+
+
+class MigrationError(RuntimeError):
+    """The buffer's database cannot be migrated (the reason is the message)."""
+
+
+async def timescale_available(conn: Any) -> bool:
+    """Whether CREATE EXTENSION timescaledb can work: installed and preloaded."""
+    installed = await conn.fetchval(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
+    )
+    preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+    return bool(installed) and "timescaledb" in str(preload)
+
+
+async def migrate(conn: Any, layout: Layout | Literal["auto"] = "auto") -> tuple[Layout, int]:
+    """Bring the buffer's tables to the newest version; (layout, number of steps applied).
+
+    ``conn`` is an asyncpg connection. ``auto`` takes TimescaleDB when it is available, and
+    an existing buffer's layout otherwise; asking for a layout other than the existing
+    one's is a MigrationError.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA)}")
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
+                version integer PRIMARY KEY,
+                description text NOT NULL,
+                layout text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        rows = await conn.fetch(f"SELECT version, layout FROM {VERSION_TABLE} ORDER BY version")
+        existing = {str(r["layout"]) for r in rows}
+        if len(existing) > 1:
+            raise MigrationError(f"the buffer's version table mixes layouts {sorted(existing)}")
+        chosen: Layout
+        if existing:
+            (found,) = existing
+            if layout not in ("auto", found):
+                raise MigrationError(f"the buffer exists with layout {found}, not {layout}")
+            chosen = "timescale" if found == "timescale" else "partitioned"
+        elif layout == "auto":
+            chosen = "timescale" if await timescale_available(conn) else "partitioned"
+        else:
+            chosen = layout
+        if chosen == "timescale" and not existing:
+            if not await timescale_available(conn):
+                raise MigrationError(
+                    "layout timescale needs the timescaledb extension installed and in"
+                    " shared_preload_libraries"
+                )
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        done = {int(r["version"]) for r in rows}
+        newest = MIGRATIONS[-1].version
+        if done and max(done) > newest:
+            raise MigrationError(
+                f"the buffer has schema version {max(done)}, newer than this AlphaPulse knows"
+                f" (newest: {newest}): upgrade alphapulse"
+            )
+        applied = 0
+        for step in MIGRATIONS:
+            if step.version in done:
+                continue
+            for statement in step.statements(chosen):
+                await conn.execute(statement)
+            await conn.execute(
+                f"INSERT INTO {VERSION_TABLE} (version, description, layout) VALUES ($1, $2, $3)",
+                step.version,
+                step.description,
+                chosen,
+            )
+            applied += 1
+        return chosen, applied
