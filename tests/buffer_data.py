@@ -13,10 +13,19 @@ import pyarrow as pa
 from alphapulse.buffer.schema import DAY_NS, Table
 
 WORDS = ["BTC/USD", "ETH/USD", "SOL/USD", "été ☃", "", "a" * 300]
+# What a collector's trades carry (the benchmark's rows): short symbols and sides.
+MARKET_WORDS = ["BTC/USD", "ETH/USD", "SOL/USD", "XBT/USD", "buy", "sell"]
 
 
-def batch(t: Table, rows: int, seed: int = 0, start_ns: int | None = None) -> pa.Table:
-    """``rows`` rows of table ``t``; ts_recv distinct and increasing from ``start_ns``."""
+def batch(
+    t: Table,
+    rows: int,
+    seed: int = 0,
+    start_ns: int | None = None,
+    words: list[str] = WORDS,
+) -> pa.Table:
+    """``rows`` rows of table ``t``; ts_recv distinct and increasing from ``start_ns``;
+    text drawn from ``words`` (by default with the awkward ones: empty, long, non-ASCII)."""
     rng = np.random.default_rng(seed)
     start = start_ns if start_ns is not None else time.time_ns() - DAY_NS // 48
     arrays: list[pa.Array] = []
@@ -30,10 +39,10 @@ def batch(t: Table, rows: int, seed: int = 0, start_ns: int | None = None) -> pa
         elif pa.types.is_timestamp(kind) or pa.types.is_duration(kind):
             arr = pa.array(start + rng.integers(-(10**12), 10**12, rows), pa.int64()).cast(kind)
         elif pa.types.is_string(kind):
-            arr = pa.array(rng.choice(WORDS, rows), kind)
+            arr = pa.array(rng.choice(words, rows), kind)
         elif pa.types.is_list(kind):
             arr = pa.array(
-                [list(rng.choice(WORDS, int(n))) for n in rng.integers(0, 4, rows)], kind
+                [list(rng.choice(words, int(n))) for n in rng.integers(0, 4, rows)], kind
             )
         elif pa.types.is_floating(kind):
             arr = pa.array(rng.standard_normal(rows) * 1e4, kind)
