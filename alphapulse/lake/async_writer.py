@@ -35,7 +35,7 @@ class _Control:
     done: Future[None] = field(default_factory=Future)
 
 
-_Item = tuple[str, pa.Table] | _Control
+_Item = tuple[str, pa.Table, int | None] | _Control
 
 
 class AsyncLakeWriter:
@@ -95,8 +95,9 @@ class AsyncLakeWriter:
 
     # -- the event loop's side ------------------------------------------------------------
 
-    async def put(self, table: str, batch: object) -> None:
-        """Queue ``batch`` for ``table``; waits while the queue is full.
+    async def put(self, table: str, batch: object, journal_seq: int | None = None) -> None:
+        """Queue ``batch`` for ``table``; waits while the queue is full. ``journal_seq``: see
+        ``LakeWriter.write``.
 
         The batch is checked here (ValueError for a missing venue/ts_recv), so bad input
         fails in the producer. Empty batches are ignored.
@@ -112,7 +113,7 @@ class AsyncLakeWriter:
                 with self._cond:
                     self._check_usable()
                     if self._has_room(rows.nbytes):
-                        self._queue.append((table, rows))
+                        self._queue.append((table, rows, journal_seq))
                         self._queue_bytes += rows.nbytes
                         self._rows_accepted += rows.num_rows
                         self.queue_high_water = max(self.queue_high_water, len(self._queue))

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: ``on_commit(path, table, rows)``: called after a file is durable under its final name.
 OnCommit = Callable[[Path, str, int], None]
+#: ``journal_marks(seq)``: a file's metadata saying it holds journal records up to ``seq``.
+JournalMarks = Callable[[int], dict[bytes, bytes]]
 
 MiB = 1 << 20
 #: DuckDB parallelises a scan by row group and writes ~122,880 rows per group itself.
@@ -73,6 +75,9 @@ class _Buffer:
     parts: list[pa.Table] = field(default_factory=list)
     rows: int = 0
     nbytes: int = 0
+    #: The crash journal's seqs of the first and last rows buffered (see alphapulse.journal).
+    first_seq: int | None = None
+    last_seq: int | None = None
 
 
 _Key = tuple[str, str, date]  # (table, venue, date)
@@ -120,6 +125,7 @@ class LakeWriter:
         lead_table: str | None = None,
         lead_seconds: float = 5.0,
         publish_tail: bool = False,
+        journal_marks: JournalMarks | None = None,
     ) -> None:
         if min(roll_rows, roll_bytes, max_buffer_bytes, row_group_rows) < 1 or roll_seconds < 0:
             raise ValueError("roll sizes must be positive and roll_seconds not negative")
@@ -130,6 +136,8 @@ class LakeWriter:
         self.max_buffer_bytes = max_buffer_bytes
         self.row_group_rows = row_group_rows
         self.on_commit = on_commit
+        self.journal_marks = journal_marks
+        self._last_journal_seq: int | None = None
         self.lead_table = lead_table
         self.lead_seconds = lead_seconds
         #: The lead table's partitions that have a file (their first rows never wait).
@@ -165,8 +173,11 @@ class LakeWriter:
 
     # -- writing ------------------------------------------------------------------------
 
-    def write(self, table: str, data: object) -> None:
-        """Buffer the rows of ``data`` (an EventBatch, Arrow table or record batch)."""
+    def write(self, table: str, data: object, journal_seq: int | None = None) -> None:
+        """Buffer the rows of ``data`` (an EventBatch, Arrow table or record batch).
+
+        ``journal_seq``: the crash journal's seq of this batch (seqs increase from one call
+        to the next); each file then records the last seq it holds (``journal_marks``)."""
         if self._closed:
             raise ValueError("write to a closed LakeWriter")
         check_table_name(table)
@@ -184,6 +195,10 @@ class LakeWriter:
                 if self.tail is not None:
                     buffer.segment = self.tail.open(table, venue, day, buffer.token, part.schema)
             buffer.parts.append(part)
+            if journal_seq is not None:
+                if buffer.first_seq is None:
+                    buffer.first_seq = journal_seq
+                buffer.last_seq = journal_seq
             if self.tail is not None:
                 self.tail.append(buffer.segment, part)
             buffer.rows += part.num_rows
@@ -192,6 +207,8 @@ class LakeWriter:
             self._bytes_buffered += part.nbytes
             if buffer.rows >= self.roll_rows or buffer.nbytes >= self.roll_bytes:
                 self._commit(key)
+        if journal_seq is not None:
+            self._last_journal_seq = journal_seq
         while self._buffers and self.bytes_buffered > self.max_buffer_bytes:
             self._commit(max(self._buffers, key=lambda k: self._buffers[k].nbytes))
         self.commit_due()
@@ -244,6 +261,16 @@ class LakeWriter:
         return self._closed
 
     @property
+    def journal_low_water(self) -> int | None:
+        """Every journal record up to this seq is in committed files (the journal may be
+        trimmed up to it); None before any ``write`` with a seq. Read it on the writer's
+        thread (``on_commit`` runs there): another thread could see the buffers change."""
+        pending = [b.first_seq for b in self._buffers.values() if b.first_seq is not None]
+        if pending:
+            return min(pending) - 1
+        return self._last_journal_seq
+
+    @property
     def rows_buffered(self) -> int:
         return self._rows_buffered
 
@@ -293,6 +320,8 @@ class LakeWriter:
         buffer = self._buffers[key]
         table = sorted_by_ts_recv(pa.concat_tables(buffer.parts))
         metadata = {**(table.schema.metadata or {}), **file_metadata(name)}
+        if self.journal_marks is not None and buffer.last_seq is not None:
+            metadata.update(self.journal_marks(buffer.last_seq))
         table = table.replace_schema_metadata(metadata)
 
         directory = partition_dir(self.root, name, venue, day)
