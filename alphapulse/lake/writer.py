@@ -262,9 +262,8 @@ class LakeWriter:
 
     @property
     def journal_low_water(self) -> int | None:
-        """Every journal record up to this seq is in committed files (the journal may be
-        trimmed up to it); None before any ``write`` with a seq. Read it on the writer's
-        thread (``on_commit`` runs there): another thread could see the buffers change."""
+        """Journal records up to this seq are all in committed files (None before a seq came).
+        Read it on the writer's thread (as ``on_commit`` is): other threads see buffers move."""
         pending = [b.first_seq for b in self._buffers.values() if b.first_seq is not None]
         if pending:
             return min(pending) - 1
