@@ -17,6 +17,7 @@ import asyncpg
 import pyarrow as pa
 import pytest
 
+from alphapulse import _core
 from alphapulse.buffer import (
     MIGRATIONS,
     SCHEMA,
@@ -26,10 +27,11 @@ from alphapulse.buffer import (
     migrate,
     partitions,
 )
-from alphapulse.buffer.schema import DAY_NS, table
+from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, table
 from tests.buffer_data import batch, from_rows
 from tests.conftest import REQUIRE_POSTGRES_ENV
 from tests.pg_cluster import PostgresCluster, PostgresUnavailableError
+from tests.test_arrow import BOOK, TRADE
 from tests.timescale_ext import ensure_timescaledb
 
 T = TypeVar("T")
@@ -281,3 +283,46 @@ def test_timescale_hypertables_compression_and_retention(
         run(check)
     finally:
         timescale_cluster.drop_database(dsn)
+
+
+def test_two_services_migrating_at_once_both_succeed(buffer_db: tuple[str, str]) -> None:
+    layout, dsn = buffer_db
+
+    async def check() -> None:
+        first, second = await _connect(dsn), await _connect(dsn)
+        try:
+            results = await asyncio.gather(migrate(first), migrate(second))
+            assert sorted(applied for _, applied in results) == [0, len(MIGRATIONS)]
+            assert {found for found, _ in results} == {layout}
+        finally:
+            await first.close()
+            await second.close()
+
+    run(check)
+
+
+def test_the_cores_event_batches_go_in_as_they_come(postgres_database: str) -> None:
+    """The collector's own EventBatch objects (Arrow through the PyCapsule interface),
+    dated 2021: the sink makes that day's partitions itself."""
+    engine = _core.Engine("kraken_v1")
+    engine.feed(TRADE, 1_618_678_142_600_000_000)
+    engine.feed(BOOK, 1_618_678_142_700_000_000)
+    taken = engine.take()
+    buffer_name = {lake: name for name, lake in LAKE_TABLE.items()}
+
+    async def check() -> None:
+        async with PostgresSink(postgres_database) as sink:
+            for lake_name, events in taken.items():
+                if lake_name in buffer_name and len(events):
+                    assert await sink.write(buffer_name[lake_name], events) == len(events)
+            conn = sink._conn
+            for lake_name, events in taken.items():
+                if lake_name not in buffer_name:
+                    continue
+                name = buffer_name[lake_name]
+                rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.{name} ORDER BY ts_recv")
+                assert from_rows(table(name), rows).equals(pa.table(events)), name
+            assert sink.rows_written["trades"] == 1 and sink.rows_written["book_deltas"] == 3
+            assert "trades_p20210417" in await partitions.partitions(conn, "trades")
+
+    run(check)
