@@ -29,6 +29,7 @@ else
     if [[ ! -e $tarball ]]; then
         echo "timescaledb: building $REF for PostgreSQL $server (once; then cached in $tarball)" >&2
         version=$(dpkg-query -W -f='${Version}' postgresql-15)
+        apt-get update -qq  # a fresh machine may have no package lists yet
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-server-dev-15=$version" \
             cmake build-essential libssl-dev libkrb5-dev >/dev/null
         work=$(mktemp -d)
