@@ -338,3 +338,23 @@ def test_bad_table_names_say_what_is_wrong(tmp_path: Path) -> None:
         LakeWatcher(tmp_path).snapshot("Trades")
     assert snapshot(tmp_path / "nowhere", "trades") == TableSnapshot("trades", [], None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_commit_between_two_tables_snapshots_is_not_missed(tmp_path: Path) -> None:
+    """A session rebuilds its views one table after another. A commit to the first table
+    landing before the second is listed must still make the watcher say "changed": each
+    table's list is as old as the generation it was made at. (Before: one token for all,
+    so the second table's fresh listing hid the first's staleness, and a query right after
+    the writer closed missed its last file; seen once in CI.)"""
+    with LakeWriter(tmp_path) as writer:
+        writer.write("trades", trade_batch(0, BATCH))
+        writer.flush()
+        watcher = LakeWatcher(tmp_path)
+        assert len(watcher.snapshot("trades").files) == 1
+        writer.write("trades", trade_batch(BATCH, BATCH))  # the commit lands here
+        writer.flush()
+        watcher.snapshot("quotes")  # the next view's listing sees the new generation
+        assert watcher.changed(), "the trades list is stale and the watcher says unchanged"
+        assert all_ids(watcher.snapshot("trades")) == list(range(2 * BATCH))
+        watcher.snapshot("quotes")
+        assert not watcher.changed()

@@ -304,12 +304,15 @@ class LakeWatcher:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        self._generation: tuple[int, int] | None = None
+        # Per table: the generation its file list was made at, and the list. Per table, not
+        # one for all: a session rebuilds its views one table after another, and a commit
+        # landing between two of them leaves the first table's list older than the second's
+        # (a single token would then say "unchanged" while that table misses the commit).
         # A lake without a generation file (no commit yet) is as stable as one with: every
         # writer and compaction writes it, so its first appearance is itself a change.
-        self._listed = False
-        self._files: dict[str, tuple[list[Path], set[str]]] = {}
-        self._had_tail = False
+        self._files: dict[str, tuple[tuple[int, int] | None, tuple[list[Path], set[str]]]] = {}
+        #: Per table: whether its last snapshot had a live tail.
+        self._tails: dict[str, bool] = {}
         #: Per table, the readers of its live segments: each snapshot reads only the
         #: batches appended since the last (segments are append-only).
         self._readers: defaultdict[str, dict[Path, SegmentReader]] = defaultdict(dict)
@@ -317,9 +320,10 @@ class LakeWatcher:
     def changed(self) -> bool:
         """True if a snapshot taken now could differ from the last one: files committed
         or swapped, or a live writer whose tail moves (or that went away)."""
-        if not self._listed or generation(self.root) != self._generation:
+        current = generation(self.root)
+        if not self._files or any(made != current for made, _ in self._files.values()):
             return True
-        return self._had_tail or read_owner(self.root) is not None
+        return any(self._tails.values()) or read_owner(self.root) is not None
 
     def snapshot(self, table: str) -> TableSnapshot:
         check_table_name(table)
@@ -328,15 +332,11 @@ class LakeWatcher:
             # Called after the tail is listed, like snapshot()'s listing. A commit that
             # lands after this generation is read stays in its segment for seconds.
             current = generation(self.root)
-            if not self._listed or current != self._generation:
-                self._files.clear()
-                self._generation = current
-                self._listed = True
             cached = self._files.get(table)
-            if cached is None:
-                cached = self._files[table] = lake_files(self.root, table)
-            return cached
+            if cached is None or cached[0] != current:
+                cached = self._files[table] = (current, lake_files(self.root, table))
+            return cached[1]
 
         taken = _take(self.root, table, listing, None, (None, None), self._readers[table])
-        self._had_tail = taken.tail is not None
+        self._tails[table] = taken.tail is not None
         return TableSnapshot(table, list(taken.files), taken.tail)
