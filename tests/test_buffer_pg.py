@@ -29,9 +29,9 @@ from alphapulse.buffer import (
 )
 from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, table
 from tests.buffer_data import batch, from_rows
-from tests.conftest import REQUIRE_POSTGRES_ENV
 from tests.pg_cluster import PostgresCluster, PostgresUnavailableError
 from tests.test_arrow import BOOK, TRADE
+from tests.timescale_ext import REQUIRE_ENV as TIMESCALE_REQUIRE_ENV
 from tests.timescale_ext import ensure_timescaledb
 
 T = TypeVar("T")
@@ -54,8 +54,8 @@ def timescale_cluster() -> Iterator[PostgresCluster]:
         ensure_timescaledb()
         cluster.start()
     except PostgresUnavailableError as exc:
-        if os.environ.get(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"TimescaleDB is required (${REQUIRE_POSTGRES_ENV}): {exc}")
+        if os.environ.get(TIMESCALE_REQUIRE_ENV):
+            pytest.fail(f"TimescaleDB is required (${TIMESCALE_REQUIRE_ENV}): {exc}")
         pytest.skip(f"no TimescaleDB for the tests: {exc}")
     try:
         yield cluster
