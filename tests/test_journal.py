@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +25,7 @@ from alphapulse.journal.watermark import (
 from alphapulse.lake.layout import partition_dir
 from alphapulse.lake.rows import split_partitions
 from tests import journal_crash_child as child
-from tests.conftest import ROOT
+from tests.killed_child import CrashChild
 
 #: 2026-01-02T00:00:00Z
 MIDNIGHT = 1_767_312_000_000_000_000
@@ -135,24 +132,12 @@ def test_kill_9_keeps_every_synced_record_once(tmp_path: Path, seed: int) -> Non
     rng = random.Random(seed)
     durable_before_kill = 0
     for _ in range(2):  # twice on the same journal: seqs go on across a recovery
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.journal_crash_child", str(tmp_path), str(seed)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        assert ready.startswith("ready"), proc.communicate()[1]
-        assert int(ready.split()[1]) >= durable_before_kill
-        first = proc.stdout.readline()
-        assert first.startswith("durable"), proc.communicate()[1]
+        child = CrashChild("tests.journal_crash_child", str(tmp_path), str(seed))
+        assert int(child.line("ready").split()[1]) >= durable_before_kill
+        first = child.line("durable")
         time.sleep(rng.uniform(0.05, 0.8))
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        assert proc.returncode == -signal.SIGKILL, err
-        reported = [int(line.split()[1]) for line in [first, *out.splitlines()]]
+        killed = child.kill()
+        reported = [int(line.split()[1]) for line in [first, *killed.lines]]
         durable_before_kill = max(reported)
 
         with Journal(tmp_path) as journal:

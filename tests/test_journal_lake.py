@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -21,8 +17,8 @@ from alphapulse.journal import Journal
 from alphapulse.journal.watermark import committed_marks, file_mark, watermark_metadata
 from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
 from alphapulse.lake.rows import split_partitions
-from tests.conftest import ROOT
 from tests.journal_lake_child import BATCH_ROWS
+from tests.killed_child import CrashChild
 from tests.lake_crash_child import trade_rows
 
 
@@ -75,22 +71,12 @@ def _days(tmp_path: Path) -> set[date]:
 def test_kill_9_then_recovery_puts_every_synced_trade_in_the_lake_once(
     tmp_path: Path, seed: int
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.journal_lake_child", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("ready"), proc.communicate()[1]
-    first = proc.stdout.readline()
-    assert first.startswith("durable"), proc.communicate()[1]
+    child = CrashChild("tests.journal_lake_child", str(tmp_path))
+    child.line("ready")
+    first = child.line("durable")
     time.sleep(random.Random(seed).uniform(0.3, 1.5))
-    os.kill(proc.pid, signal.SIGKILL)
-    out, err = proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, err
-    durable = max(int(line.split()[1]) for line in [first, *out.splitlines()])
+    killed = child.kill()
+    durable = max(int(line.split()[1]) for line in [first, *killed.lines])
 
     replayed = recover(tmp_path)
     assert replayed > 0  # the kill did cost the lake something the journal held

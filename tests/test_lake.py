@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -34,7 +31,7 @@ from alphapulse.lake import (
 from alphapulse.replay import replay
 from alphapulse.simulator.demo import write_demo_capture
 from tests import lake_crash_child as child
-from tests.conftest import ROOT
+from tests.killed_child import CrashChild
 from tests.test_arrow import BOOK, TRADE
 
 DAY_NS = 86_400 * 10**9
@@ -350,29 +347,16 @@ def test_kill_9_never_leaves_a_partial_file(tmp_path: Path) -> None:
     orphans_seen = 0
     rows: dict[Path, int] = {}  # committed files, checked row by row once
     for run in range(6):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.lake_crash_child", str(root), str(run)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        assert ready.startswith("ready"), proc.communicate()[1]
-        first_commit = proc.stdout.readline()  # there is always something to lose
-        assert first_commit, proc.communicate()[1]
+        child = CrashChild("tests.lake_crash_child", str(root), str(run))
+        child.line("ready")
+        first_commit = child.line()  # there is always something to lose
         if run % 2:
             deadline = time.monotonic() + 5
             while not temp_files(root) and time.monotonic() < deadline:
                 time.sleep(0.0005)
         else:
             time.sleep(rng.uniform(0, 0.5))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        assert proc.returncode == -signal.SIGKILL
-
-        lines = [first_commit, *out.splitlines()]
+        lines = [first_commit, *child.kill().lines]
         reported = {Path(p): int(n) for p, n in (line.split() for line in lines)}
         files = part_files(root)
         assert set(rows) <= set(files)
