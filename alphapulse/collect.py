@@ -32,12 +32,19 @@ import orjson
 from alphapulse.config import DEFAULT_VENUES, CollectorConfig, VenueConfig
 from alphapulse.control import ControlServer, control_socket_path
 from alphapulse.eventlog import next_seq
+from alphapulse.journal import Journal, JournalError, JournalStorageError
+from alphapulse.journal.recovery import Recovery, replay_into_lake
+from alphapulse.journal.sink import JournaledLake
+from alphapulse.journal.watermark import watermark_metadata
 from alphapulse.lake import AsyncLakeWriter, LakeStorageError, LakeWriter
+from alphapulse.lake.layout import LakeError, LakeLockedError
 from alphapulse.lake.schedule import CompactionSchedule
 from alphapulse.service import CollectorService
 from alphapulse.venues.base import Credentials
 
 STATUS_FILE = "_status.json"
+#: The crash journal's directory in the lake (``alphapulse.journal``).
+JOURNAL_DIR = "_journal"
 #: Alpaca's stocks (trades and news) in a collection with nothing configured.
 SIMULATED_STOCKS = ("AAPL", "MSFT")
 
@@ -101,7 +108,7 @@ class HeapTrimmer:
 class StorageFailure:
     """Why collection stopped early: a path that could not be written, and the reason."""
 
-    what: str  # "lake" or "capture"
+    what: str  # "lake", "journal" or "capture"
     path: Path
     reason: str
 
@@ -169,8 +176,10 @@ async def _start_simulators(config: CollectorConfig, seed: int, rate: float) -> 
 
 
 def _failure(what: str, path: Path, error: BaseException) -> StorageFailure:
-    if isinstance(error, LakeStorageError):
-        path, error = error.path, error.__cause__ or error
+    if isinstance(error, LakeStorageError | JournalStorageError):
+        if isinstance(error, LakeStorageError):
+            path = error.path
+        error = error.__cause__ or error
     if isinstance(error, OSError) and error.errno:
         return StorageFailure(what, path, os.strerror(error.errno))
     return StorageFailure(what, path, str(error))
@@ -201,7 +210,77 @@ async def run_collector(
 ) -> CollectResult:
     """Collect until ``duration`` passes, a signal arrives or a disk refuses a write; then
     commit and report. At the end of ``duration``, ``settle_seconds`` bounds the wait for
-    resyncs in flight (part of the stop's time budget of a few seconds)."""
+    resyncs in flight (part of the stop's time budget of a few seconds).
+
+    With ``config.journal`` (the default) every batch is journaled before the lake gets
+    it, and a start first replays what a crash kept from the lake (``journal_replayed``).
+    """
+    config.lake.mkdir(parents=True, exist_ok=True)
+    journal = _open_journal(config.lake / JOURNAL_DIR) if config.journal else None
+    try:
+        recovery = None
+        if journal is not None:
+            recovery = await asyncio.to_thread(
+                replay_into_lake, journal, config.lake, roll_bytes=ROLL_BYTES
+            )
+        result = await _collect(
+            config,
+            journal,
+            recovery,
+            simulated=simulated,
+            duration=duration,
+            out=out,
+            seed=seed,
+            rate=rate,
+            settle_seconds=settle_seconds,
+            restart_note=restart_note,
+        )
+    finally:
+        closing_error = _close_journal(journal)
+    if closing_error is not None and result.failure is None:
+        result.failure = closing_error
+        result.summary["failure"] = str(closing_error)
+    return result
+
+
+def _open_journal(directory: Path) -> Journal:
+    """The collector's journal, or a LakeError a user can act on."""
+    try:
+        return Journal(directory)
+    except JournalStorageError as exc:
+        raise LakeError(str(exc)) from exc
+    except JournalError as exc:
+        if "another process" in str(exc):
+            raise LakeLockedError(
+                f"another collector is writing the lake at {directory.parent} (it holds "
+                f"the journal {directory})"
+            ) from None
+        raise LakeError(f"{directory}: {exc}") from exc
+
+
+def _close_journal(journal: Journal | None) -> StorageFailure | None:
+    if journal is None:
+        return None
+    try:
+        journal.close()
+    except JournalStorageError as exc:  # an fsync failed: the lake has the rows regardless
+        return _failure("journal", journal.directory, exc.__cause__ or exc)
+    return None
+
+
+async def _collect(
+    config: CollectorConfig,
+    journal: Journal | None,
+    recovery: Recovery | None,
+    *,
+    simulated: bool,
+    duration: float | None,
+    out: TextIO | None,
+    seed: int,
+    rate: float,
+    settle_seconds: float,
+    restart_note: dict[str, Any] | None,
+) -> CollectResult:
     defaults = not config.configured
     if simulated or defaults:
         if defaults:
@@ -211,13 +290,16 @@ async def run_collector(
         simulators = await _start_simulators(config, seed, rate)
     else:
         simulators = []
-    config.lake.mkdir(parents=True, exist_ok=True)
     loop = asyncio.get_running_loop()
     service: CollectorService | None = None
     stop = asyncio.Event()
 
+    journaled: JournaledLake | None = None
+
     def committed(path: Path, table: str, rows: int) -> None:
         # Called on the lake's thread: hand the event to the loop's.
+        if journaled is not None:
+            journaled.committed()
         if service is not None:
             append = functools.partial(
                 service.events.append, "file_committed", path=str(path), table=table, rows=rows
@@ -236,8 +318,13 @@ async def run_collector(
         on_commit=committed,
         lead_table="events",
         publish_tail=True,  # rows are queryable as they arrive, not 60 s later
+        journal_marks=(
+            None if journal is None else functools.partial(watermark_metadata, journal.journal_id)
+        ),
     )
     sink = AsyncLakeWriter(writer, max_queue_bytes=MAX_QUEUE_BYTES, on_error=lake_failed)
+    if journal is not None:
+        journaled = JournaledLake(journal, sink, on_error=lambda _: stop.set())
     venues = config.build_venues()
     if simulators:
         for venue in venues:  # the simulator takes any keys; a real venue's come from the env
@@ -245,7 +332,7 @@ async def run_collector(
                 venue.credentials = Credentials("simulated-key", "simulated-secret")
     service = CollectorService(
         venues,
-        sink,
+        sink if journaled is None else journaled,
         capture=config.capture,
         max_pending_events=MAX_PENDING_EVENTS,
         first_event_seq=next_seq(config.lake),
@@ -259,6 +346,8 @@ async def run_collector(
     await service.start()
     if restart_note:
         service.events.append("collector_restarted", **restart_note)
+    if recovery is not None and (recovery.records or recovery.damage.get("damaged_segments")):
+        service.events.append("journal_replayed", **recovery.event())
     control_path = control_socket_path(config.lake)
     info = {"lake": str(config.lake), "simulated": bool(simulators), "control": str(control_path)}
     control = ControlServer(service, control_path, info)
@@ -280,6 +369,8 @@ async def run_collector(
                 failure = _failure("capture", service.capture.path, service.capture.failed)
             if sink.error is not None:
                 failure = _failure("lake", config.lake, sink.error)
+            if journaled is not None and journaled.journal_error is not None:
+                failure = _failure("journal", journaled.journal.directory, journaled.journal_error)
             now = time.monotonic()
             if failure is not None or stop.is_set():
                 break

@@ -222,6 +222,8 @@ def collect_config(args: argparse.Namespace) -> CollectorConfig:
         config.lake = Path(args.lake)
     if args.capture:
         config.capture = Path(args.capture)
+    if not getattr(args, "journal", True):
+        config.journal = False
     if args.symbols and not args.venue:
         raise UsageError("--symbols needs --venue")
     if args.venue:
@@ -439,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_number,
         default=200.0,
         help="simulator frames per second per venue",
+    )
+    p.add_argument(
+        "--no-journal",
+        dest="journal",
+        action="store_false",
+        help="do not journal what arrives (a crash then loses the rows not yet committed)",
     )
     p.add_argument(
         "--no-scheduler",

@@ -6,6 +6,7 @@ lake = "data/lake"
 capture = "data/captures/session.capture.zst"   # optional
 compact_every = "1h"                            # optional: compact the lake hourly
 compact_older_than = "1h"                       # files at least this old (the default)
+journal = true                                  # the crash journal (the default)
 
 [venues.kraken]
 symbols = ["BTC/USD", "ETH/USD"]
@@ -120,6 +121,8 @@ class CollectorConfig:
     compact_every: float | None = None
     #: Files a scheduled compaction merges are at least this old (seconds).
     compact_older_than: float = 3600.0
+    #: Journal every batch before the lake has it, so that a crash loses nothing synced.
+    journal: bool = True
 
     @property
     def configured(self) -> bool:
@@ -165,6 +168,7 @@ class CollectorConfig:
             source=source,
             compact_every=schema.compact_every,
             compact_older_than=schema.compact_older_than,
+            journal=schema.journal,
         )
         for name in data.get("venues", {}):  # the file's order, not the schema's
             vs: VenueSchema = getattr(schema.venues, name)
@@ -354,6 +358,7 @@ class ConfigFile(BaseModel):
     capture: FilePath | None = None
     compact_every: Annotated[Duration | None, AfterValidator(_positive)] = None
     compact_older_than: Duration = 3600.0
+    journal: bool = True
     venues: VenuesSchema = VenuesSchema()
 
 

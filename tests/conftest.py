@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,29 @@ def postgres_database(postgres_cluster: PostgresCluster) -> Iterator[str]:
     dsn = postgres_cluster.create_database()
     yield dsn
     postgres_cluster.drop_database(dsn)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``tmpfs("2m")`` mounts a tmpfs of that size under ``tmp_path`` (a small disk to fill),
+    or skips the test saying why (mounting needs root and mount rights); unmounted after."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        path = tmp_path / f"tmpfs-{len(mounts)}"
+        path.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a {size} tmpfs (needs root and mount rights): {done.stderr}")
+        mounts.append(path)
+        return path
+
+    try:
+        yield mount
+    finally:
+        for path in mounts:
+            subprocess.run(["umount", "-l", str(path)], check=False)

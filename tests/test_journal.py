@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -205,18 +204,8 @@ def test_trim_removes_only_committed_segments(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def tiny_disk(tmpfs: Callable[[str], Path]) -> Path:
+    return tmpfs("256k")
 
 
 def test_full_disk_is_a_clear_error_and_keeps_what_fit(tiny_disk: Path) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import random
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -16,6 +16,7 @@ import pytest
 from alphapulse.journal import Journal
 from alphapulse.journal.watermark import committed_marks, file_mark, watermark_metadata
 from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
+from alphapulse.lake.compact import compact
 from alphapulse.lake.rows import split_partitions
 from tests.journal_lake_child import BATCH_ROWS
 from tests.killed_child import CrashChild
@@ -97,3 +98,24 @@ def test_async_writer_passes_the_seq_through(tmp_path: Path) -> None:
     asyncio.run(write())
     (path,) = tmp_path.glob("trades/venue=kraken/date=*/part-*.parquet")
     assert file_mark(pq.read_metadata(path).metadata, b"\1" * 16) == 9
+
+
+def test_compaction_keeps_the_highest_mark_of_the_files_it_merges(tmp_path: Path) -> None:
+    lake_root = tmp_path / "lake"
+    current, older = b"\2" * 16, b"\1" * 16
+    for journal_id, seqs in ((older, [40]), (current, [3, 9, 5]), (None, [0])):
+        for seq in seqs:  # one file each, committed in this order
+            mark = None if journal_id is None else functools.partial(watermark_metadata, journal_id)
+            with LakeWriter(lake_root, journal_marks=mark) as lake:
+                rows = trade_rows(len(list(lake_root.rglob("*.parquet"))) * 10, 10, "kraken")
+                lake.write("trades", rows, journal_seq=seq if journal_id else None)
+    before = sorted(lake_root.glob("trades/venue=kraken/date=*/part-*.parquet"))
+    assert len(before) == 5
+    report = compact(lake_root, older_than=timedelta(0), grace=0)
+    assert (report.files_in, report.files_out) == (5, 1), report
+    (merged,) = lake_root.glob("trades/venue=kraken/date=*/part-*.parquet")
+    metadata = pq.read_metadata(merged).metadata
+    # The newest marked file's journal, its highest seq; the other journal's mark is gone.
+    assert file_mark(metadata, current) == 9
+    assert file_mark(metadata, older) is None
+    assert len(read_table(lake_root, "trades")) == 50

@@ -6,7 +6,8 @@ kill -9 (or a power loss) would lose them. The journal appends every batch first
 restart ``Journal.replay`` yields the batches that the lake's commits do not cover yet, once
 each; ``Journal.trim`` deletes segments the lake has committed. ``format`` is the on-disk
 layout, ``writer`` the journal itself, ``watermark`` how a lake file records the journal
-seqs it commits and how recovery reads them back. Not wired into the collector yet (see the README).
+seqs it commits and how recovery reads them back, ``sink`` the collector's sink (journal,
+then lake), ``recovery`` the replay a collector's start does.
 """
 
 from alphapulse.journal.format import JournalError, Record

@@ -4,7 +4,8 @@ A lake file is one partition's buffer (table, venue, day), and a partition's buf
 committed one after another, each holding records in seq order. So the highest journal seq
 in a partition's files says that every journaled row of that partition up to it is in the
 lake: the partition's *mark*. It is written in the file's own Parquet metadata
-(``watermark_metadata``), atomic with the commit itself, so no crash can separate the file
+(``watermark_metadata``, in ``alphapulse.lake.marks``: the lake keeps marks through
+its compactions), atomic with the commit itself, so no crash can separate the file
 from its mark (a ledger written after the rename could be one commit behind and replay it
 twice). The journal's id goes with it: a journal started afresh (its directory deleted)
 counts from 1 again, and marks of another journal must not hide its records.
@@ -15,7 +16,6 @@ touches: recovery reads a few footers, never the whole lake.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,28 +24,9 @@ import pyarrow.parquet as pq
 
 from alphapulse.journal.writer import PartitionKey
 from alphapulse.lake.layout import partition_dir
+from alphapulse.lake.marks import METADATA_KEY, file_mark, watermark_metadata
 
-METADATA_KEY = b"alphapulse.journal"
-
-
-def watermark_metadata(journal_id: bytes, seq: int) -> dict[bytes, bytes]:
-    """The key-value metadata saying a lake file holds journal records up to ``seq``."""
-    return {METADATA_KEY: json.dumps({"id": journal_id.hex(), "seq": seq}).encode()}
-
-
-def file_mark(metadata: dict[bytes, bytes] | None, journal_id: bytes) -> int | None:
-    """The seq a file's metadata records for this journal, or None (another journal's, or
-    a file written without one, or a mark that does not parse)."""
-    raw = (metadata or {}).get(METADATA_KEY)
-    if raw is None:
-        return None
-    try:
-        mark = json.loads(raw)
-        if mark["id"] == journal_id.hex() and isinstance(mark["seq"], int):
-            return int(mark["seq"])
-    except (ValueError, KeyError, TypeError):
-        pass
-    return None
+__all__ = ["METADATA_KEY", "committed_marks", "file_mark", "watermark_metadata"]
 
 
 def committed_marks(

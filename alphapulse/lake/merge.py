@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from alphapulse.lake.layout import check_file_metadata, file_metadata
+from alphapulse.lake.marks import carried_mark
 from alphapulse.lake.snapshot import COMPACTED_PREFIX, token_of
 from alphapulse.lake.writer import ROW_GROUP_ROWS, delta_encoded
 
@@ -95,6 +96,13 @@ def read_files(files: list[PartFile]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
+def carried_metadata(files: list[PartFile]) -> dict[bytes, bytes]:
+    """What a file merged from ``files`` keeps of their own metadata: the journal mark
+    (``alphapulse.lake.marks``)."""
+    ordered = sorted(files, key=lambda f: f.path.name)  # names start with the first ts
+    return carried_mark((f.metadata or pq.read_metadata(f.path)).metadata for f in ordered)
+
+
 def sort_columns(schema: pa.Schema) -> list[str]:
     """What a compacted file is sorted by: ``symbol`` (where the table has one), ``ts_recv``."""
     return [c for c in ("symbol", "ts_recv") if schema.get_field_index(c) >= 0]
@@ -124,7 +132,13 @@ def _ranks(symbols: pa.ChunkedArray) -> pa.Array:
     return pc.index_in(symbols, value_set=ordered).combine_chunks()
 
 
-def write_sorted(table: pa.Table, order: pa.Array | None, path: Path, name: str) -> None:
+def write_sorted(
+    table: pa.Table,
+    order: pa.Array | None,
+    path: Path,
+    name: str,
+    extra_metadata: dict[bytes, bytes] | None = None,
+) -> None:
     """Write ``table`` (in ``order``) as a lake file of table ``name`` at ``path``.
 
     With an ``order``, ``table`` should be in one chunk (``combine_chunks``): Arrow's take
@@ -132,9 +146,10 @@ def write_sorted(table: pa.Table, order: pa.Array | None, path: Path, name: str)
 
     Row groups of ROW_GROUP_ROWS, each taken from the sort order as it is written, so the
     sorted copy never exists whole. Encodings, page checksums and metadata are the
-    writer's; the sorting columns declare the actual sort.
+    writer's; the sorting columns declare the actual sort. ``extra_metadata`` joins the
+    file's key-value metadata (the journal mark the merged files carried).
     """
-    schema = table.schema.with_metadata(file_metadata(name))
+    schema = table.schema.with_metadata({**file_metadata(name), **(extra_metadata or {})})
     delta = delta_encoded(schema)
     sorting = [pq.SortingColumn(schema.get_field_index(c)) for c in sort_columns(schema)]
     with pq.ParquetWriter(

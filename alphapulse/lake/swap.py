@@ -22,6 +22,7 @@ import pyarrow as pa
 from alphapulse.lake.layout import NS_PER_DAY, LakeStorageError, fsync_dir, fsync_file, part_name
 from alphapulse.lake.merge import (
     PartFile,
+    carried_metadata,
     compacted_token,
     first_ts_ns,
     read_files,
@@ -62,6 +63,7 @@ class Merge:
     size: int = 0
     _data: pa.Table | None = None
     _order: pa.Array | None = None
+    _carried: dict[bytes, bytes] = field(default_factory=dict)
 
     @property
     def ledger(self) -> Path:
@@ -81,6 +83,7 @@ class Merge:
     def read(self) -> None:
         self.stage = "read"
         data = read_files(self.files)
+        self._carried = carried_metadata(self.files)
         self._order = sort_order(data)
         if self._order is not None:
             # One copy, made once: the files' chunks go as it is made (see write_sorted).
@@ -109,7 +112,7 @@ class Merge:
         data, order = self._data, self._order
 
         def write() -> None:
-            write_sorted(data, order, self.temp, self.table)
+            write_sorted(data, order, self.temp, self.table, self._carried)
             fsync_file(self.temp)
 
         try:

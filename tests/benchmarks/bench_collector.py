@@ -19,6 +19,7 @@ Run: ``python -m tests.benchmarks.bench_collector``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import socket
@@ -29,8 +30,12 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from alphapulse.collect import JOURNAL_DIR
+from alphapulse.journal import Journal
+from alphapulse.journal.sink import JournaledLake
+from alphapulse.journal.watermark import watermark_metadata
 from alphapulse.lake import AsyncLakeWriter, LakeWriter
-from alphapulse.service import CollectorService
+from alphapulse.service import BatchSink, CollectorService
 from alphapulse.venues import Binance
 from tests.benchmarks.measure import FULL, QUICK, Figure, Plan, Row
 
@@ -42,6 +47,8 @@ RUNS = 5
 WORK = {
     "ours (collector)": "CollectorService on one Binance connection: WebSocket receive, "
     "Engine (normalize + checks + books), AsyncLakeWriter to Parquet, its status and metrics",
+    "no journal": "the same collector without the crash journal (each batch appended to the "
+    "journal, fsynced every second, before the lake gets it)",
 }
 
 
@@ -82,15 +89,31 @@ def start_simulator(symbols: list[str], rate: float) -> tuple[subprocess.Popen[b
     raise RuntimeError("simulator did not start")
 
 
+def lake_sink(lake: Path, journal: Journal | None) -> BatchSink:
+    """The lake writer, or (with a journal) the collector's journaled lake as
+    ``alphapulse collect`` builds it: marks in each file, each commit trimming the journal."""
+    if journal is None:
+        return AsyncLakeWriter(LakeWriter(lake, roll_seconds=5))
+    sink: JournaledLake | None = None
+
+    def committed(*_: object) -> None:
+        if sink is not None:
+            sink.committed()
+
+    marks = functools.partial(watermark_metadata, journal.journal_id)
+    writer = LakeWriter(lake, roll_seconds=5, journal_marks=marks, on_commit=committed)
+    sink = JournaledLake(journal, AsyncLakeWriter(writer))
+    return sink
+
+
 async def collect(
-    port: int, symbols: list[str], lake: Path, window: float
+    port: int, symbols: list[str], lake: Path, window: float, journaled: bool = False
 ) -> tuple[float, float, list[int], float]:
     """Frames/s over the window (wall clock, and per CPU second of this process), the
     engine's frame count each second, the p99 latency."""
     urls = {"ws": f"ws://127.0.0.1:{port}", "rest": f"http://127.0.0.1:{port}"}
-    service = CollectorService(
-        [Binance(symbols, urls=urls)], AsyncLakeWriter(LakeWriter(lake, roll_seconds=5))
-    )
+    journal = Journal(lake / JOURNAL_DIR) if journaled else None
+    service = CollectorService([Binance(symbols, urls=urls)], lake_sink(lake, journal))
     engine = service.runtimes["binance"].engine
     await service.start()
     try:
@@ -104,6 +127,8 @@ async def collect(
         per_cpu_s = frames / (time.process_time() - cpu)
     finally:
         await service.stop()
+        if journal is not None:
+            journal.close()
     return rate, per_cpu_s, counts, p99(service)
 
 
@@ -132,12 +157,12 @@ class Run(NamedTuple):
     rss_mb: float
 
 
-def measure_here(symbols: list[str], rate: float, window: float) -> Run:
+def measure_here(symbols: list[str], rate: float, window: float, journaled: bool) -> Run:
     proc, port = start_simulator(symbols, rate)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             frames_s, per_cpu_s, counts, latency = asyncio.run(
-                collect(port, symbols, Path(tmp), window)
+                collect(port, symbols, Path(tmp), window, journaled)
             )
     finally:
         proc.terminate()
@@ -145,9 +170,9 @@ def measure_here(symbols: list[str], rate: float, window: float) -> Run:
     return Run(frames_s, per_cpu_s, counts, latency, peak_rss_mb())
 
 
-def measure(symbols: list[str], rate: float, window: float) -> Run:
+def measure(symbols: list[str], rate: float, window: float, journaled: bool = False) -> Run:
     """One collector in a fresh process, so that its peak RSS is its own."""
-    args = ["--one", ",".join(symbols), str(rate), str(window)]
+    args = ["--one", ",".join(symbols), str(rate), str(window), "journal" if journaled else "-"]
     out = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks.bench_collector", *args],
         capture_output=True,
@@ -166,14 +191,15 @@ def run(plan: Plan = FULL, runs: int = RUNS) -> list[Row]:
         f"{runs} runs of each kind, taking turns, {window:.0f} s windows"
     )
     kinds = {
-        "flat out, 2 symbols": (SYMBOLS_2, 400_000.0),
-        "10k frames/s, 2 symbols": (SYMBOLS_2, 10_000.0),
-        "flat out, 20 symbols": (SYMBOLS_20, 400_000.0),
+        "flat out, 2 symbols": (SYMBOLS_2, 400_000.0, False),
+        "flat out, 2 symbols, journal": (SYMBOLS_2, 400_000.0, True),
+        "10k frames/s, 2 symbols": (SYMBOLS_2, 10_000.0, False),
+        "flat out, 20 symbols": (SYMBOLS_20, 400_000.0, False),
     }
     results: dict[str, list[Run]] = {kind: [] for kind in kinds}
     for _ in range(runs):
-        for kind, (symbols, rate) in kinds.items():
-            results[kind].append(measure(symbols, rate, window))
+        for kind, (symbols, rate, journaled) in kinds.items():
+            results[kind].append(measure(symbols, rate, window, journaled))
 
     def frames_s(kind: str) -> Figure:
         runs = results[kind]
@@ -197,6 +223,15 @@ def run(plan: Plan = FULL, runs: int = RUNS) -> list[Row]:
             note="simulator flat out in its own process; in CPU time = frames per CPU second "
             "of the collector process (all threads), what it does with the CPU it gets",
         ),
+        Row(
+            "collector frames/s end to end with the crash journal, 2 symbols",
+            frames_s("flat out, 2 symbols, journal"),
+            peer=frames_s("flat out, 2 symbols"),
+            peer_name="no journal",
+            min_ratio=0.9,
+            note="the journal's cost on throughput, target <= 10%: ratio >= 0.9 of the same "
+            "collector without it, runs taking turns",
+        ),
         Row("collector frames/s end to end, 20 symbols", frames_s("flat out, 20 symbols")),
         Row(
             "wire-to-book p99 at 10k frames/s (us)",
@@ -217,9 +252,9 @@ def run(plan: Plan = FULL, runs: int = RUNS) -> list[Row]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--one":
+    if len(sys.argv) == 6 and sys.argv[1] == "--one":
         symbols, rate, window = sys.argv[2].split(","), float(sys.argv[3]), float(sys.argv[4])
-        print(json.dumps(measure_here(symbols, rate, window)))
+        print(json.dumps(measure_here(symbols, rate, window, sys.argv[5] == "journal")))
     else:
         quick = sys.argv[1:] == ["--quick"]
         for row in run(QUICK if quick else FULL, 1 if quick else RUNS):
