@@ -325,6 +325,16 @@ async def _collect(
     sink = AsyncLakeWriter(writer, max_queue_bytes=MAX_QUEUE_BYTES, on_error=lake_failed)
     if journal is not None:
         journaled = JournaledLake(journal, sink, on_error=lambda _: stop.set())
+    lake_side: AsyncLakeWriter | JournaledLake = sink if journaled is None else journaled
+    feed = None
+    if config.pg_dsn:
+        from alphapulse.buffer.feed import BufferFeed, FedSink
+
+        def buffer_event(kind: str, **detail: Any) -> None:
+            if service is not None:
+                service.events.append(kind, **detail)
+
+        feed = BufferFeed(config.pg_dsn, config.lake, lake_side.flush, on_event=buffer_event)
     venues = config.build_venues()
     if simulators:
         for venue in venues:  # the simulator takes any keys; a real venue's come from the env
@@ -332,7 +342,7 @@ async def _collect(
                 venue.credentials = Credentials("simulated-key", "simulated-secret")
     service = CollectorService(
         venues,
-        sink if journaled is None else journaled,
+        lake_side if feed is None else FedSink(lake_side, feed),
         capture=config.capture,
         max_pending_events=MAX_PENDING_EVENTS,
         first_event_seq=next_seq(config.lake),
@@ -344,6 +354,9 @@ async def _collect(
     failure: StorageFailure | None = None
     heap = HeapTrimmer()
     await service.start()
+    if feed is not None:
+        service.metrics.watch_buffer(feed.stats)
+        feed.start()
     if restart_note:
         service.events.append("collector_restarted", **restart_note)
     if recovery is not None and (recovery.records or recovery.damage.get("damaged_segments")):

@@ -7,6 +7,7 @@ capture = "data/captures/session.capture.zst"   # optional
 compact_every = "1h"                            # optional: compact the lake hourly
 compact_older_than = "1h"                       # files at least this old (the default)
 journal = true                                  # the crash journal (the default)
+pg_dsn = "postgresql://collector@db:5432/market" # optional: the PostgreSQL buffer
 
 [venues.kraken]
 symbols = ["BTC/USD", "ETH/USD"]
@@ -34,7 +35,9 @@ Durations (``compact_every``, ``compact_older_than``) are seconds or strings suc
 thread of the collector, each run an event) is off unless ``compact_every`` is set.
 
 With nothing configured, AlphaPulse collects from the embedded simulator. Secrets are never
-read from the file: Alpaca keys come from ``ALPACA_API_KEY`` / ``ALPACA_API_SECRET``.
+read from the file: Alpaca keys come from ``ALPACA_API_KEY`` / ``ALPACA_API_SECRET``; the
+buffer's password from ``$ALPHAPULSE_PG_DSN`` (which wins over ``pg_dsn``) or libpq's own
+``PGPASSWORD`` / ``~/.pgpass``.
 """
 
 from __future__ import annotations
@@ -123,6 +126,8 @@ class CollectorConfig:
     compact_older_than: float = 3600.0
     #: Journal every batch before the lake has it, so that a crash loses nothing synced.
     journal: bool = True
+    #: The PostgreSQL buffer's DSN (``$ALPHAPULSE_PG_DSN`` or ``pg_dsn``); None: no buffer.
+    pg_dsn: str | None = None
 
     @property
     def configured(self) -> bool:
@@ -151,6 +156,8 @@ class CollectorConfig:
             config = cls.from_dict(data, source=str(path))
         if lake := os.environ.get("ALPHAPULSE_LAKE"):
             config.lake = _home(lake, "lake", "$ALPHAPULSE_LAKE")
+        if dsn := os.environ.get("ALPHAPULSE_PG_DSN"):
+            config.pg_dsn = dsn
         return config
 
     @classmethod
@@ -169,6 +176,7 @@ class CollectorConfig:
             compact_every=schema.compact_every,
             compact_older_than=schema.compact_older_than,
             journal=schema.journal,
+            pg_dsn=schema.pg_dsn,
         )
         for name in data.get("venues", {}):  # the file's order, not the schema's
             vs: VenueSchema = getattr(schema.venues, name)
@@ -359,6 +367,7 @@ class ConfigFile(BaseModel):
     compact_every: Annotated[Duration | None, AfterValidator(_positive)] = None
     compact_older_than: Duration = 3600.0
     journal: bool = True
+    pg_dsn: str | None = None
     venues: VenuesSchema = VenuesSchema()
 
 

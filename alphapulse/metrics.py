@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import resource
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -49,6 +51,25 @@ class CollectorMetrics:
         )
         self.rss = Gauge("alphapulse_rss_bytes", "Peak resident set size", registry=r)
         self.rss.set_function(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+    def watch_buffer(self, stats: Callable[[], dict[str, Any]]) -> None:
+        """Gauges of the PostgreSQL buffer's feed (``BufferFeed.stats``): up or not, its
+        queue, and its rows written, dropped (while down or slow), caught up from the lake
+        and refused."""
+        r = self.registry
+        up = Gauge("alphapulse_buffer_up", "1 while the PostgreSQL buffer takes writes", registry=r)
+        up.set_function(lambda: float(stats()["state"] == "up"))
+        queued = Gauge(
+            "alphapulse_buffer_queue_bytes", "Arrow bytes waiting for the buffer", registry=r
+        )
+        queued.set_function(lambda: float(stats()["queue_bytes"]))
+        rows = Gauge("alphapulse_buffer_rows", "Rows by outcome", ["outcome"], registry=r)
+
+        def count(key: str) -> Callable[[], float]:
+            return lambda: float(stats()[key])
+
+        for outcome in ("written", "dropped", "caught_up", "failed"):
+            rows.labels(outcome).set_function(count(f"rows_{outcome}"))
 
     def wire_to_book_quantile(self, q: float) -> float | None:
         """An upper bound of the ``q`` quantile of wire-to-book latency (seconds), from the

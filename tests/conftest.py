@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pytest
@@ -14,7 +13,10 @@ import pytest
 from alphapulse import _core
 from alphapulse.capture import Record, read_capture
 from alphapulse.replay import Replayer
-from tests.pg_cluster import PostgresCluster, PostgresUnavailableError
+from tests.pg_cluster import PostgresCluster, require_or_skip
+
+if TYPE_CHECKING:
+    from tests.sim_thread import ExchangeThread
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT.parent / "shared" / "recordings"
@@ -79,12 +81,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     """One private PostgreSQL server per session, started when a test first asks for it
     (see tests/pg_cluster.py); a cluster with other settings is PostgresCluster(...)."""
     cluster = PostgresCluster()
-    try:
+    with require_or_skip(REQUIRE_POSTGRES_ENV, "PostgreSQL"):
         cluster.start()
-    except PostgresUnavailableError as exc:
-        if os.environ.get(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"PostgreSQL is required (${REQUIRE_POSTGRES_ENV}): {exc}")
-        pytest.skip(f"no PostgreSQL for the tests: {exc}")
     try:
         yield cluster
     finally:
@@ -129,3 +127,15 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     finally:
         for path in mounts:
             subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def kraken() -> Iterator[ExchangeThread]:
+    """A simulated Kraken (BTC/USD, ETH/USD) in this process, on a loop of its own."""
+    from tests.sim_thread import SYMBOLS, ExchangeThread
+
+    venue = ExchangeThread("kraken", SYMBOLS, rate=400)
+    try:
+        yield venue
+    finally:
+        venue.close()

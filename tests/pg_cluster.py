@@ -22,12 +22,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 
 PG_BIN_ENV = "ALPHAPULSE_TEST_PG_BIN"  # a bin directory to use instead of Debian's
@@ -42,6 +43,18 @@ START_ATTEMPTS = 3  # a free port can be taken between our probe and the server'
 
 class PostgresUnavailableError(RuntimeError):
     """PostgreSQL cannot be installed or started here (the reason is the message)."""
+
+
+@contextlib.contextmanager
+def require_or_skip(require_env: str, what: str) -> Iterator[None]:
+    """Around a server's start: when it cannot run here the test is skipped, saying why,
+    unless ``$require_env`` is set (CI sets it), where that is a failure."""
+    try:
+        yield
+    except PostgresUnavailableError as exc:
+        if os.environ.get(require_env):
+            pytest.fail(f"{what} is required (${require_env}): {exc}")
+        pytest.skip(f"no {what} for the tests: {exc}")
 
 
 def find_bin_dir(install: bool = True) -> Path:
@@ -162,6 +175,21 @@ class PostgresCluster:
                     self._pg_ctl("stop", "-m", "immediate", "-w", root=root)
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server (fast: open sessions are cut off) and keep its data: a database
+        going down under its clients."""
+        assert self.root is not None, "start() first"
+        done = self._pg_ctl("stop", "-m", "fast", "-w", "-t", "30")
+        if done.returncode != 0:
+            raise PostgresUnavailableError(f"pg_ctl stop failed: {done.stderr.strip()}")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port."""
+        assert self.root is not None, "start() first"
+        done = self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log))
+        if done.returncode != 0:
+            raise PostgresUnavailableError(f"pg_ctl start failed: {self.log_tail()}")
 
     def __enter__(self) -> PostgresCluster:
         return self.start()

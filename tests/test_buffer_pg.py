@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -29,7 +28,7 @@ from alphapulse.buffer import (
 )
 from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, table
 from tests.buffer_data import batch, from_rows
-from tests.pg_cluster import PostgresCluster, PostgresUnavailableError
+from tests.pg_cluster import PostgresCluster, require_or_skip
 from tests.test_arrow import BOOK, TRADE
 from tests.timescale_ext import REQUIRE_ENV as TIMESCALE_REQUIRE_ENV
 from tests.timescale_ext import ensure_timescaledb
@@ -50,13 +49,9 @@ def timescale_cluster() -> Iterator[PostgresCluster]:
         settings={"timescaledb.telemetry_level": "off"},
         shared_preload_libraries=["timescaledb"],
     )
-    try:
+    with require_or_skip(TIMESCALE_REQUIRE_ENV, "TimescaleDB"):
         ensure_timescaledb()
         cluster.start()
-    except PostgresUnavailableError as exc:
-        if os.environ.get(TIMESCALE_REQUIRE_ENV):
-            pytest.fail(f"TimescaleDB is required (${TIMESCALE_REQUIRE_ENV}): {exc}")
-        pytest.skip(f"no TimescaleDB for the tests: {exc}")
     try:
         yield cluster
     finally:

@@ -66,6 +66,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     }
     assert config.venues["alpaca"].channels == ("trades", "ticker", "news")
     assert [v.name for v in config.build_venues()] == ["kraken", "binance", "alpaca"]
+    assert config.journal is True and config.pg_dsn == "postgresql://collector@db:5432/market"
 
 
 KRAKEN = '[venues.kraken]\nsymbols = ["BTC/USD"]\n'
@@ -401,3 +402,19 @@ def test_any_text_is_a_config_error(tmp_path: Path, text: str | bytes) -> None:
     else:
         path.write_bytes(text)
     check_collect_config(path)
+
+
+def test_the_buffer_dsn_comes_from_the_environment_over_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('pg_dsn = "postgresql://file@db/market"\njournal = false\n' + KRAKEN)
+    monkeypatch.delenv("ALPHAPULSE_PG_DSN", raising=False)
+    config = CollectorConfig.load(path)
+    assert config.pg_dsn == "postgresql://file@db/market" and config.journal is False
+    monkeypatch.setenv("ALPHAPULSE_PG_DSN", "postgresql://env:pw@db/market")
+    assert CollectorConfig.load(path).pg_dsn == "postgresql://env:pw@db/market"
+    assert CollectorConfig().pg_dsn is None and CollectorConfig().journal is True
+    path.write_text('journal = "no"\n' + KRAKEN)
+    with pytest.raises(ConfigError, match="journal"):
+        CollectorConfig.load(path)

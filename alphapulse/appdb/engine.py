@@ -5,7 +5,6 @@ unmasked."""
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from alphapulse.appdb.records import AppDBError
+from alphapulse.dsn import mask
 
 APP_DSN_ENV = "ALPHAPULSE_APP_DSN"
 SQLITE_FILE = "alphapulse-app.sqlite"
@@ -26,17 +26,8 @@ CONNECT_TIMEOUT_S = 10
 # (BEGIN IMMEDIATE), so a transaction that reads first never fails on upgrading its lock.
 WRITE = {"appdb_write": True}
 
-_PASSWORD_IN_DSN = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-_PASSWORD_OPTION = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
 _POSTGRESQL = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE = {"sqlite", "sqlite+pysqlite"}
-
-
-def mask(text: str, password: str | None = None) -> str:
-    """``text`` with any password in it replaced by ***."""
-    if password:
-        text = text.replace(password, "***")
-    return _PASSWORD_OPTION.sub(r"\1***", _PASSWORD_IN_DSN.sub(r"\1***@", text))
 
 
 def shown(url: URL) -> str:

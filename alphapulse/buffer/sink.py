@@ -7,8 +7,8 @@
 
 Rows go as binary COPY built from the Arrow columns (``copy.encode``), streamed in pieces
 of ``chunk_rows`` so a large batch never becomes one large buffer; ``method="records"``
-takes asyncpg's ``copy_records_to_table`` instead (the measured peer). Not yet wired into
-the collector: a database down or slow, reconnecting and catching up are the next step.
+takes asyncpg's ``copy_records_to_table`` instead (the measured peer). The collector's
+side (a database down or slow, reconnecting, catching up) is ``feed.BufferFeed``.
 """
 
 from __future__ import annotations
@@ -122,6 +122,18 @@ class PostgresSink:
             )
         self.rows_written[name] += batch.num_rows
         return int(batch.num_rows)
+
+    async def replace_range(self, name: str, lo_ns: int, hi_ns: int, data: Any) -> int:
+        """In one transaction: delete table ``name``'s rows with ``lo_ns <= ts_recv <=
+        hi_ns`` and COPY ``data`` (that range's rows, from the lake); rows written."""
+        if self._conn is None:
+            raise RuntimeError("the PostgreSQL sink is not started")
+        t = self._table(name)
+        async with self._conn.transaction():
+            await self._conn.execute(
+                f"DELETE FROM {t.qualified} WHERE ts_recv BETWEEN $1 AND $2", lo_ns, hi_ns
+            )
+            return await self.write(name, data)
 
     def add(self, name: str, data: Any) -> None:
         """Gather ``data`` for table ``name``; ``flush`` (or ``maybe_flush``) copies it."""
