@@ -26,7 +26,8 @@ from alphapulse.buffer import (
     migrate,
     partitions,
 )
-from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, table
+from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, Column, Table, create_table_sql, table
+from alphapulse.eventlog import SCHEMA as EVENT_LOG_SCHEMA
 from tests.buffer_data import batch, from_rows
 from tests.pg_cluster import PostgresCluster, require_or_skip
 from tests.test_arrow import BOOK, TRADE
@@ -98,7 +99,7 @@ def test_migrations_from_empty_then_idempotent(buffer_db: tuple[str, str]) -> No
                     SCHEMA,
                     name,
                 )
-                keys = "venue, ts_recv" if name == "news" else "venue, symbol, ts_recv"
+                keys = "venue, symbol, ts_recv" if table(name).has_symbol else "venue, ts_recv"
                 assert index is not None and f"({keys})" in index
             kind = await conn.fetchval(
                 "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", f"{SCHEMA}.trades"
@@ -115,6 +116,43 @@ def test_migrations_from_empty_then_idempotent(buffer_db: tuple[str, str]) -> No
             other = "timescale" if layout == "partitioned" else "partitioned"
             with pytest.raises(MigrationError, match=f"exists with layout {layout}"):
                 await migrate(conn, other)  # type: ignore[arg-type]
+        finally:
+            await conn.close()
+
+    run(check)
+
+
+def test_version_4s_events_become_the_event_log(buffer_db: tuple[str, str]) -> None:
+    """A buffer made before version 5 held the venues' raw statuses in ``events``: migrating
+    it makes ``events`` the collector's event log, in the buffer's layout."""
+    layout, dsn = buffer_db
+
+    async def check() -> None:
+        conn = await _connect(dsn)
+        try:
+            await migrate(conn)
+            # Back to version 4: events as it was (the core's statuses).
+            statuses = pa.schema(_core.event_schema("statuses"))
+            old = Table(
+                "events", statuses, tuple(Column(f.name, f.type, f.nullable) for f in statuses)
+            )
+            await conn.execute(f"DROP TABLE {SCHEMA}.events")
+            await conn.execute(create_table_sql(old, partitioned=layout == "partitioned"))
+            await conn.execute(f"DELETE FROM {SCHEMA}.schema_version WHERE version = 5")
+            assert await migrate(conn) == (layout, 1)
+            cols = await conn.fetch(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = $1 AND table_name = 'events' ORDER BY ordinal_position",
+                SCHEMA,
+            )
+            assert [r[0] for r in cols] == EVENT_LOG_SCHEMA.names
+            if layout == "timescale":
+                hyper = await conn.fetchval(
+                    "SELECT count(*) FROM timescaledb_information.hypertables"
+                    " WHERE hypertable_schema = $1 AND hypertable_name = 'events'",
+                    SCHEMA,
+                )
+                assert hyper == 1
         finally:
             await conn.close()
 

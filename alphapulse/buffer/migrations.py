@@ -60,24 +60,41 @@ def _timescale(layout: Layout) -> list[str]:
         f"""CREATE FUNCTION {quote(SCHEMA)}.now_ns() RETURNS bigint LANGUAGE sql STABLE
             AS $$ SELECT (extract(epoch FROM now()) * 1000000000)::bigint $$"""
     ]
-    start = "now() + interval '1 hour'"
     for name in schema.TABLES:
-        t = schema.table(name)
-        segment = "venue, symbol" if t.has_symbol else "venue"
-        literal = "'" + t.qualified.replace("'", "''") + "'"
-        out += [
-            f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
-            " create_default_indexes => false)",
-            f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
-            f"ALTER TABLE {t.qualified} SET (timescaledb.compress,"
-            f" timescaledb.compress_segmentby = '{segment}',"
-            " timescaledb.compress_orderby = 'ts_recv')",
-            f"SELECT add_compression_policy({literal}, compress_after => {DAY_NS}::bigint,"
-            f" initial_start => {start})",
-            f"SELECT add_retention_policy({literal},"
-            f" drop_after => {RETENTION_DAYS * DAY_NS}::bigint, initial_start => {start})",
-        ]
+        out += _hypertable(schema.table(name))
     return out
+
+
+def _hypertable(t: schema.Table) -> list[str]:
+    """``t`` as a hypertable with daily chunks, compression and retention."""
+    start = "now() + interval '1 hour'"
+    segment = "venue, symbol" if t.has_symbol else "venue"
+    literal = "'" + t.qualified.replace("'", "''") + "'"
+    return [
+        f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
+        " create_default_indexes => false)",
+        f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
+        f"ALTER TABLE {t.qualified} SET (timescaledb.compress,"
+        f" timescaledb.compress_segmentby = '{segment}',"
+        " timescaledb.compress_orderby = 'ts_recv')",
+        f"SELECT add_compression_policy({literal}, compress_after => {DAY_NS}::bigint,"
+        f" initial_start => {start})",
+        f"SELECT add_retention_policy({literal},"
+        f" drop_after => {RETENTION_DAYS * DAY_NS}::bigint, initial_start => {start})",
+    ]
+
+
+def _event_log(layout: Layout) -> list[str]:
+    """``events`` becomes the collector's event log (it held the venues' raw statuses):
+    dropped and made again, with its index and, on TimescaleDB, as a hypertable. Nothing
+    wrote the old table but tests, so nothing of value goes."""
+    t = schema.table("events")
+    out = [
+        f"DROP TABLE IF EXISTS {t.qualified}",
+        schema.create_table_sql(t, partitioned=layout == "partitioned"),
+        schema.index_sql(t),
+    ]
+    return out + (_hypertable(t) if layout == "timescale" else [])
 
 
 def _partition_functions(layout: Layout) -> list[str]:
@@ -129,6 +146,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "indexes on (venue, symbol, ts_recv)", _indexes),
     Migration(3, "timescale: hypertables, compression, retention", _timescale),
     Migration(4, "partitioned: partition functions", _partition_functions),
+    Migration(5, "events: the collector's event log", _event_log),
 )
 
 

@@ -10,7 +10,9 @@ exact type the column keeps the exact value in a wider or reinterpreted one:
   (values above 2^63 read back negative in SQL; Arrow's uint64 view of them is exact).
 - ``uint8`` precisions are ``smallint``; ``list<string>`` is ``text[]``.
 
-The buffer's ``events`` table is the lake's ``statuses`` (the venue's status events).
+The buffer's ``events`` table is the lake's ``events``: the collector's event log
+(``alphapulse.eventlog``), which also carries the venues' integrity statuses (gaps, resyncs,
+checksum failures) as events. Until schema version 5 it held the raw ``statuses``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from alphapulse import _core
+from alphapulse.eventlog import SCHEMA as EVENT_LOG_SCHEMA
 
 SCHEMA = "alphapulse_buffer"
 DAY_NS = 86_400 * 1_000_000_000
@@ -31,7 +34,7 @@ LAKE_TABLE = {
     "book_deltas": "book_deltas",
     "bars": "bars",
     "news": "news",
-    "events": "statuses",
+    "events": "events",
 }
 TABLES = tuple(LAKE_TABLE)
 
@@ -92,7 +95,10 @@ def table(name: str) -> Table:
     """The buffer table ``name`` (one of ``TABLES``); a one-line KeyError otherwise."""
     if name not in LAKE_TABLE:
         raise KeyError(f"no buffer table {name!r} (tables: {', '.join(TABLES)})")
-    arrow = pa.schema(_core.event_schema(LAKE_TABLE[name]))
+    lake_table = LAKE_TABLE[name]
+    arrow = (
+        EVENT_LOG_SCHEMA if lake_table == "events" else pa.schema(_core.event_schema(lake_table))
+    )
     columns = tuple(Column(f.name, f.type, f.nullable) for f in arrow)
     return Table(name, arrow, columns)
 
