@@ -4,6 +4,7 @@ own books, and both MarketData implementations give equal answers to every metho
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -12,9 +13,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import alphapulse
+from alphapulse.buffer import PostgresSink
+from alphapulse.buffer.market_data import PostgresMarketData
+from alphapulse.buffer.schema import LAKE_TABLE
 from alphapulse.lake import read_table
 from alphapulse.lake import tables as lake_tables
 from alphapulse.query import LakeMarketData, MarketData, MemoryMarketData, Session
+from tests.pg_cluster import PostgresCluster
 from tests.test_service import SYMBOLS, collect
 
 VENUES = ("kraken", "coinbase", "binance")
@@ -187,3 +192,50 @@ def test_intervals_read_as_duckdb_reads_them(session: Session, every: str) -> No
     lake = LakeMarketData(session)
     direct = session.query("select * from bars(?, venue := 'kraken', symbol := 'BTC/USD')", [every])
     assert_same(lake.bars("kraken:BTC/USD", every), direct)
+
+
+@pytest.fixture(scope="module")
+def buffer_market_data(
+    collected: tuple[Path, dict[str, dict[str, Levels]]], postgres_cluster: PostgresCluster
+) -> Iterator[PostgresMarketData]:
+    """The same collection in the PostgreSQL buffer (COPYed from the lake's tables)."""
+    lake = collected[0]
+    dsn = postgres_cluster.create_database("collected")
+
+    async def load() -> None:
+        async with PostgresSink(dsn) as sink:
+            for name, lake_table in LAKE_TABLE.items():
+                if lake_table in lake_tables(lake):
+                    await sink.write(name, read_table(lake, lake_table))
+
+    asyncio.run(load())
+    with PostgresMarketData(dsn) as md:
+        yield md
+    postgres_cluster.drop_database(dsn)
+
+
+def test_the_buffer_answers_as_the_lake_does(
+    session: Session,
+    implementations: tuple[MarketData, MarketData],
+    buffer_market_data: PostgresMarketData,
+) -> None:
+    lake, buffer = implementations[0], buffer_market_data
+    span = session.query(
+        "select epoch_ns(min(ts_recv)) lo, epoch_ns(max(ts_recv)) hi from trades"
+    ).row(0)
+    lo, hi = int(span[0]), int(span[1])
+    middle = (lo + hi) // 2
+    for instrument in INSTRUMENTS:
+        assert_same(buffer.trades(instrument), lake.trades(instrument))
+        assert_same(buffer.trades(instrument, middle, hi), lake.trades(instrument, middle, hi))
+        assert_same(buffer.bars(instrument, "250ms"), lake.bars(instrument, "250ms"))
+        for at in (middle, hi):
+            assert_same(buffer.book(instrument, at, depth=5), lake.book(instrument, at, depth=5))
+        assert_same(buffer.book(instrument, lo - 1), lake.book(instrument, lo - 1))
+    first_delta = session.query("select epoch_ns(min(ts_recv)) t from book_deltas")["t"][0]
+    assert buffer.book("kraken:BTC/USD", int(first_delta) - 1).is_empty()
+    assert_same(buffer.events(), lake.events())
+    assert_same(buffer.events("connect", middle), lake.events("connect", middle))
+    assert_same(buffer.news(["BTC"]), lake.news(["BTC"]))
+    a, b = buffer.trades("kraken:BTC/USD", arrow=True), lake.trades("kraken:BTC/USD", arrow=True)
+    assert a.schema == b.schema and a.equals(b)

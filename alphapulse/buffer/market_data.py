@@ -1,0 +1,101 @@
+"""``PostgresMarketData``: the ``MarketData`` interface answered from the PostgreSQL buffer.
+
+The same five methods, columns and types as ``LakeMarketData`` (``alphapulse.query``), read
+through ADBC as Arrow (``read.fetch``): trades, news and events are the buffer's rows in
+the lake's types; bars are computed from the trades as ``MemoryMarketData`` does; a book is
+replayed from the last snapshot before the instant, as the lake's ``book_top`` does.
+The buffer holds the last seven days.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from alphapulse.buffer import read
+from alphapulse.query.book import replay_from_snapshot
+from alphapulse.query.market_data import MemoryMarketData
+from alphapulse.query.results import Results, polars_frame
+
+
+class PostgresMarketData(Results):
+    """MarketData over the buffer at ``dsn`` (one ADBC connection, closed by ``close``)."""
+
+    def __init__(self, dsn: str) -> None:
+        if not isinstance(dsn, str):
+            raise TypeError(f"PostgresMarketData takes a DSN string, not {dsn!r:.80}")
+        self.conn = read.connect(dsn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> PostgresMarketData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fetch(self, name: str, where: list[str], params: list[Any]) -> pa.Table:
+        return read.fetch(self.conn, name, " AND ".join(where) or "true", params)
+
+    @staticmethod
+    def _range(where: list[str], params: list[Any], lo: int | None, hi: int | None) -> None:
+        if lo is not None:
+            params.append(lo)
+            where.append(f"ts_recv >= ${len(params)}")
+        if hi is not None:
+            params.append(hi)
+            where.append(f"ts_recv < ${len(params)}")
+
+    def trades_arrow(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pa.Table:
+        where, params = ["venue = $1", "symbol = $2"], [venue, symbol]
+        self._range(where, params, lo, hi)
+        return self._fetch("trades", where, params)
+
+    def _trades(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pl.DataFrame:
+        return polars_frame(self.trades_arrow(venue, symbol, lo, hi))
+
+    def _book(self, venue: str, symbol: str, at_ns: int, depth: int) -> pa.Table:
+        with self.conn.cursor() as cursor:  # the last snapshot's start (clear, flag 1)
+            cursor.execute(
+                "SELECT max(ts_recv) FROM alphapulse_buffer.book_deltas WHERE venue = $1"
+                " AND symbol = $2 AND ts_recv <= $3 AND action = 'clear' AND flags & 1 <> 0",
+                [venue, symbol, at_ns],
+            )
+            row = cursor.fetchone()
+        since = row[0] if row else None
+        if since is None:
+            deltas = self._fetch("book_deltas", ["false"], [])
+        else:
+            deltas = self._fetch(
+                "book_deltas",
+                ["venue = $1", "symbol = $2", "ts_recv >= $3", "ts_recv <= $4"],
+                [venue, symbol, since, at_ns],
+            )
+        return replay_from_snapshot(deltas, depth, venue)
+
+    def _bars(
+        self, venue: str, symbol: str, every_ns: int, lo: int | None, hi: int | None
+    ) -> pl.DataFrame:
+        trades = self.trades_arrow(venue, symbol, lo, hi)
+        return MemoryMarketData({"trades": trades})._bars(venue, symbol, every_ns, lo, hi)
+
+    def _news(self, symbols: list[str] | None, lo: int | None, hi: int | None) -> pl.DataFrame:
+        where: list[str] = []
+        params: list[Any] = []
+        if symbols is not None:
+            params.append(symbols)
+            where.append(f"symbols && ${len(params)}::text[]")
+        self._range(where, params, lo, hi)
+        return polars_frame(self._fetch("news", where, params))
+
+    def _events(self, kind: str | None, lo: int | None, hi: int | None) -> pl.DataFrame:
+        where: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            params.append(kind)
+            where.append(f"kind = ${len(params)}")
+        self._range(where, params, lo, hi)
+        return polars_frame(self._fetch("events", where, params))
