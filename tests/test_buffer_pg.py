@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from alphapulse import _core
@@ -26,6 +27,8 @@ from alphapulse.buffer import (
     migrate,
     partitions,
 )
+from alphapulse.buffer.market_data import PostgresMarketData
+from alphapulse.buffer.read import literal
 from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, Column, Table, create_table_sql, table
 from alphapulse.eventlog import SCHEMA as EVENT_LOG_SCHEMA
 from tests.buffer_data import batch, from_rows
@@ -359,3 +362,34 @@ def test_the_cores_event_batches_go_in_as_they_come(postgres_database: str) -> N
             assert "trades_p20210417" in await partitions.partitions(conn, "trades")
 
     run(check)
+
+
+HOSTILE = ["O'Brien", "back\\slash", "'; DROP TABLE alphapulse_buffer.trades; --", "$1", "☃/USD"]
+
+
+def test_reads_quote_any_symbol_and_find_exactly_its_rows(postgres_database: str) -> None:
+    """Reads write their conditions' values as literals (COPY takes no parameters): symbols
+    made to break quoting find their own rows and nothing else."""
+    trades = table("trades")
+    data = batch(trades, len(HOSTILE) * 20, seed=4)
+    symbols = pa.array([HOSTILE[i % len(HOSTILE)] for i in range(data.num_rows)])
+    data = data.set_column(data.schema.get_field_index("symbol"), "symbol", symbols)
+    data = data.set_column(
+        data.schema.get_field_index("venue"), "venue", pa.array(["kraken"] * data.num_rows)
+    )
+    run(lambda: _write(postgres_database, data))
+    with PostgresMarketData(postgres_database) as md:
+        for symbol in HOSTILE:
+            got = md.trades(f"kraken:{symbol}", arrow=True)
+            want = data.filter(pc.equal(data.column("symbol"), symbol))
+            assert got.num_rows == 20 and got.to_pylist() == want.to_pylist(), symbol
+        with pytest.raises(ValueError, match="NUL"):
+            md.trades("kraken:a\x00b")
+        assert md.trades("kraken:BTC/USD").is_empty()
+    with pytest.raises(TypeError):
+        literal(True)
+
+
+async def _write(dsn: str, data: pa.Table) -> None:
+    async with PostgresSink(dsn) as sink:
+        await sink.write("trades", data)
