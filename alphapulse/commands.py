@@ -25,6 +25,7 @@ from alphapulse.arguments import (
     seed_number,
     symbol_list,
 )
+from alphapulse.buffer import cli as buffer_cli
 from alphapulse.capture import FORMAT as CAPTURE_FORMAT
 from alphapulse.capture import CaptureError, CaptureReader
 from alphapulse.config import CollectorConfig, ConfigError, VenueConfig
@@ -475,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lake", help="compact the lake's files, or show what it holds")
     maintenance_cli.add_subcommands(p)
 
+    p = sub.add_parser("buffer", help="the PostgreSQL buffer: export its rows into the lake")
+    buffer_cli.add_subcommands(p)
+
     p = sub.add_parser("report", help="run report notebooks now or on a schedule; their runs")
     reports_cli.add_report_commands(p)
 
@@ -504,6 +508,7 @@ USER_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (NotRunningError, 1),
     (StatusFileError, 1),
     (LakeError, 1),
+    (buffer_cli.BufferError, 1),
     (CaptureError, 1),
     (OSError, 1),
 )
