@@ -3,7 +3,9 @@
 Each view (``trades``, ``quotes``, ``book_deltas``, ``venue_bars``, ``news``, ``events``,
 ``statuses``, ``rejects``) is its table's snapshot: the committed files named one by one
 (``read_parquet([...])``, typed hive columns ``venue`` VARCHAR and ``date`` DATE) UNION ALL
-BY NAME the rows a running collector has not committed yet. ``refresh()`` (called by
+BY NAME the rows a running collector has not committed yet, or, where no collector runs
+on this machine and a PostgreSQL buffer is configured, the buffer's rows past the lake's
+last commit (``buffer_tail``: each row once at the seam). ``refresh()`` (called by
 ``sql``/``query``/``arrow``) rebuilds the views only when the lake's generation says the
 file set or the tail may have changed; otherwise it costs a ``stat``.
 
@@ -22,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -31,6 +33,7 @@ from alphapulse.lake.layout import MARKER, LakeError, read_marker
 from alphapulse.lake.reader import damage_message, damage_of, damaged_files
 from alphapulse.lake.snapshot import LakeWatcher
 from alphapulse.query.book import BOOK_SCHEMA, BookReader, check_depth, to_ns
+from alphapulse.query.buffer_tail import BufferTail
 from alphapulse.query.errors import (
     QUOTED_PARQUET,
     QueryError,
@@ -107,8 +110,12 @@ def _is_vanished_file(error: duckdb.Error) -> bool:
 class Session:
     """A DuckDB connection over one lake; see the module docstring. Use ``connect()``."""
 
-    def __init__(self, lake: Path, *, database: str = ":memory:") -> None:
+    def __init__(
+        self, lake: Path, *, database: str = ":memory:", buffer: str | None = None
+    ) -> None:
         self.lake = lake
+        #: The PostgreSQL buffer that gives the views their tail when no live writer does.
+        self.buffer = BufferTail(buffer) if buffer else None
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(database)
         # Partition dates are UTC dates; timestamps shown and compared in UTC agree with them.
         self.con.execute("set TimeZone = 'UTC'")
@@ -126,6 +133,8 @@ class Session:
         self._built: dict[str, tuple[Path, ...]] = {}
         #: view -> its live tail (None: no live writer), and the rows DuckDB scans.
         self._tails: dict[str, pa.Table | None] = {}
+        #: view -> whether a live writer gives its tail (the buffer's is used otherwise).
+        self._live: dict[str, bool] = {}
         #: Views over a damaged file, which fail when queried; checked again each refresh.
         self._damaged: set[str] = set()
         self._tail_rows = {view: TailRows(view) for view in VIEWS}
@@ -148,6 +157,8 @@ class Session:
             self._update()
         elif self._watcher.changed():
             self._update()
+        elif self.buffer is not None:
+            self._buffer_tails()
 
     def _update(self) -> None:
         try:
@@ -170,6 +181,21 @@ class Session:
                 self._built[view] = files
             self._tail_rows[view].set(snap.tail)
             self._tails[view] = snap.tail
+            self._live[view] = snap.tail is not None
+        if self.buffer is not None:
+            self._buffer_tails(force=True)
+
+    def _buffer_tails(self, *, force: bool = False) -> None:
+        """Where no live writer gives a view its tail, the buffer's rows past the lake's
+        committed ones (asked at most every second)."""
+        assert self.buffer is not None
+        for view, table in VIEWS.items():
+            if self._live.get(view) or (not force and not self.buffer.due(table)):
+                continue
+            rows = self.buffer.rows(table, self._built.get(view, ()))
+            if rows is not None or force:
+                self._tail_rows[view].set(rows)
+                self._tails[view] = rows
 
     def _define(self, view: str, table: str, files: tuple[Path, ...]) -> None:
         """Create ``view`` over ``files``; over a damaged file (DuckDB reads footers when
@@ -337,6 +363,8 @@ class Session:
             self._closed = True
             self.con.close()
             self._books.close()
+            if self.buffer is not None:
+                self.buffer.close()
 
     def __enter__(self) -> Session:
         return self
@@ -370,6 +398,17 @@ def _polars(result: duckdb.DuckDBPyRelation | None) -> pl.DataFrame:
     return out
 
 
-def connect(lake: str | os.PathLike[str] | None = None, *, database: str = ":memory:") -> Session:
-    """A DuckDB session over ``lake`` (default $ALPHAPULSE_LAKE, else data/lake)."""
-    return Session(open_lake(lake), database=database)
+def connect(
+    lake: str | os.PathLike[str] | None = None,
+    *,
+    database: str = ":memory:",
+    buffer: str | Literal[False] | None = None,
+) -> Session:
+    """A DuckDB session over ``lake`` (default $ALPHAPULSE_LAKE, else data/lake).
+
+    ``buffer``: the PostgreSQL buffer's DSN, whose rows past the lake's last commit are the
+    views' tail where no collector runs on this machine; by default ``$ALPHAPULSE_PG_DSN``
+    when set; False for the lake alone."""
+    if buffer is None:
+        buffer = os.environ.get("ALPHAPULSE_PG_DSN") or False
+    return Session(open_lake(lake), database=database, buffer=buffer or None)
