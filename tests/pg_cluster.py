@@ -176,11 +176,12 @@ class PostgresCluster:
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def halt(self) -> None:
-        """Stop the server (fast: open sessions are cut off) and keep its data: a database
-        going down under its clients."""
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data: a database going down under its clients.
+        ``fast`` cuts the sessions off and shuts down cleanly; ``immediate`` is a crash
+        (no checkpoint: the next start recovers from the WAL)."""
         assert self.root is not None, "start() first"
-        done = self._pg_ctl("stop", "-m", "fast", "-w", "-t", "30")
+        done = self._pg_ctl("stop", "-m", mode, "-w", "-t", "30")
         if done.returncode != 0:
             raise PostgresUnavailableError(f"pg_ctl stop failed: {done.stderr.strip()}")
 

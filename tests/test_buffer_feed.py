@@ -73,9 +73,11 @@ async def until(condition: Any, seconds: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_the_database_stopped_and_started_mid_stream_loses_nothing(
-    tmp_path: Path, own_cluster: PostgresCluster
+    tmp_path: Path, own_cluster: PostgresCluster, mode: str
 ) -> None:
+    """``fast``: the server shut down under the feed; ``immediate``: the server crashed."""
     dsn = own_cluster.dsn()
     events: list[tuple[str, dict[str, Any]]] = []
     lake = AsyncLakeWriter(LakeWriter(tmp_path, roll_seconds=3600))  # commits on flush only
@@ -104,7 +106,7 @@ def test_the_database_stopped_and_started_mid_stream_loses_nothing(
         feed.start()
         await send(20)
         await until(lambda: feed.rows_written == sent, 30, "the first rows in the buffer")
-        own_cluster.halt()
+        own_cluster.halt(mode)
         await send(100)  # 2.5 times what the queue holds: the oldest are dropped
         await until(lambda: feed.state == "down", 10, "the feed sees the database down")
         own_cluster.resume()

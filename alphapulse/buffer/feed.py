@@ -15,7 +15,9 @@ its next start, would leave the buffer short of them: so the feed keeps its stat
 lake, ``_buffer_feed.json`` (replaced atomically on every change): per table the newest
 ``ts_recv`` it has written and the gaps it owes. A start owes, per table, everything from
 ``RESTART_MARGIN`` before the newest row written to the start itself, and the gaps a stop
-left; the first catch-up pays them.
+left; the first catch-up pays them. A connection lost while up owes the same margin: a
+server that crashed may have lost its last acknowledged commits (``synchronous_commit =
+off`` acknowledges them before their WAL is written).
 
 Everything is visible: ``buffer_down`` (with the reason, its password masked),
 ``buffer_up``, ``buffer_dropping`` (the first drop of an outage), ``buffer_caught_up``
@@ -374,6 +376,13 @@ class BufferFeed:
 
     def _down(self, exc: BaseException) -> None:
         self._error(exc)
+        if self.state == "up":
+            # A server that crashed may lose its last commits (synchronous_commit = off
+            # acknowledges a commit before its WAL is written): the rows written last are
+            # owed again, and the catch-up replaces them from the lake.
+            for name, newest in self.written_hi.items():
+                self._owe(name, newest - RESTART_MARGIN_NS, newest, 0)
+            self._save()
         if self.state != "down":
             self.state = "down"
             log.warning("the PostgreSQL buffer is unavailable: %s", self.last_error)
