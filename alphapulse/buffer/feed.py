@@ -195,11 +195,11 @@ class BufferFeed:
             self._task = asyncio.create_task(self._run(), name="alphapulse buffer feed")
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued if the database takes it within ``timeout``, then stop.
-        What is left is the lake's only (``stats()`` counts it)."""
+        """Write what is queued and catch up the gaps if the database takes it within
+        ``timeout``, then stop. Gaps left are in the feed's state: the next start pays them."""
         if self._task is not None and self.state == "up":
             deadline = time.monotonic() + timeout
-            while (self._queue or self._busy) and self.state == "up":
+            while (self._queue or self._busy or self.gaps) and self.state == "up":
                 if time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.02)
