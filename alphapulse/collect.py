@@ -32,7 +32,7 @@ import orjson
 from alphapulse.config import DEFAULT_VENUES, CollectorConfig, VenueConfig
 from alphapulse.control import ControlServer, control_socket_path
 from alphapulse.eventlog import next_seq
-from alphapulse.journal import Journal, JournalError, JournalStorageError
+from alphapulse.journal import JOURNAL_DIR, Journal, JournalError, JournalStorageError
 from alphapulse.journal.recovery import Recovery, replay_into_lake
 from alphapulse.journal.sink import JournaledLake
 from alphapulse.journal.watermark import watermark_metadata
@@ -43,8 +43,6 @@ from alphapulse.service import CollectorService
 from alphapulse.venues.base import Credentials
 
 STATUS_FILE = "_status.json"
-#: The crash journal's directory in the lake (``alphapulse.journal``).
-JOURNAL_DIR = "_journal"
 #: Alpaca's stocks (trades and news) in a collection with nothing configured.
 SIMULATED_STOCKS = ("AAPL", "MSFT")
 
@@ -263,7 +261,7 @@ def _close_journal(journal: Journal | None) -> StorageFailure | None:
         return None
     try:
         journal.close()
-    except JournalStorageError as exc:  # an fsync failed: the lake has the rows regardless
+    except (JournalStorageError, OSError) as exc:  # an fsync failed: the lake has the rows
         return _failure("journal", journal.directory, exc.__cause__ or exc)
     return None
 

@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from alphapulse.buffer import PostgresSink
 from alphapulse.buffer.export import HOUR_NS
 from alphapulse.buffer.schema import table
+from alphapulse.journal import JOURNAL_DIR, Journal
+from alphapulse.journal.recovery import replay_into_lake
 from alphapulse.lake import LakeWriter, read_table
 from tests.buffer_data import MARKET_WORDS, batch
 from tests.conftest import ROOT
@@ -92,6 +94,7 @@ def test_export_round_trip_is_exact_and_a_second_run_changes_nothing(
         "skipped": 12,
         "rows": 0,
         "files": 0,
+        "journal_rows_replayed": 0,
     }
     assert sorted((p, p.stat().st_mtime_ns) for p in lake.rglob("*.parquet")) == files
 
@@ -128,3 +131,24 @@ def test_no_buffer_or_a_bad_one_is_one_line(tmp_path: Path) -> None:
     assert bad.returncode == 1, bad.stderr
     assert bad.stderr.startswith("alphapulse buffer: error: cannot read the buffer")
     assert len(bad.stderr.strip().splitlines()) == 1 and "hunter2-pw" not in bad.stderr
+
+
+def test_a_killed_collectors_journal_goes_first_so_no_window_is_doubled(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """The collector was killed before its lake committed its last rows: they are in its
+    journal and in the buffer. Export replays the journal first (as the collector's next
+    start would), finds the windows the lake's, and writes nothing twice."""
+    trades = spread("trades", 600, 5)
+    fill(postgres_database, {"trades": trades})
+    lake = tmp_path / "lake"
+    LakeWriter(lake).close()  # an empty lake
+    with Journal(lake / JOURNAL_DIR) as journal:
+        journal.append("trades", trades)
+    done = export(postgres_database, lake, "--json")
+    assert done.returncode == 0, done.stderr
+    report = orjson.loads(done.stdout)
+    assert report["journal_rows_replayed"] == 600 and report["exported"] == 0
+    with Journal(lake / JOURNAL_DIR) as journal:  # the collector's next start
+        assert replay_into_lake(journal, lake).rows == 0
+    assert read_table(lake, "trades").num_rows == 600

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from alphapulse.buffer import PostgresSink
 from alphapulse.buffer.feed import BufferFeed, FedSink
 from alphapulse.collect import read_status
 from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
@@ -57,13 +58,20 @@ def own_cluster() -> Iterator[PostgresCluster]:
         cluster.stop()
 
 
-async def buffer_ids(dsn: str) -> list[int]:
+async def buffer_ids(dsn: str, venue: str = "kraken") -> list[int]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT trade_id FROM alphapulse_buffer.trades")
+        rows = await conn.fetch(
+            "SELECT trade_id FROM alphapulse_buffer.trades WHERE venue = $1", venue
+        )
     finally:
         await conn.close()
     return sorted(r["trade_id"] for r in rows)
+
+
+async def another_collectors_rows(dsn: str, rows: pa.Table) -> None:
+    async with PostgresSink(dsn) as sink:
+        await sink.write("trades", rows)
 
 
 async def until(condition: Any, seconds: float, what: str) -> None:
@@ -120,10 +128,15 @@ def test_the_database_stopped_and_started_mid_stream_loses_nothing(
         await sink.close()
         return stats
 
+    # Another collector's venue in the same buffer, over the same times: a catch-up of
+    # ours must leave its rows alone.
+    theirs = trade_rows(0, 60_000, "coinbase")
+    asyncio.run(another_collectors_rows(dsn, theirs))
     stats = asyncio.run(run())
     lake_ids = sorted(read_table(tmp_path, "trades").column("trade_id").to_pylist())
     assert lake_ids == list(range(sent))  # the lake never missed a row
     assert asyncio.run(buffer_ids(dsn)) == lake_ids  # nor, in the end, the buffer
+    assert asyncio.run(buffer_ids(dsn, "coinbase")) == list(range(60_000))
     assert stats["rows_dropped"] > 0 and stats["rows_caught_up"] >= stats["rows_dropped"]
     assert stats["reconnects"] == 1 and stats["state"] == "up"
     kinds = [kind for kind, _ in events]

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from alphapulse.collect import JOURNAL_DIR
-from alphapulse.journal import Journal, JournalStorageError
+from alphapulse.journal import JOURNAL_DIR, Journal, JournalStorageError
 from alphapulse.journal.sink import JournaledLake
 from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
 from tests.conftest import ROOT

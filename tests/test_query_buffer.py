@@ -14,7 +14,7 @@ import pytest
 import alphapulse
 from alphapulse.buffer import PostgresSink
 from alphapulse.lake import LakeWriter
-from alphapulse.query import LakeMarketData
+from alphapulse.query import LakeMarketData, QueryError
 from tests.lake_crash_child import trade_rows
 
 
@@ -77,3 +77,14 @@ def test_the_buffer_comes_from_the_environment(
     monkeypatch.setenv("ALPHAPULSE_PG_DSN", postgres_database)
     with alphapulse.connect(lake) as session:
         assert counts(session) == {"kraken": (1_010, 1_010)}
+
+
+def test_a_damaged_lake_file_with_a_buffer_is_the_views_error_not_the_sessions(
+    lake: Path, postgres_database: str
+) -> None:
+    (path,) = lake.glob("trades/venue=*/date=*/part-*.parquet")
+    path.write_bytes(path.read_bytes()[:100])  # cut short: its footer is gone
+    with alphapulse.connect(lake, buffer=postgres_database) as session:  # opens
+        with pytest.raises(QueryError, match="part-"):
+            session.query("select count(*) from trades")
+        assert session.query("select count(*) n from events")["n"][0] >= 0

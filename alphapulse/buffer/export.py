@@ -5,8 +5,10 @@ one UTC hour: a window in which the lake has any row is the lake's, and left alo
 window the lake lacks entirely is written from the buffer, its rows in ``ts_recv`` order,
 exactly as the buffer holds them (in the lake's types). So an export run twice writes
 nothing the second time, and an export into a lake the collector also writes never doubles
-its rows. It serves a lake that lost files, a new machine's lake filled from a shared
-buffer, or a buffer another collector filled.
+its rows. A lake whose collector was killed and not restarted first gets what its crash
+journal holds (as the collector's start would do), so that the journal's replay never
+doubles a window the export wrote. It serves a lake that lost files, a new machine's
+lake filled from a shared buffer, or a buffer another collector filled.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tqdm import tqdm
 
 from alphapulse.buffer import read
 from alphapulse.buffer.schema import LAKE_TABLE, TABLES, table
+from alphapulse.journal import JOURNAL_DIR, Journal, JournalError
+from alphapulse.journal.recovery import replay_into_lake
 from alphapulse.lake.reader import read_table, tables
 from alphapulse.lake.writer import LakeWriter
 
@@ -36,6 +40,8 @@ class ExportReport:
     #: Windows the lake already had (left alone).
     skipped: int = 0
     files: list[str] = field(default_factory=list)
+    #: Rows the lake's own journal had first (a collector killed and not restarted).
+    replayed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +50,7 @@ class ExportReport:
             "skipped": self.skipped,
             "rows": self.rows,
             "files": len(self.files),
+            "journal_rows_replayed": self.replayed,
         }
 
 
@@ -70,6 +77,26 @@ def lake_has(lake: Path, lake_table: str, venue: str, start: int, end: int) -> b
     return bool(rows.num_rows > 0)
 
 
+def replay_journal(lake: Path) -> int:
+    """Put into the lake what its collector's journal holds beyond the lake's commits (as
+    the collector's next start would), so that an export does not write a window from the
+    buffer that the journal would replay again; rows replayed. Nothing to do while a
+    collector runs on the lake (it replayed on its start) or when there is no journal."""
+    directory = lake / JOURNAL_DIR
+    if not directory.is_dir():
+        return 0
+    try:
+        journal = Journal(directory)
+    except JournalError as exc:
+        if "another process" in str(exc):
+            return 0  # a collector holds it
+        raise
+    try:
+        return replay_into_lake(journal, lake).rows
+    finally:
+        journal.close()
+
+
 def export(
     dsn: str,
     lake: Path,
@@ -84,6 +111,7 @@ def export(
     for name in chosen:
         table(name)  # KeyError naming the tables for a wrong one
     report = ExportReport()
+    report.replayed = replay_journal(lake)
     conn = read.connect(dsn)
     try:
         plan = [(name, *w) for name in chosen for w in windows(conn, name, start, end)]

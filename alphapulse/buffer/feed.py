@@ -65,6 +65,9 @@ CATCH_UP_DELAY = 1.0
 RESTART_MARGIN_NS = 10 * 1_000_000_000
 #: The feed's state in the lake directory (see the module docstring).
 STATE_FILE = "_buffer_feed.json"
+#: A catch-up copies a range from the lake this much at a time (one transaction each), so
+#: that an outage of hours never becomes one read of hours of rows.
+SLICE_NS = 60 * 1_000_000_000
 #: The partitioned layout's upkeep (drop expired days, make the next ones) this often.
 MAINTAIN_SECONDS = 3600.0
 
@@ -87,19 +90,33 @@ EventHook = Callable[..., None]
 
 @dataclass
 class Gap:
-    """``ts_recv`` nanoseconds of dropped rows of one table: the range to copy back."""
+    """``ts_recv`` nanoseconds of rows of one table and venue the buffer may lack: the
+    range to copy back from the lake."""
 
     lo: int
     hi: int
     rows: int
 
-    def widen(self, lo: int, hi: int, rows: int) -> None:
-        self.lo, self.hi, self.rows = min(self.lo, lo), max(self.hi, hi), self.rows + rows
+
+#: (buffer table, venue): the unit of what the feed owes and catches up.
+GapKey = tuple[str, str]
 
 
 def _ts_range(batch: pa.Table) -> tuple[int, int]:
     bounds = pc.min_max(batch.column("ts_recv").cast(pa.int64()))
     return int(bounds["min"].as_py()), int(bounds["max"].as_py())
+
+
+def _by_venue(batch: pa.Table) -> list[tuple[str, int, int, int]]:
+    """``(venue, lo, hi, rows)`` of each venue's rows in ``batch``."""
+    venues = batch.column("venue")
+    if pc.count_distinct(venues).as_py() == 1:
+        return [(str(venues[0].as_py()), *_ts_range(batch), batch.num_rows)]
+    out = []
+    for venue in pc.unique(venues).to_pylist():
+        part = batch.filter(pc.equal(venues, venue))
+        out.append((str(venue), *_ts_range(part), part.num_rows))
+    return out
 
 
 class BufferFeed:
@@ -138,7 +155,8 @@ class BufferFeed:
         self.rows_failed = 0
         self.reconnects = 0
         self.last_error = ""
-        self.gaps: dict[str, Gap] = {}
+        #: What the buffer may lack, per table and venue: ranges, oldest first.
+        self.gaps: dict[GapKey, list[Gap]] = {}
         self._queue: deque[tuple[str, pa.Table]] = deque()
         self._queue_bytes = 0
         self._last_drop = 0.0
@@ -149,8 +167,9 @@ class BufferFeed:
         self._password = password_of(dsn)
         self._maintained = 0.0
         self._busy = False
-        #: Per table, the newest ts_recv written (what a restart catches up from).
-        self.written_hi: dict[str, int] = {}
+        #: Per table and venue, the newest ts_recv written, or (before the first write)
+        #: just before the first offered: what a restart or a lost connection owes from.
+        self.written_hi: dict[GapKey, int] = {}
         self._state_path = lake_root / STATE_FILE
         self._database = hashlib.sha256(mask(dsn, self._password).encode()).hexdigest()[:16]
         self._restore(time.time_ns())
@@ -163,6 +182,11 @@ class BufferFeed:
         name = BUFFER_TABLE.get(lake_table)
         if name is None or batch.num_rows == 0 or self.state == "closed":
             return
+        first = [(v, lo) for v, lo, _, _ in _by_venue(batch) if (name, v) not in self.written_hi]
+        for venue, lo in first:  # a crash before the first write still owes these rows
+            self.written_hi[(name, venue)] = lo - 1
+        if first:
+            self._save()
         self._queue.append((name, batch))
         self._queue_bytes += batch.nbytes
         while self._queue_bytes > self.max_bytes and len(self._queue) > 1:
@@ -178,16 +202,22 @@ class BufferFeed:
             self._event("buffer_dropping", queued_bytes=self._queue_bytes, state=self.state)
 
     def _add_gap(self, name: str, batch: pa.Table) -> None:
-        self._owe(name, *_ts_range(batch), batch.num_rows)
+        for venue, lo, hi, rows in _by_venue(batch):
+            self._owe((name, venue), lo, hi, rows)
         self._last_drop = time.monotonic()
         self._save()
 
-    def _owe(self, name: str, lo: int, hi: int, rows: int) -> None:
-        gap = self.gaps.get(name)
-        if gap is None:
-            self.gaps[name] = Gap(lo, hi, rows)
+    def _owe(self, key: GapKey, lo: int, hi: int, rows: int) -> None:
+        """Add ``[lo, hi]`` to what ``key`` owes, merged with a range it touches or comes
+        within ``SLICE_NS`` of (ranges stay as long as the outages they come from)."""
+        ranges = self.gaps.setdefault(key, [])
+        for gap in ranges:
+            if lo <= gap.hi + SLICE_NS and hi >= gap.lo - SLICE_NS:
+                gap.lo, gap.hi, gap.rows = min(gap.lo, lo), max(gap.hi, hi), gap.rows + rows
+                break
         else:
-            gap.widen(lo, hi, rows)
+            ranges.append(Gap(lo, hi, rows))
+            ranges.sort(key=lambda g: g.lo)
 
     def start(self) -> None:
         """Start the task that writes (call inside the running loop)."""
@@ -206,9 +236,13 @@ class BufferFeed:
         self.state = "closed"
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        for name, batch in self._queue:  # never written: owed to the next start
+            self._add_gap(name, batch)
+        self._queue.clear()
+        self._queue_bytes = 0
         await self._disconnect()
 
     def stats(self) -> dict[str, Any]:
@@ -221,11 +255,22 @@ class BufferFeed:
             "queue_batches": len(self._queue),
             "queue_bytes": self._queue_bytes,
             "reconnects": self.reconnects,
-            "gaps": {
-                n: {"from_ns": g.lo, "to_ns": g.hi, "rows": g.rows} for n, g in self.gaps.items()
-            },
+            "gaps": self._gap_summary(),
             "last_error": self.last_error,
         }
+
+    def _gap_summary(self) -> dict[str, dict[str, int]]:
+        """Per table: ranges owed, rows dropped in them, and their span."""
+        out: dict[str, dict[str, int]] = {}
+        for (name, _), ranges in self.gaps.items():
+            if not ranges:
+                continue
+            t = out.setdefault(name, {"ranges": 0, "rows": 0, "from_ns": ranges[0].lo, "to_ns": 0})
+            t["ranges"] += len(ranges)
+            t["rows"] += sum(g.rows for g in ranges)
+            t["from_ns"] = min(t["from_ns"], ranges[0].lo)
+            t["to_ns"] = max(t["to_ns"], max(g.hi for g in ranges))
+        return out
 
     # -- the state a restart needs -----------------------------------------------------
 
@@ -236,8 +281,11 @@ class BufferFeed:
             state = orjson.loads(self._state_path.read_bytes())
             if state.get("database") != self._database:
                 return  # another database's: this one's state is not known
-            hi = {str(k): int(v) for k, v in state.get("written_hi", {}).items()}
-            gaps = {str(k): Gap(int(g[0]), int(g[1]), int(g[2])) for k, g in state["gaps"].items()}
+            hi = {_key(k): int(v) for k, v in state.get("written_hi", {}).items()}
+            gaps = {
+                _key(k): [Gap(int(g[0]), int(g[1]), int(g[2])) for g in ranges]
+                for k, ranges in state["gaps"].items()
+            }
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -245,15 +293,19 @@ class BufferFeed:
             return
         self.written_hi = hi
         self.gaps = gaps
-        for name, newest in hi.items():
-            if name in LAKE_TABLE:
-                self._owe(name, newest - RESTART_MARGIN_NS, now_ns, 0)
+        for key, newest in hi.items():
+            if key[0] in LAKE_TABLE:
+                self._owe(key, newest - RESTART_MARGIN_NS, now_ns, 0)
 
     def _save(self) -> None:
         state = {
             "database": self._database,
-            "written_hi": self.written_hi,
-            "gaps": {n: [g.lo, g.hi, g.rows] for n, g in self.gaps.items()},
+            "written_hi": {f"{t}/{v}": n for (t, v), n in self.written_hi.items()},
+            "gaps": {
+                f"{t}/{v}": [[g.lo, g.hi, g.rows] for g in ranges]
+                for (t, v), ranges in self.gaps.items()
+                if ranges
+            },
         }
         tmp = self._state_path.with_name(STATE_FILE + ".tmp")
         try:
@@ -282,6 +334,14 @@ class BufferFeed:
             except CONNECTION_ERRORS as exc:
                 await self._disconnect()
                 self._down(exc)
+            except Exception as exc:  # never end silently: say why, start again
+                log.exception("the buffer feed failed")
+                self._error(exc)
+                self._event("buffer_feed_failed", error=self.last_error)
+                await self._disconnect()
+                self._down(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_seconds[1])
 
     async def _pump(self, sink: PostgresSink) -> None:
         """Write the queue, catch up the gaps once it is empty, wait for more."""
@@ -292,10 +352,10 @@ class BufferFeed:
                 self._busy = True
                 try:
                     self.rows_written += await sink.write(name, batch)
-                    newest = _ts_range(batch)[1]
-                    if newest > self.written_hi.get(name, newest - 1):
-                        self.written_hi[name] = newest
-                        self._save()
+                    for venue, _, newest, _ in _by_venue(batch):
+                        if newest > self.written_hi.get((name, venue), newest - 1):
+                            self.written_hi[(name, venue)] = newest
+                    self._save()
                 except CONNECTION_ERRORS:
                     # Whether the COPY committed before the connection went is unknown: a
                     # retry could write it twice. Its range is caught up from the lake.
@@ -315,42 +375,62 @@ class BufferFeed:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.catch_up_delay)
 
     async def _catch_up(self, sink: PostgresSink) -> None:
-        """Copy each gap's range from the lake, replacing what the buffer has there."""
-        from alphapulse.lake.reader import read_table
-
+        """Copy each owed range from the lake, a minute at a time, replacing what the buffer
+        has of that table and venue there."""
         self._busy = True
         try:
             await self.lake_flush()
-            for name, gap in list(self.gaps.items()):
-                rows = await asyncio.to_thread(
-                    read_table, self.lake_root, LAKE_TABLE[name], start=gap.lo, end=gap.hi + 1
-                )
-                try:
-                    written = await sink.replace_range(name, gap.lo, gap.hi, rows)
-                except CONNECTION_ERRORS:
-                    raise
-                except Exception as exc:
-                    self.rows_failed += gap.rows
-                    self._error(exc)
-                    self._event(
-                        "buffer_write_failed", table=name, rows=gap.rows, error=self.last_error
-                    )
-                    written = 0
-                else:
-                    self.rows_caught_up += written
-                    self._event(
-                        "buffer_caught_up",
-                        table=name,
-                        rows=written,
-                        dropped=gap.rows,
-                        from_ns=gap.lo,
-                        to_ns=gap.hi,
-                    )
-                del self.gaps[name]
-                self._save()
-            self._dropping = bool(self.gaps)
+            for key, ranges in list(self.gaps.items()):
+                while ranges:
+                    gap = ranges[0]
+                    written = await self._copy_back(sink, key, gap)
+                    if written is not None:
+                        self.rows_caught_up += written
+                        self._event(
+                            "buffer_caught_up",
+                            table=key[0],
+                            venue=key[1],
+                            rows=written,
+                            dropped=gap.rows,
+                            from_ns=gap.lo,
+                            to_ns=gap.hi,
+                        )
+                    ranges.pop(0)
+                    self._save()
+                del self.gaps[key]
+            self._dropping = False
         finally:
             self._busy = False
+
+    async def _copy_back(self, sink: PostgresSink, key: GapKey, gap: Gap) -> int | None:
+        """``gap`` of ``key`` from the lake, slice by slice; rows written, None when the
+        buffer or the lake refused it (an event says why; the lake still has the rows)."""
+        from alphapulse.lake.reader import read_table
+
+        name, venue = key
+        written = 0
+        for lo in range(gap.lo, gap.hi + 1, SLICE_NS):
+            hi = min(lo + SLICE_NS - 1, gap.hi)
+            try:
+                rows = await asyncio.to_thread(
+                    read_table, self.lake_root, LAKE_TABLE[name], venue=venue, start=lo, end=hi + 1
+                )
+                written += await sink.replace_range(name, venue, lo, hi, rows)
+                gap.lo = hi + 1  # what is left, should the connection go now
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as exc:
+                self.rows_failed += gap.rows
+                self._error(exc)
+                self._event(
+                    "buffer_write_failed",
+                    table=name,
+                    venue=venue,
+                    rows=gap.rows,
+                    error=self.last_error,
+                )
+                return None
+        return written
 
     async def _maintain(self, sink: PostgresSink) -> None:
         now = time.monotonic()
@@ -380,8 +460,8 @@ class BufferFeed:
             # A server that crashed may lose its last commits (synchronous_commit = off
             # acknowledges a commit before its WAL is written): the rows written last are
             # owed again, and the catch-up replaces them from the lake.
-            for name, newest in self.written_hi.items():
-                self._owe(name, newest - RESTART_MARGIN_NS, newest, 0)
+            for key, newest in self.written_hi.items():
+                self._owe(key, newest - RESTART_MARGIN_NS, newest, 0)
             self._save()
         if self.state != "down":
             self.state = "down"
@@ -395,11 +475,21 @@ class BufferFeed:
         self._event("buffer_write_failed", table=name, rows=batch.num_rows, error=self.last_error)
 
     def _error(self, exc: BaseException) -> None:
-        self.last_error = mask(f"{type(exc).__name__}: {exc}".strip(), self._password)
+        """The reason in one line (PostgreSQL's DETAIL and HINT lines, which can quote row
+        values, left out), its password masked."""
+        first = (f"{type(exc).__name__}: {exc}".strip().splitlines() or [""])[0]
+        self.last_error = mask(first, self._password)
 
     def _event(self, kind: str, **detail: Any) -> None:
         if self.on_event is not None:
             self.on_event(kind, **detail)
+
+
+def _key(text: str) -> GapKey:
+    table, _, venue = str(text).partition("/")
+    if not venue:
+        raise ValueError(f"not a table/venue key: {text!r}")
+    return table, venue
 
 
 class FedSink:

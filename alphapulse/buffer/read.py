@@ -4,9 +4,9 @@ ADBC fetches a query's result by binary COPY straight into Arrow buffers (no Pyt
 per row or value). COPY takes no bind parameters, and ADBC reads a query that has them
 through its slower row path (340k against 620k rows/s for a symbol-hour here): so the
 values of a read's conditions are written into its SQL as literals, by ``literal`` alone:
-integers as ``int`` prints them, text as a standard-conforming string literal (quotes
-doubled; the connection sets ``standard_conforming_strings``, so a backslash is just a
-backslash), never anything else. The buffer's columns then become the lake's types again: ``bigint``
+integers as ``int`` prints them, text as an escape string ``E'…'`` with backslashes and
+quotes doubled (right whatever the session's ``standard_conforming_strings``), never
+anything else. The buffer's columns then become the lake's types again: ``bigint``
 nanoseconds -> ``timestamp[ns, UTC]``, ``bigint`` -> ``uint64`` (the same 64 bits),
 ``smallint`` -> ``uint8``; so a row read back equals the row the collector wrote.
 """
@@ -23,12 +23,16 @@ import pyarrow as pa
 from alphapulse.buffer.schema import Table, quote, table
 
 
-def connect(dsn: str) -> Any:
-    """An ADBC connection (DB-API) to the buffer's database; close it when done."""
-    conn = adbc.connect(dsn, autocommit=True)
-    with conn.cursor() as cursor:  # what ``literal`` relies on, whatever the server's default
-        cursor.execute("SET standard_conforming_strings = on")
-    return conn
+def connect(dsn: str, timeout_s: int | None = None) -> Any:
+    """An ADBC connection (DB-API) to the buffer's database; close it when done.
+    ``timeout_s``: give up connecting after that long (libpq's ``connect_timeout``)."""
+    if timeout_s is not None and "connect_timeout" not in dsn:
+        option = f"connect_timeout={int(timeout_s)}"
+        if dsn.startswith(("postgresql://", "postgres://")):  # a URI, else key=value pairs
+            dsn += ("&" if "?" in dsn else "?") + option
+        else:
+            dsn += " " + option
+    return adbc.connect(dsn, autocommit=True)
 
 
 def literal(value: object) -> str:
@@ -41,7 +45,9 @@ def literal(value: object) -> str:
         return "ARRAY[" + ", ".join(literal(str(v)) for v in value) + "]::text[]"
     if "\x00" in value:
         raise ValueError("text with a NUL character cannot be in PostgreSQL")
-    return "'" + value.replace("'", "''") + "'"
+    # An escape string: right whatever standard_conforming_strings says (a pooler can put
+    # a query on a server connection with other settings).
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def to_lake(t: Table, raw: pa.Table) -> pa.Table:

@@ -123,15 +123,19 @@ class PostgresSink:
         self.rows_written[name] += batch.num_rows
         return int(batch.num_rows)
 
-    async def replace_range(self, name: str, lo_ns: int, hi_ns: int, data: Any) -> int:
-        """In one transaction: delete table ``name``'s rows with ``lo_ns <= ts_recv <=
-        hi_ns`` and COPY ``data`` (that range's rows, from the lake); rows written."""
+    async def replace_range(self, name: str, venue: str, lo_ns: int, hi_ns: int, data: Any) -> int:
+        """In one transaction: delete table ``name``'s rows of ``venue`` with ``lo_ns <=
+        ts_recv <= hi_ns`` and COPY ``data`` (those rows, from the lake); rows written.
+        Other venues' rows (another collector's) are left alone."""
         if self._conn is None:
             raise RuntimeError("the PostgreSQL sink is not started")
         t = self._table(name)
         async with self._conn.transaction():
             await self._conn.execute(
-                f"DELETE FROM {t.qualified} WHERE ts_recv BETWEEN $1 AND $2", lo_ns, hi_ns
+                f"DELETE FROM {t.qualified} WHERE venue = $1 AND ts_recv BETWEEN $2 AND $3",
+                venue,
+                lo_ns,
+                hi_ns,
             )
             return await self.write(name, data)
 

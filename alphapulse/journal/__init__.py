@@ -13,4 +13,14 @@ then lake), ``recovery`` the replay a collector's start does.
 from alphapulse.journal.format import JournalError, Record
 from alphapulse.journal.writer import Journal, JournalStorageError, PartitionKey
 
-__all__ = ["Journal", "JournalError", "JournalStorageError", "PartitionKey", "Record"]
+#: The collector's journal, in its lake (readers skip ``_`` directories).
+JOURNAL_DIR = "_journal"
+
+__all__ = [
+    "JOURNAL_DIR",
+    "Journal",
+    "JournalError",
+    "JournalStorageError",
+    "PartitionKey",
+    "Record",
+]

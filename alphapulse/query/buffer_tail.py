@@ -44,6 +44,10 @@ BUFFER_OF = {
 }
 #: The buffer is asked again at most this often (a session refreshes at every query).
 MIN_INTERVAL_S = 1.0
+#: After a failure, the buffer is left alone this long (a host that drops packets would
+#: otherwise hold every refresh for its connection timeout).
+RETRY_S = 30.0
+CONNECT_TIMEOUT_S = 5
 
 
 def _venue_of(path: Path) -> str:
@@ -64,9 +68,13 @@ class BufferTail:
         self._conn: Any = None
         self._max_ts: dict[Path, int] = {}
         self._asked: dict[str, float] = {}
+        self._retry_at = 0.0
 
     def due(self, table: str) -> bool:
-        return time.monotonic() - self._asked.get(table, -1e9) >= self.min_interval
+        now = time.monotonic()
+        if now < self._retry_at:
+            return False
+        return now - self._asked.get(table, -1e9) >= self.min_interval
 
     def seams(self, files: Sequence[Path]) -> dict[str, int]:
         """Per venue, the newest ``ts_recv`` its committed ``files`` hold."""
@@ -107,10 +115,14 @@ class BufferTail:
         from alphapulse.buffer import read
 
         name = BUFFER_OF.get(table)
-        if name is None:
+        if name is None or time.monotonic() < self._retry_at:
             return None
         self._asked[table] = time.monotonic()
-        seams = self.seams(files)
+        try:
+            seams = self.seams(files)
+        except (OSError, pa.ArrowException) as exc:  # a damaged or vanished file: the
+            log.debug("no buffer tail for %s: %s", table, exc)  # lake's views report it
+            return None
         where, params = [], []
         for venue, seam in sorted(seams.items()):
             params += [venue, seam]
@@ -121,7 +133,7 @@ class BufferTail:
             where.append(f"venue NOT IN ({listed})")
         try:
             if self._conn is None:
-                self._conn = read.connect(self.dsn)
+                self._conn = read.connect(self.dsn, timeout_s=CONNECT_TIMEOUT_S)
             rows = read.fetch(self._conn, name, " OR ".join(where) or "true", params)
         except Exception as exc:  # down, refused, not migrated: the lake alone serves
             self._fail(exc)
@@ -136,6 +148,7 @@ class BufferTail:
         if self.error is None:
             log.warning("the PostgreSQL buffer cannot be read (%s): the lake alone serves", reason)
         self.error = reason
+        self._retry_at = time.monotonic() + RETRY_S
         self.close()
 
     def close(self) -> None:

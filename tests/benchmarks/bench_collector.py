@@ -30,8 +30,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from alphapulse.collect import JOURNAL_DIR
-from alphapulse.journal import Journal
+from alphapulse.journal import JOURNAL_DIR, Journal
 from alphapulse.journal.sink import JournaledLake
 from alphapulse.journal.watermark import watermark_metadata
 from alphapulse.lake import AsyncLakeWriter, LakeWriter
