@@ -13,7 +13,7 @@ import pytest
 from alphapulse import _core
 from alphapulse.capture import Record, read_capture
 from alphapulse.replay import Replayer
-from tests.pg_cluster import PostgresCluster, require_or_skip
+from tests.pg_cluster import PostgresCluster, running
 
 if TYPE_CHECKING:
     from tests.sim_thread import ExchangeThread
@@ -80,13 +80,8 @@ REQUIRE_POSTGRES_ENV = "ALPHAPULSE_REQUIRE_POSTGRES"
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One private PostgreSQL server per session, started when a test first asks for it
     (see tests/pg_cluster.py); a cluster with other settings is PostgresCluster(...)."""
-    cluster = PostgresCluster()
-    with require_or_skip(REQUIRE_POSTGRES_ENV, "PostgreSQL"):
-        cluster.start()
-    try:
+    with running(PostgresCluster(), REQUIRE_POSTGRES_ENV, "PostgreSQL") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -29,11 +29,8 @@ def expected_batch(seq: int, rows: int) -> pa.Table:
     )
 
 
-def main() -> None:
-    directory, seed = sys.argv[1], int(sys.argv[2])
-    rng = random.Random(seed)
-    journal = Journal(directory, sync_interval=0.05, segment_bytes=4 << 20)
-    print("ready", journal.recovered_upto, flush=True)
+def report_durable(journal: Journal) -> None:
+    """Print ``durable <seq>`` each time the journal's durable seq advances, from a thread."""
 
     def report() -> None:
         reported = journal.durable_seq
@@ -43,6 +40,15 @@ def main() -> None:
             print("durable", reported, flush=True)
 
     threading.Thread(target=report, daemon=True).start()
+
+
+def main() -> None:
+    directory, seed = sys.argv[1], int(sys.argv[2])
+    rng = random.Random(seed)
+    journal = Journal(directory, sync_interval=0.05, segment_bytes=4 << 20)
+    print("ready", journal.recovered_upto, flush=True)
+
+    report_durable(journal)
     while True:
         rows = rng.choice((3, 100, 5_000, 60_000))
         seq = journal.last_seq + 1  # only this thread appends

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import sys
-import threading
 from pathlib import Path
 
 from alphapulse.journal import Journal
 from alphapulse.journal.watermark import watermark_metadata
 from alphapulse.lake import LakeWriter
+from tests.journal_crash_child import report_durable
 from tests.lake_crash_child import VENUES, trade_rows
 
 BATCH_ROWS = 500
@@ -30,14 +30,7 @@ def main(directory: Path) -> None:
     lake = LakeWriter(directory / "lake", roll_seconds=0.3, journal_marks=marks)
     print("ready", flush=True)
 
-    def report() -> None:
-        reported = journal.durable_seq
-        while True:
-            journal.wait_durable(reported + 1)
-            reported = journal.durable_seq
-            print("durable", reported, flush=True)
-
-    threading.Thread(target=report, daemon=True).start()
+    report_durable(journal)
     while True:
         seq = journal.last_seq + 1
         batch = trade_rows((seq - 1) * BATCH_ROWS, BATCH_ROWS, VENUES[seq % 2])

@@ -22,7 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -55,6 +55,21 @@ def require_or_skip(require_env: str, what: str) -> Iterator[None]:
         if os.environ.get(require_env):
             pytest.fail(f"{what} is required (${require_env}): {exc}")
         pytest.skip(f"no {what} for the tests: {exc}")
+
+
+@contextlib.contextmanager
+def running(
+    cluster: PostgresCluster, require_env: str, what: str, before: Callable[[], object] = object
+) -> Iterator[PostgresCluster]:
+    """``cluster`` started (``before()`` first, e.g. installing an extension; skipped or
+    failed as ``require_or_skip`` says when it cannot), stopped after."""
+    with require_or_skip(require_env, what):
+        before()
+        cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def find_bin_dir(install: bool = True) -> Path:

@@ -27,7 +27,7 @@ from alphapulse.collect import read_status
 from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
 from tests.conftest import REQUIRE_POSTGRES_ENV
 from tests.lake_crash_child import trade_rows as crash_child_rows
-from tests.pg_cluster import PostgresCluster, require_or_skip
+from tests.pg_cluster import PostgresCluster, running
 from tests.sim_thread import ExchangeThread, collect, wait_for_status, write_config
 
 BATCH = 500
@@ -49,13 +49,8 @@ def trade_rows(first_id: int, rows: int, venue: str) -> pa.Table:
 @pytest.fixture
 def own_cluster() -> Iterator[PostgresCluster]:
     """A server of this test's own: it is stopped and started under the feed."""
-    cluster = PostgresCluster()
-    with require_or_skip(REQUIRE_POSTGRES_ENV, "PostgreSQL"):
-        cluster.start()
-    try:
+    with running(PostgresCluster(), REQUIRE_POSTGRES_ENV, "PostgreSQL") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 async def buffer_ids(dsn: str, venue: str = "kraken") -> list[int]:

@@ -32,7 +32,7 @@ from alphapulse.buffer.read import literal
 from alphapulse.buffer.schema import DAY_NS, LAKE_TABLE, Column, Table, create_table_sql, table
 from alphapulse.eventlog import SCHEMA as EVENT_LOG_SCHEMA
 from tests.buffer_data import batch, from_rows
-from tests.pg_cluster import PostgresCluster, require_or_skip
+from tests.pg_cluster import PostgresCluster, running
 from tests.test_arrow import BOOK, TRADE
 from tests.timescale_ext import REQUIRE_ENV as TIMESCALE_REQUIRE_ENV
 from tests.timescale_ext import ensure_timescaledb
@@ -53,13 +53,8 @@ def timescale_cluster() -> Iterator[PostgresCluster]:
         settings={"timescaledb.telemetry_level": "off"},
         shared_preload_libraries=["timescaledb"],
     )
-    with require_or_skip(TIMESCALE_REQUIRE_ENV, "TimescaleDB"):
-        ensure_timescaledb()
-        cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    with running(cluster, TIMESCALE_REQUIRE_ENV, "TimescaleDB", ensure_timescaledb) as started:
+        yield started
 
 
 @pytest.fixture(params=["partitioned", "timescale"])

@@ -83,19 +83,20 @@ class PostgresMarketData(Results):
         return MemoryMarketData({"trades": trades})._bars(venue, symbol, every_ns, lo, hi)
 
     def _news(self, symbols: list[str] | None, lo: int | None, hi: int | None) -> pl.DataFrame:
-        where: list[str] = []
-        params: list[Any] = []
-        if symbols is not None:
-            params.append(symbols)
-            where.append(f"symbols && ${len(params)}::text[]")
-        self._range(where, params, lo, hi)
-        return polars_frame(self._fetch("news", where, params))
+        return self._rows("news", "symbols && {}::text[]", symbols, lo, hi)
 
     def _events(self, kind: str | None, lo: int | None, hi: int | None) -> pl.DataFrame:
+        return self._rows("events", "kind = {}", kind, lo, hi)
+
+    def _rows(
+        self, name: str, condition: str, value: object, lo: int | None, hi: int | None
+    ) -> pl.DataFrame:
+        """Rows of ``name`` in ``[lo, hi)`` meeting ``condition`` (its ``{}`` the value's
+        placeholder) unless ``value`` is None."""
         where: list[str] = []
         params: list[Any] = []
-        if kind is not None:
-            params.append(kind)
-            where.append(f"kind = ${len(params)}")
+        if value is not None:
+            params.append(value)
+            where.append(condition.format(f"${len(params)}"))
         self._range(where, params, lo, hi)
-        return polars_frame(self._fetch("events", where, params))
+        return polars_frame(self._fetch(name, where, params))
