@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from alphapulse.buffer import PostgresSink
+from alphapulse.buffer import PostgresSink, read, segments
+from alphapulse.buffer import feed as feed_module
 from alphapulse.buffer.feed import BufferFeed, FedSink
 from alphapulse.collect import read_status
 from alphapulse.lake import AsyncLakeWriter, LakeWriter, read_table
@@ -51,6 +52,17 @@ def own_cluster() -> Iterator[PostgresCluster]:
     """A server of this test's own: it is stopped and started under the feed."""
     with running(PostgresCluster(), REQUIRE_POSTGRES_ENV, "PostgreSQL") as cluster:
         yield cluster
+
+
+def segment_ids(dsn: str, venue: str = "kraken") -> list[int]:
+    """The trade ids the buffer's segments hold (what its readers get), sorted."""
+    conn = read.connect(dsn)
+    try:
+        rows = segments.fetch(conn, "trades", venue, "BTC-USD", None, None)
+    finally:
+        conn.close()
+    assert rows is not None
+    return sorted(rows.column("trade_id").to_pylist())
 
 
 async def buffer_ids(dsn: str, venue: str = "kraken") -> list[int]:
@@ -131,7 +143,9 @@ def test_the_database_stopped_and_started_mid_stream_loses_nothing(
     lake_ids = sorted(read_table(tmp_path, "trades").column("trade_id").to_pylist())
     assert lake_ids == list(range(sent))  # the lake never missed a row
     assert asyncio.run(buffer_ids(dsn)) == lake_ids  # nor, in the end, the buffer
+    assert segment_ids(dsn) == lake_ids  # its readers' segments hold the same rows
     assert asyncio.run(buffer_ids(dsn, "coinbase")) == list(range(60_000))
+    assert segment_ids(dsn, "coinbase") == list(range(60_000))
     assert stats["rows_dropped"] > 0 and stats["rows_caught_up"] >= stats["rows_dropped"]
     assert stats["reconnects"] == 1 and stats["state"] == "up"
     kinds = [kind for kind, _ in events]
@@ -140,6 +154,40 @@ def test_the_database_stopped_and_started_mid_stream_loses_nothing(
     assert kinds.count("buffer_up") == 2 and kinds[-1] == "buffer_caught_up"
     down = dict(events)["buffer_down"]
     assert own_cluster.password not in down["error"] and down["error"]
+
+
+def test_the_feed_merges_a_minutes_many_small_writes_into_one_segment(
+    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed_module, "COMPACT_SECONDS", 0.1)
+    lake = AsyncLakeWriter(LakeWriter(tmp_path, roll_seconds=3600))
+    feed = BufferFeed(postgres_database, tmp_path, lake.flush, catch_up_delay=0.1)
+    sink = FedSink(lake, feed)
+
+    async def count() -> int:
+        conn = await asyncpg.connect(postgres_database)
+        try:
+            return int(await conn.fetchval(f"SELECT count(*) FROM {segments.QUALIFIED}"))
+        finally:
+            await conn.close()
+
+    ts = trade_rows(0, 3_000, "kraken").column("ts_recv").cast(pa.int64()).to_pylist()
+    minutes = len({t // segments.BUCKET_NS for t in ts})  # one, or two if 3 s span two
+
+    async def run() -> int:
+        feed.start()
+        for first in range(0, 3_000, 100):  # 30 writes, 3 s of a minute that is over
+            await sink.put("trades", trade_rows(first, 100, "kraken"))
+            await until(lambda: feed.rows_written == first + 100, 10, "written")  # noqa: B023
+        merged = 0
+        deadline = time.monotonic() + 20
+        while (merged := await count()) > minutes and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await sink.close()
+        return merged
+
+    assert asyncio.run(run()) == minutes
+    assert segment_ids(postgres_database) == list(range(3_000))
 
 
 def test_a_database_never_reached_costs_the_collector_nothing(tmp_path: Path) -> None:

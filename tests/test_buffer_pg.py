@@ -230,7 +230,7 @@ def test_partitions_created_ahead_and_expired_dropped(postgres_database: str) ->
         return f"{name}_p{d:%Y%m%d}"
 
     def every(d: dt.date) -> list[str]:  # a batch's day is made for every table at once
-        return sorted(day(d, name) for name in TABLES)
+        return sorted(day(d, name) for name in (*TABLES, "segments"))
 
     async def check() -> None:
         async with PostgresSink(postgres_database) as sink:
@@ -243,6 +243,8 @@ def test_partitions_created_ahead_and_expired_dropped(postgres_database: str) ->
             dropped = await sink.maintain(at=now)
             assert dropped == every(today - dt.timedelta(days=10))
             assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.trades") == 40
+            # the segments of the dropped day went with it: the rest are the kept rows'
+            assert await conn.fetchval(f"SELECT sum(n) FROM {SCHEMA}.segments") == 40
             assert await partitions.drop_expired(conn, at=now) == []
             # eight days on, the three-day-old rows go too; the days ahead stay
             later = await partitions.drop_expired(conn, at=now + dt.timedelta(days=5))
@@ -267,13 +269,16 @@ def test_timescale_hypertables_compression_and_retention(
                 " FROM timescaledb_information.hypertables WHERE hypertable_schema = $1",
                 SCHEMA,
             )
-            assert {r[0]: r[1] for r in hyper} == {name: True for name in TABLES}
+            assert {r[0]: r[1] for r in hyper} == {
+                **{name: True for name in TABLES},
+                "segments": False,  # Arrow's bytes: nothing for TimescaleDB to compress
+            }
             dims = await conn.fetch(
                 "SELECT hypertable_name, column_name, integer_interval"
                 " FROM timescaledb_information.dimensions WHERE hypertable_schema = $1",
                 SCHEMA,
             )
-            assert {(r[1], r[2]) for r in dims} == {("ts_recv", DAY_NS)} and len(dims) == 6
+            assert {(r[1], r[2]) for r in dims} == {("ts_recv", DAY_NS)} and len(dims) == 7
             segments = await conn.fetch(
                 "SELECT attname FROM timescaledb_information.compression_settings"
                 " WHERE hypertable_name = 'trades' AND segmentby_column_index IS NOT NULL"
@@ -288,7 +293,8 @@ def test_timescale_hypertables_compression_and_retention(
             )
             procs = sorted((r[2], r[1]) for r in jobs)
             assert procs == sorted(
-                (n, p) for n in TABLES for p in ("policy_compression", "policy_retention")
+                [(n, p) for n in TABLES for p in ("policy_compression", "policy_retention")]
+                + [("segments", "policy_retention")]
             )
             assert all(r[4] for r in jobs), "a policy would start at once and race the writers"
             old = batch(table("trades"), 500, start_ns=int(now_ns - 10 * 86_400) * 10**9)
@@ -299,6 +305,8 @@ def test_timescale_hypertables_compression_and_retention(
             ids = {(r[2], r[1]): r[0] for r in jobs}
             await conn.execute(f"CALL run_job({ids[('trades', 'policy_retention')]})")
             assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.trades") == 500
+            await conn.execute(f"CALL run_job({ids[('segments', 'policy_retention')]})")
+            assert await conn.fetchval(f"SELECT sum(n) FROM {SCHEMA}.segments") == 500
             await conn.execute(f"CALL run_job({ids[('trades', 'policy_compression')]})")
             compressed = await conn.fetchval(
                 "SELECT count(*) FROM timescaledb_information.chunks"

@@ -70,6 +70,9 @@ STATE_FILE = "_buffer_feed.json"
 SLICE_NS = 60 * 1_000_000_000
 #: The partitioned layout's upkeep (drop expired days, make the next ones) this often.
 MAINTAIN_SECONDS = 3600.0
+#: The minutes over since are merged into one segment each this often (``sink.compact``):
+#: a minute's many small writes become one segment for its readers.
+COMPACT_SECONDS = 10.0
 
 #: Errors that mean the connection is gone or unusable: reconnect and retry the batch.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -166,6 +169,7 @@ class BufferFeed:
         self._task: asyncio.Task[None] | None = None
         self._password = password_of(dsn)
         self._maintained = 0.0
+        self._compacted = time.monotonic()
         self._busy = False
         #: Per table and venue, the newest ts_recv written, or (before the first write)
         #: just before the first offered: what a restart or a lost connection owes from.
@@ -434,6 +438,15 @@ class BufferFeed:
 
     async def _maintain(self, sink: PostgresSink) -> None:
         now = time.monotonic()
+        if now - self._compacted >= COMPACT_SECONDS:
+            self._compacted = now
+            try:
+                await sink.compact()
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as exc:  # the rows and the segments are still all there
+                self._error(exc)
+                self._event("buffer_compact_failed", error=self.last_error)
         if now - self._maintained >= MAINTAIN_SECONDS:
             self._maintained = now
             dropped = await sink.maintain()

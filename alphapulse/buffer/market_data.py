@@ -1,23 +1,27 @@
 """``PostgresMarketData``: the ``MarketData`` interface answered from the PostgreSQL buffer.
 
 The same five methods, columns and types as ``LakeMarketData`` (``alphapulse.query``), read
-through ADBC as Arrow (``read.fetch``): trades, news and events are the buffer's rows in
-the lake's types; bars are computed from the trades as ``MemoryMarketData`` does; a book is
-replayed from the last snapshot before the instant, as the lake's ``book_top`` does.
-The buffer holds the last seven days.
+through ADBC as Arrow: one symbol's trades and book deltas from the columnar segments
+(``segments.fetch``; the rows, ``read.fetch``, where segments do not cover the range),
+news and events from the rows, all in the lake's types; bars are computed from the trades
+as ``MemoryMarketData`` does; a book is replayed from the last snapshot before the instant,
+as the lake's ``book_top`` does. The buffer holds the last seven days.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-from alphapulse.buffer import read
+from alphapulse.buffer import read, segments
 from alphapulse.query.book import replay_from_snapshot
 from alphapulse.query.market_data import MemoryMarketData
 from alphapulse.query.results import Results, polars_frame
+
+log = logging.getLogger(__name__)
 
 
 class PostgresMarketData(Results):
@@ -50,9 +54,28 @@ class PostgresMarketData(Results):
             where.append(f"ts_recv < ${len(params)}")
 
     def trades_arrow(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pa.Table:
+        return self._symbol_rows("trades", venue, symbol, lo, hi)
+
+    def _symbol_rows(
+        self, name: str, venue: str, symbol: str, lo: int | None, hi: int | None
+    ) -> pa.Table:
+        """One symbol's rows of ``name`` in ``[lo, hi)``: from the segments where they
+        cover the range, else from the rows."""
+        try:
+            fast = segments.fetch(self.conn, name, venue, symbol, lo, hi)
+        except (ValueError, pa.ArrowInvalid) as exc:  # a damaged or foreign segment
+            log.warning("reading %s from the rows: a segment cannot be read: %s", name, exc)
+            fast = None
+        if fast is not None:
+            return fast
         where, params = ["venue = $1", "symbol = $2"], [venue, symbol]
         self._range(where, params, lo, hi)
-        return self._fetch("trades", where, params)
+        return self._fetch(name, where, params)
+
+    def _trades_table(
+        self, venue: str, symbol: str, lo: int | None, hi: int | None
+    ) -> pa.Table | None:
+        return self.trades_arrow(venue, symbol, lo, hi)
 
     def _trades(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pl.DataFrame:
         return polars_frame(self.trades_arrow(venue, symbol, lo, hi))
@@ -69,11 +92,7 @@ class PostgresMarketData(Results):
         if since is None:
             deltas = self._fetch("book_deltas", ["false"], [])
         else:
-            deltas = self._fetch(
-                "book_deltas",
-                ["venue = $1", "symbol = $2", "ts_recv >= $3", "ts_recv <= $4"],
-                [venue, symbol, since, at_ns],
-            )
+            deltas = self._symbol_rows("book_deltas", venue, symbol, since, at_ns + 1)
         return replay_from_snapshot(deltas, depth, venue)
 
     def _bars(

@@ -15,6 +15,9 @@ Layouts:
 - ``partitioned``: tables partitioned by range of ``ts_recv``, one partition a day, created
   ahead and dropped after seven days by the service (see ``partitions.py``) through the
   functions created here.
+
+Both layouts keep ``segments`` beside the tables (version 6): the rows of a symbol-minute as
+one Arrow stream, which readers fetch far faster than the rows (see ``segments.py``).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alphapulse.buffer import schema
+from alphapulse.buffer import schema, segments
 from alphapulse.buffer.schema import DAY_NS, SCHEMA, quote
 
 Layout = Literal["timescale", "partitioned"]
 LAYOUTS: tuple[Layout, ...] = ("timescale", "partitioned")
 RETENTION_DAYS = 7
+POLICY_START = "now() + interval '1 hour'"
 # Any constant unique to us: pg_advisory_xact_lock's key for "migrating the buffer".
 LOCK_KEY = 0x616C7068_61627566  # "alphabuf"
 VERSION_TABLE = f"{quote(SCHEMA)}.schema_version"
@@ -67,21 +71,36 @@ def _timescale(layout: Layout) -> list[str]:
 
 def _hypertable(t: schema.Table) -> list[str]:
     """``t`` as a hypertable with daily chunks, compression and retention."""
-    start = "now() + interval '1 hour'"
     segment = "venue, symbol" if t.has_symbol else "venue"
     literal = "'" + t.qualified.replace("'", "''") + "'"
     return [
-        f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
-        " create_default_indexes => false)",
-        f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
+        *_chunked(t.qualified),
         f"ALTER TABLE {t.qualified} SET (timescaledb.compress,"
         f" timescaledb.compress_segmentby = '{segment}',"
         " timescaledb.compress_orderby = 'ts_recv')",
         f"SELECT add_compression_policy({literal}, compress_after => {DAY_NS}::bigint,"
-        f" initial_start => {start})",
-        f"SELECT add_retention_policy({literal},"
-        f" drop_after => {RETENTION_DAYS * DAY_NS}::bigint, initial_start => {start})",
+        f" initial_start => {POLICY_START})",
     ]
+
+
+def _chunked(qualified: str) -> list[str]:
+    """The table ``qualified`` as a hypertable on ``ts_recv`` with daily chunks, dropped
+    after the retention."""
+    literal = "'" + qualified.replace("'", "''") + "'"
+    return [
+        f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
+        " create_default_indexes => false)",
+        f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
+        f"SELECT add_retention_policy({literal},"
+        f" drop_after => {RETENTION_DAYS * DAY_NS}::bigint, initial_start => {POLICY_START})",
+    ]
+
+
+def _segments(layout: Layout) -> list[str]:
+    """The readers' columnar copy of the rows (see ``segments.py``); on TimescaleDB a
+    hypertable with the rows' chunks and retention, not compressed (Arrow's bytes are)."""
+    out = segments.create_sql(partitioned=layout == "partitioned")
+    return out + (_chunked(segments.QUALIFIED) if layout == "timescale" else [])
 
 
 def _event_log(layout: Layout) -> list[str]:
@@ -147,6 +166,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "timescale: hypertables, compression, retention", _timescale),
     Migration(4, "partitioned: partition functions", _partition_functions),
     Migration(5, "events: the collector's event log", _event_log),
+    Migration(6, "segments: a symbol-minute's rows as Arrow, for readers", _segments),
 )
 
 

@@ -16,6 +16,8 @@ from alphapulse.buffer.migrations import RETENTION_DAYS
 from alphapulse.buffer.schema import DAY_NS, SCHEMA, TABLES, quote
 
 AHEAD_DAYS = 2  # today and the next two: a midnight never waits on DDL
+#: Every partitioned table: the event tables and their segments.
+PARTITIONED = (*TABLES, "segments")
 
 
 def day_of_ns(ns: int) -> dt.date:
@@ -23,7 +25,7 @@ def day_of_ns(ns: int) -> dt.date:
 
 
 async def ensure_partitions(
-    conn: Any, days: Iterable[dt.date], tables: Iterable[str] = TABLES
+    conn: Any, days: Iterable[dt.date], tables: Iterable[str] = PARTITIONED
 ) -> int:
     """Create the daily partitions missing for ``days`` of ``tables``; how many were new."""
     created = 0

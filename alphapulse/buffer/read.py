@@ -20,7 +20,9 @@ from typing import Any
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
-from alphapulse.buffer.schema import Table, quote, table
+from alphapulse.buffer.schema import Table, literal, quote, table
+
+__all__ = ["connect", "fetch", "literal", "to_lake"]
 
 
 def connect(dsn: str, timeout_s: int | None = None) -> Any:
@@ -33,21 +35,6 @@ def connect(dsn: str, timeout_s: int | None = None) -> Any:
         else:
             dsn += " " + option
     return adbc.connect(dsn, autocommit=True)
-
-
-def literal(value: object) -> str:
-    """``value`` (an int, a str or a list of str) as a SQL literal; TypeError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | str | list):
-        raise TypeError(f"no SQL literal for {type(value).__name__} values")
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, list):
-        return "ARRAY[" + ", ".join(literal(str(v)) for v in value) + "]::text[]"
-    if "\x00" in value:
-        raise ValueError("text with a NUL character cannot be in PostgreSQL")
-    # An escape string: right whatever standard_conforming_strings says (a pooler can put
-    # a query on a server connection with other settings).
-    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def to_lake(t: Table, raw: pa.Table) -> pa.Table:

@@ -91,6 +91,21 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def literal(value: object) -> str:
+    """``value`` (an int, a str or a list of str) as a SQL literal; TypeError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | str | list):
+        raise TypeError(f"no SQL literal for {type(value).__name__} values")
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, list):
+        return "ARRAY[" + ", ".join(literal(str(v)) for v in value) + "]::text[]"
+    if "\x00" in value:
+        raise ValueError("text with a NUL character cannot be in PostgreSQL")
+    # An escape string: right whatever standard_conforming_strings says (a pooler can put
+    # a query on a server connection with other settings).
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def table(name: str) -> Table:
     """The buffer table ``name`` (one of ``TABLES``); a one-line KeyError otherwise."""
     if name not in LAKE_TABLE:

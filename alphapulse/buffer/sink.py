@@ -14,6 +14,7 @@ side (a database down or slow, reconnecting, catching up) is ``feed.BufferFeed``
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Literal
@@ -23,12 +24,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alphapulse.buffer import copy, partitions
+from alphapulse.buffer import copy, partitions, segments
 from alphapulse.buffer.migrations import Layout, migrate
 from alphapulse.buffer.schema import DAY_NS, SCHEMA, TABLES, Table, table
 
 CHUNK_ROWS = 65_536  # rows per encoded piece of a COPY stream: ~10 MB of trades
 BATCH_ROWS = 50_000  # rows gathered by add() before a COPY
+COMPACT_KEYS = 64  # minutes merged in one transaction
+GRACE_NS = 5_000_000_000  # a minute is over (its segments merged) this long after its end
 
 
 class PostgresSink:
@@ -54,6 +57,10 @@ class PostgresSink:
         self._tables = {name: table(name) for name in TABLES}
         self._pending: dict[str, list[pa.RecordBatch]] = {name: [] for name in TABLES}
         self._days: set[dt.date] = set()  # partitioned layout: days known to exist
+        # (table, venue, symbol, minute) -> segments there since this sink's last merge
+        # (counting one for a minute already over): ``compact`` merges those over with two
+        # or more.
+        self._written: dict[tuple[str, str, str, int], int] = {}
 
     async def start(self) -> PostgresSink:
         self._conn = await asyncpg.connect(self.dsn)
@@ -108,18 +115,24 @@ class PostgresSink:
             raise RuntimeError("the PostgreSQL sink is not started")
         if self.layout == "partitioned":
             await self._ensure_days(batch)
-        if self.method == "records":
-            await self._conn.copy_records_to_table(
-                t.name, records=copy.records(batch), columns=t.column_names, schema_name=SCHEMA
-            )
-        else:
-            await self._conn.copy_to_table(
-                t.name,
-                source=self._stream(batch, t),
-                columns=copy.column_order(t),
-                schema_name=SCHEMA,
-                format="binary",
-            )
+        parts = segments.build(t, batch) if name in segments.SEGMENTED else []
+        async with self._conn.transaction():  # the rows and their segments, or neither
+            if self.method == "records":
+                await self._conn.copy_records_to_table(
+                    t.name,
+                    records=copy.records(batch),
+                    columns=t.column_names,
+                    schema_name=SCHEMA,
+                )
+            else:
+                await self._conn.copy_to_table(
+                    t.name,
+                    source=self._stream(batch, t),
+                    columns=copy.column_order(t),
+                    schema_name=SCHEMA,
+                    format="binary",
+                )
+            await self._write_segments(parts)
         self.rows_written[name] += batch.num_rows
         return int(batch.num_rows)
 
@@ -137,7 +150,38 @@ class PostgresSink:
                 lo_ns,
                 hi_ns,
             )
+            if name in segments.SEGMENTED:
+                # The segments holding rows of the range: their rows outside it stay.
+                found = await self._conn.fetch(
+                    f"""DELETE FROM {segments.QUALIFIED} WHERE tbl = $1 AND venue = $2
+                        AND ts_recv >= $3 AND ts_recv <= $4 AND ts_hi >= $5 AND ts_lo <= $4
+                        RETURNING {", ".join(segments.COLUMNS)}, seq""",
+                    name,
+                    venue,
+                    (lo_ns // segments.BUCKET_NS) * segments.BUCKET_NS,
+                    hi_ns,
+                    lo_ns,
+                )
+                kept = []
+                for r in found:
+                    kept += segments.outside(t, segments.Segment(*r), lo_ns, hi_ns)
+                await self._write_segments(kept)
             return await self.write(name, data)
+
+    async def compact(self, now_ns: int | None = None, grace_ns: int = GRACE_NS) -> int:
+        """Merge the segments this sink wrote into each minute over (by ``grace_ns``)
+        into one (``segments.MAX_ROWS`` allowing), ``COMPACT_KEYS`` minutes a transaction;
+        minutes merged."""
+        if self._conn is None:
+            raise RuntimeError("the PostgreSQL sink is not started")
+        now = time.time_ns() if now_ns is None else now_ns
+        over = [k for k in self._written if k[3] + segments.BUCKET_NS + grace_ns <= now]
+        todo = [k for k in over if self._written[k] > 1]
+        for first in range(0, len(todo), COMPACT_KEYS):
+            await self._merge(todo[first : first + COMPACT_KEYS])
+        for key in over:
+            del self._written[key]
+        return len(todo)
 
     def add(self, name: str, data: Any) -> None:
         """Gather ``data`` for table ``name``; ``flush`` (or ``maybe_flush``) copies it."""
@@ -160,6 +204,44 @@ class PostgresSink:
             written += await self.write(name, merged)
             batches.clear()  # only once copied: a failed COPY keeps them for the retry
         return written
+
+    async def _merge(self, keys: list[tuple[str, str, str, int]]) -> None:
+        """Merge each (table, venue, symbol, minute) of ``keys``' segments, one transaction."""
+        async with self._conn.transaction():
+            found = await self._conn.fetch(
+                f"""DELETE FROM {segments.QUALIFIED} s
+                    USING unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+                        AS k(tbl, venue, symbol, ts_recv)
+                    WHERE s.tbl = k.tbl AND s.venue = k.venue AND s.symbol = k.symbol
+                      AND s.ts_recv = k.ts_recv
+                    RETURNING {", ".join("s." + c for c in segments.COLUMNS)}, s.seq""",
+                *(list(column) for column in zip(*keys, strict=True)),
+            )
+            groups: dict[tuple[str, str, str, int], list[segments.Segment]] = {}
+            for r in found:
+                seg = segments.Segment(*r)
+                groups.setdefault(seg.key, []).append(seg)
+            merged = []
+            for key, parts in groups.items():
+                merged += segments.merge(self._tables[key[0]], parts)
+            await self._write_segments(merged, count=False)
+
+    async def _write_segments(self, parts: list[segments.Segment], count: bool = True) -> None:
+        """COPY ``parts`` into the segments table (a given seq kept, else the next)."""
+        fresh = [p.record() for p in parts if p.seq is None]
+        kept = [p.record() for p in parts if p.seq is not None]
+        for records, columns in ((fresh, segments.COLUMNS), (kept, [*segments.COLUMNS, "seq"])):
+            if records:
+                await self._conn.copy_records_to_table(
+                    segments.NAME, records=records, columns=columns, schema_name=SCHEMA
+                )
+        if count:
+            over = time.time_ns() - segments.BUCKET_NS - GRACE_NS
+            for p in parts:
+                # A minute already over may have segments (a merged one, or an earlier
+                # run's): this write makes it one to merge.
+                before = self._written.get(p.key, 1 if p.bucket <= over else 0)
+                self._written[p.key] = before + 1
 
     async def _stream(self, batch: pa.RecordBatch, t: Table) -> AsyncIterator[bytes]:
         for piece in copy.chunks(batch, t, self.chunk_rows):

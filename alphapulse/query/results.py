@@ -107,8 +107,20 @@ class Results:
         arrow: bool = False,
     ) -> pl.DataFrame | pa.Table:
         venue, symbol = split_instrument(instrument)
-        frame = self._trades(venue, symbol, *instant_range(start, end))
-        return _out(frame, lake_schema("trades"), arrow)
+        lo, hi = instant_range(start, end)
+        schema = lake_schema("trades")
+        if arrow:  # an implementation that reads Arrow gives it as it is, not via polars
+            table = self._trades_table(venue, symbol, lo, hi)
+            if table is not None:
+                return table.select(schema.names).cast(_nullable(schema))
+        return _out(self._trades(venue, symbol, lo, hi), schema, arrow)
+
+    def _trades_table(
+        self, venue: str, symbol: str, lo: int | None, hi: int | None
+    ) -> pa.Table | None:
+        """The trades as an Arrow table in the lake's types, where the implementation
+        reads them so (else None: ``_trades`` answers)."""
+        return None
 
     @overload
     def book(

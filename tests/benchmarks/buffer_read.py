@@ -7,9 +7,14 @@ A private PostgreSQL 15 (tests/pg_cluster.py) and, when it can be installed, Tim
 ``trades`` table (``--quick``: fewer rows); the figures are rows/s reading one symbol's
 hour, the median of several runs, all in one run:
 
-- ours: ``PostgresMarketData.trades(..., arrow=True)``: ADBC (binary COPY out into Arrow),
-  the lake's types, ``ts_recv`` order; and the bare ``read.fetch`` under it;
+- ours: ``PostgresMarketData.trades(..., arrow=True)``: the symbol-minutes' Arrow segments
+  (``segments.fetch``) through ADBC, the lake's types, ``ts_recv`` order; and, under it,
+  the bare ``segments.fetch`` and the rows' read (``read.fetch``: ADBC's binary COPY of the
+  rows into Arrow), which a range without segments takes;
 - peer: asyncpg ``fetch`` of the same query (a Python Record per row), the usual way.
+
+The hour is written as a collector writes it, a second at a time (3,600 writes of the four
+symbols), and the minutes' segments merged as the collector's feed merges them.
 
 Target: >= 2M rows/s for ours.
 """
@@ -27,7 +32,7 @@ import asyncpg
 import numpy as np
 import pyarrow as pa
 
-from alphapulse.buffer import PostgresSink, read
+from alphapulse.buffer import PostgresSink, read, segments
 from alphapulse.buffer.market_data import PostgresMarketData
 from alphapulse.buffer.schema import table
 from tests.buffer_data import MARKET_WORDS, batch
@@ -73,8 +78,12 @@ def measure(
 
     async def load() -> None:
         async with PostgresSink(dsn) as sink:
-            await sink.write("trades", data)
+            second = data.num_rows // 3600
+            for i in range(0, data.num_rows, second):
+                await sink.write("trades", data.slice(i, second))
+            await sink.compact()
             await sink._conn.execute("ANALYZE alphapulse_buffer.trades")
+            await sink._conn.execute("ANALYZE alphapulse_buffer.segments")
 
     asyncio.run(load())
     lo, hi = start, start + HOUR_NS
@@ -85,11 +94,20 @@ def measure(
             return int(md.trades("kraken:BTC/USD", lo, hi, arrow=True).num_rows)
 
         def bare() -> int:
+            got = segments.fetch(md.conn, "trades", "kraken", "BTC/USD", lo, hi)
+            assert got is not None
+            return int(got.num_rows)
+
+        def row_read() -> int:
             where = "venue = $1 AND symbol = $2 AND ts_recv >= $3 AND ts_recv < $4"
             got = read.fetch(md.conn, "trades", where, ["kraken", "BTC/USD", lo, hi])
             return int(got.num_rows)
 
-        for name, fn in (("MarketData.trades, Arrow (ours)", ours), ("read.fetch (ADBC)", bare)):
+        for name, fn in (
+            ("MarketData.trades, Arrow (ours)", ours),
+            ("segments.fetch (ADBC)", bare),
+            ("rows: read.fetch (ADBC)", row_read),
+        ):
             rate, rows = median_rate(fn, repeat)
             figures.append((layout, name, rows, rate))
 
