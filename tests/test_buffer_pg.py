@@ -288,13 +288,14 @@ def test_timescale_hypertables_compression_and_retention(
             jobs = await conn.fetch(
                 "SELECT job_id, proc_name, hypertable_name, config,"
                 " next_start > now() + interval '50 minutes'"
-                " FROM timescaledb_information.jobs WHERE hypertable_schema = $1",
+                " FROM timescaledb_information.jobs"
+                " WHERE hypertable_schema = $1 OR proc_schema = $1",
                 SCHEMA,
             )
-            procs = sorted((r[2], r[1]) for r in jobs)
+            procs = sorted((r[2] or "", r[1]) for r in jobs)
+            # one job drops every table's expired chunks together (rows and segments)
             assert procs == sorted(
-                [(n, p) for n in TABLES for p in ("policy_compression", "policy_retention")]
-                + [("segments", "policy_retention")]
+                [(n, "policy_compression") for n in TABLES] + [("", "drop_expired")]
             )
             assert all(r[4] for r in jobs), "a policy would start at once and race the writers"
             old = batch(table("trades"), 500, start_ns=int(now_ns - 10 * 86_400) * 10**9)
@@ -302,10 +303,9 @@ def test_timescale_hypertables_compression_and_retention(
             fresh = batch(table("trades"), 200)
             for data in (old, recent, fresh):
                 await sink.write("trades", data)
-            ids = {(r[2], r[1]): r[0] for r in jobs}
-            await conn.execute(f"CALL run_job({ids[('trades', 'policy_retention')]})")
+            ids = {(r[2] or "", r[1]): r[0] for r in jobs}
+            await conn.execute(f"CALL run_job({ids[('', 'drop_expired')]})")
             assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.trades") == 500
-            await conn.execute(f"CALL run_job({ids[('segments', 'policy_retention')]})")
             assert await conn.fetchval(f"SELECT sum(n) FROM {SCHEMA}.segments") == 500
             await conn.execute(f"CALL run_job({ids[('trades', 'policy_compression')]})")
             compressed = await conn.fetchval(

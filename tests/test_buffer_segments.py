@@ -65,8 +65,11 @@ def same_reads(dsn: str, span_ns: int, seed: int, exact_order: bool = True) -> i
     try:
         for venue, symbol, lo, hi in windows(seed, span_ns):
             fast = segments.fetch(conn, "trades", venue, symbol, lo, hi)
-            assert fast is not None, "a buffer made at version 6 has segments for all of it"
             slow = rows_read(conn, venue, symbol, lo, hi)
+            if venue == "nowhere":  # never written: no coverage, and no rows
+                assert fast is None and slow.num_rows == 0
+                continue
+            assert fast is not None, "a buffer made at version 6 has segments for all of it"
             if not exact_order:  # after deletes the rows' physical order is not write order
                 keys = [("ts_recv", "ascending"), ("trade_id", "ascending")]
                 fast, slow = fast.sort_by(keys), slow.sort_by(keys)
@@ -180,25 +183,54 @@ def test_rows_from_before_the_segments_are_read_from_the_rows(
         async with PostgresSink(dsn) as sink:  # migrates to 6: coverage from the newest row
             await sink.write("trades", new)
 
+    # A collector of another venue still on the older AlphaPulse: rows, no segments.
+    late = trades(300, START + 2 * MINUTE, 10**8, seed=17)
+    late = late.set_column(
+        late.schema.get_field_index("venue"),
+        TRADES.arrow.field("venue"),
+        pa.array(["alpaca"] * 300),
+    )
+
+    async def older_collector() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            b = copy.conform(late, TRADES)
+            await conn.copy_records_to_table(
+                "trades", records=copy.records(b), columns=TRADES.column_names, schema_name=SCHEMA
+            )
+        finally:
+            await conn.close()
+
     run(before)
-    newest_old = int(np.max(np.asarray(old["ts_recv"].cast(pa.int64()))))
+    run(older_collector)
+    everything = pa.concat_tables([old, new, late]).cast(TRADES.arrow)
     with PostgresMarketData(dsn) as md:
-        assert segments.covered_from(md.conn, "trades") == newest_old + 1
-        everything = pa.concat_tables([old, new]).cast(TRADES.arrow)
-        for venue in ("kraken", "coinbase", "binance"):
+        for venue in ("kraken", "coinbase", "binance", "alpaca"):
+            mine = everything.filter(pa.compute.equal(everything["venue"], venue))
+            olds = old.filter(pa.compute.equal(old["venue"], venue))["ts_recv"]
+            since = segments.covered_from(md.conn, "trades", venue)
+            if venue == "alpaca":  # no sink of version 6 wrote it: no coverage
+                assert since is None
+            else:  # from just after the venue's newest row an older AlphaPulse wrote
+                newest = int(np.max(np.asarray(olds.cast(pa.int64()))))
+                assert since == newest + 1
             for symbol in ("BTC/USD", "sell"):
-                mask = pa.compute.and_(
-                    pa.compute.equal(everything["venue"], venue),
-                    pa.compute.equal(everything["symbol"], symbol),
-                )
-                want = everything.filter(mask).sort_by("ts_recv")
+                want = mine.filter(pa.compute.equal(mine["symbol"], symbol)).sort_by("ts_recv")
+                assert want.num_rows > 0
                 got = md.trades(f"{venue}:{symbol}", arrow=True)  # from the rows
                 assert got.equals(want.cast(RESULT)), (venue, symbol)
                 assert segments.fetch(md.conn, "trades", venue, symbol, None, None) is None
-                fast = segments.fetch(md.conn, "trades", venue, symbol, newest_old + 1, None)
+                if since is None:
+                    assert segments.fetch(md.conn, "trades", venue, symbol, START, None) is None
+                    continue
+                fast = segments.fetch(md.conn, "trades", venue, symbol, since, None)
+                ts = want["ts_recv"].cast(pa.int64())
                 assert fast is not None and fast.equals(
-                    want.filter(pa.compute.greater(want["ts_recv"].cast(pa.int64()), newest_old))
+                    want.filter(pa.compute.greater_equal(ts, since))
                 )
+                # a range that starts in the covered part comes from the segments alone
+                got = md.trades(f"{venue}:{symbol}", since, arrow=True)
+                assert got.equals(fast.cast(RESULT))
 
 
 def test_a_covered_read_comes_from_the_segments(buffer_db: tuple[str, str]) -> None:  # noqa: F811
@@ -314,3 +346,52 @@ def test_a_damaged_segment_is_read_from_the_rows_with_a_warning(
         got = md.trades("kraken:BTC/USD", START, START + 10 * MINUTE, arrow=True)
     assert got.num_rows > 0 and got.equals(data.filter(mask).cast(RESULT))
     assert "a segment cannot be read" in caplog.text
+
+
+def test_unreadable_segments_send_their_venue_to_the_rows_and_lose_nothing(
+    buffer_db: tuple[str, str],  # noqa: F811
+) -> None:
+    _, dsn = buffer_db
+    first, second = trades(600, START, 10**8, seed=18), trades(600, START, 10**8, seed=19)
+    lo, hi = START + 10 * 10**9, START + 20 * 10**9
+
+    async def damage(venue: str, conn: Any) -> None:
+        await conn.execute(
+            f"UPDATE {segments.QUALIFIED} SET data = 'damaged'::bytea WHERE venue = $1", venue
+        )
+
+    async def scenario() -> int:
+        async with PostgresSink(dsn) as sink:
+            await sink.write("trades", first)
+            await sink.write("trades", second)  # two segments a (venue, symbol, minute)
+            await damage("kraken", sink._conn)
+            assert await sink.compact(now_ns=START + 100 * MINUTE) > 0  # no exception
+            await damage("coinbase", sink._conn)
+            # a catch-up over coinbase's damaged segments: the lake's rows (here the same)
+            conn = read.connect(dsn)
+            try:
+                where = "venue = $1 AND ts_recv BETWEEN $2 AND $3"
+                lake = read.fetch(conn, "trades", where, ["coinbase", lo, hi])
+            finally:
+                conn.close()
+            assert lake.num_rows > 0
+            assert await sink.replace_range("trades", "coinbase", lo, hi, lake) == lake.num_rows
+            return sink.segments_unreadable
+
+    unreadable = run(scenario)
+    assert unreadable >= 2
+    both = pa.concat_tables([first, second]).cast(TRADES.arrow)
+    with PostgresMarketData(dsn) as md:
+        for venue in ("kraken", "coinbase", "binance"):
+            since = segments.covered_from(md.conn, "trades", venue)
+            assert since is not None
+            assert (since > START) == (venue != "binance")  # the damaged venues: rows
+            for symbol in MARKET_WORDS:
+                got = md.trades(f"{venue}:{symbol}", START, arrow=True)
+                mask = pa.compute.and_(
+                    pa.compute.equal(both["venue"], venue),
+                    pa.compute.equal(both["symbol"], symbol),
+                )
+                want = both.filter(mask)
+                keys = [("ts_recv", "ascending"), ("trade_id", "ascending")]
+                assert got.sort_by(keys).equals(want.sort_by(keys).cast(RESULT)), venue

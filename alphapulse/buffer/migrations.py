@@ -9,9 +9,10 @@ layout; a transaction-scoped advisory lock serialises two services migrating at 
 Layouts:
 
 - ``timescale``: hypertables on ``ts_recv`` (integer nanoseconds, daily chunks), compressed
-  after a day segmented by (venue, symbol), dropped after seven days by TimescaleDB's own
-  policies. The policies' first run is an hour after the migration (a policy starting at
-  once races a caller still loading data).
+  after a day segmented by (venue, symbol), dropped after seven days: by TimescaleDB's own
+  retention policies until version 6, since then by one job dropping every table's expired
+  chunks together (``drop_expired``). The jobs' first run is an hour after the migration
+  (a job starting at once races a caller still loading data).
 - ``partitioned``: tables partitioned by range of ``ts_recv``, one partition a day, created
   ahead and dropped after seven days by the service (see ``partitions.py``) through the
   functions created here.
@@ -72,7 +73,7 @@ def _timescale(layout: Layout) -> list[str]:
 def _hypertable(t: schema.Table) -> list[str]:
     """``t`` as a hypertable with daily chunks, compression and retention."""
     segment = "venue, symbol" if t.has_symbol else "venue"
-    literal = "'" + t.qualified.replace("'", "''") + "'"
+    literal = schema.literal(t.qualified)
     return [
         *_chunked(t.qualified),
         f"ALTER TABLE {t.qualified} SET (timescaledb.compress,"
@@ -80,27 +81,51 @@ def _hypertable(t: schema.Table) -> list[str]:
         " timescaledb.compress_orderby = 'ts_recv')",
         f"SELECT add_compression_policy({literal}, compress_after => {DAY_NS}::bigint,"
         f" initial_start => {POLICY_START})",
-    ]
-
-
-def _chunked(qualified: str) -> list[str]:
-    """The table ``qualified`` as a hypertable on ``ts_recv`` with daily chunks, dropped
-    after the retention."""
-    literal = "'" + qualified.replace("'", "''") + "'"
-    return [
-        f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
-        " create_default_indexes => false)",
-        f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
         f"SELECT add_retention_policy({literal},"
         f" drop_after => {RETENTION_DAYS * DAY_NS}::bigint, initial_start => {POLICY_START})",
     ]
 
 
+def _chunked(qualified: str) -> list[str]:
+    """The table ``qualified`` as a hypertable on ``ts_recv`` with daily chunks."""
+    literal = schema.literal(qualified)
+    return [
+        f"SELECT create_hypertable({literal}, by_range('ts_recv', {DAY_NS}::bigint),"
+        " create_default_indexes => false)",
+        f"SELECT set_integer_now_func({literal}, '{SCHEMA}.now_ns')",
+    ]
+
+
 def _segments(layout: Layout) -> list[str]:
-    """The readers' columnar copy of the rows (see ``segments.py``); on TimescaleDB a
-    hypertable with the rows' chunks and retention, not compressed (Arrow's bytes are)."""
+    """The readers' columnar copy of the rows (see ``segments.py``). On TimescaleDB a
+    hypertable with the rows' daily chunks, not compressed (Arrow's bytes are); and the
+    tables' retention policies become one job, so that a day's rows and their segments go
+    in one transaction (policies of their own run at their own times: for hours a day
+    would be in one and not the other)."""
     out = segments.create_sql(partitioned=layout == "partitioned")
-    return out + (_chunked(segments.QUALIFIED) if layout == "timescale" else [])
+    if layout != "timescale":
+        return out
+    tables = [schema.table(name).qualified for name in schema.TABLES] + [segments.QUALIFIED]
+    drops = "\n".join(
+        f"PERFORM drop_chunks({schema.literal(q)}::regclass, older_than => cutoff);" for q in tables
+    )
+    return [
+        *out,
+        *_chunked(segments.QUALIFIED),
+        *(
+            f"SELECT remove_retention_policy({schema.literal(schema.table(name).qualified)})"
+            for name in schema.TABLES
+        ),
+        f"""CREATE PROCEDURE {quote(SCHEMA)}.drop_expired(job_id integer, config jsonb)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            cutoff bigint := {quote(SCHEMA)}.now_ns() - {RETENTION_DAYS * DAY_NS}::bigint;
+        BEGIN
+            {drops}
+        END $$""",
+        f"SELECT add_job('{SCHEMA}.drop_expired', interval '1 hour',"
+        f" initial_start => {POLICY_START})",
+    ]
 
 
 def _event_log(layout: Layout) -> list[str]:

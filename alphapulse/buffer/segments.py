@@ -16,10 +16,15 @@ range: several million rows a second (tests/benchmarks/buffer_read.py).
   many segments; the sink merges a minute's segments into one once the minute is over
   (``PostgresSink.compact``), keeping their order.
 - The same rows as the table: the sink writes both in one transaction, a catch-up
-  (``replace_range``) replaces both, and both expire with the same daily partitions or
-  chunks. ``segment_coverage`` says from which ``ts_recv`` a table's rows all have segments
-  (a buffer written before schema version 6 has rows without them): a read starting
-  earlier reads the rows.
+  (``replace_range``) replaces both, and both expire together (one function drops the
+  day's partitions, or one TimescaleDB job the chunks of every table).
+- Coverage: ``segment_coverage`` says, per table and venue, from which ``ts_recv`` the rows
+  all have segments: a sink of version 6 sets it in its first write of a venue, from just
+  after the venue's newest row. A read starting earlier, or of a venue without coverage (a
+  buffer from before version 6, a collector still on an older AlphaPulse), reads the rows.
+  A segment that cannot be read (damaged; a lake schema changed) moves its venue's
+  coverage past the rows there were, and a reader meeting one reads the rows: the rows are
+  always whole. A migration that changes a lake table's schema must do the same.
 - The SQL user sees the rows tables; segments are the readers' fast path only.
 """
 
@@ -76,12 +81,6 @@ class Segment:
 def create_sql(partitioned: bool) -> list[str]:
     """Migration 6's statements (TimescaleDB's hypertable and retention come after)."""
     tail = " PARTITION BY RANGE (ts_recv)" if partitioned else ""
-    coverage = [
-        f"INSERT INTO {COVERAGE} (tbl, since_ns) SELECT {literal(name)},"
-        f" coalesce((SELECT max(ts_recv) + 1 FROM {table(name).qualified}),"
-        " -9223372036854775808)"
-        for name in SEGMENTED
-    ]
     return [
         f"CREATE SEQUENCE {SEQUENCE}",
         f"""CREATE TABLE {QUALIFIED} (
@@ -98,9 +97,37 @@ def create_sql(partitioned: bool) -> list[str]:
         # Out of line and uncompressed: Arrow's bytes go out as they were stored.
         f"ALTER TABLE {QUALIFIED} ALTER COLUMN data SET STORAGE EXTERNAL",
         f"CREATE INDEX segments_key ON {QUALIFIED} (tbl, venue, symbol, ts_recv)",
-        f"""CREATE TABLE {COVERAGE} (tbl text PRIMARY KEY, since_ns bigint NOT NULL)""",
-        *coverage,
+        f"""CREATE TABLE {COVERAGE} (
+            tbl text NOT NULL,
+            venue text NOT NULL,
+            since_ns bigint NOT NULL,
+            PRIMARY KEY (tbl, venue))""",
     ]
+
+
+def cover_sql(t: Table) -> str:
+    """``$1``'s (a venue's) coverage of ``t``, unless it has one: from just after its newest
+    row (those have no segments), or from the start of time if it has none. A sink runs it
+    in its first write of a venue, before the rows: so a venue whose collector is still an
+    older AlphaPulse, writing rows alone, is read from its rows."""
+    mine = f"tbl = {literal(t.name)} AND venue = $1::text"
+    return (  # the newest row is looked for only when the venue has no coverage yet
+        f"INSERT INTO {COVERAGE} (tbl, venue, since_ns) SELECT {literal(t.name)}, $1::text,"
+        f" coalesce((SELECT max(ts_recv) + 1 FROM {t.qualified} WHERE venue = $1::text),"
+        f" -9223372036854775808) WHERE NOT EXISTS (SELECT 1 FROM {COVERAGE} WHERE {mine})"
+        " ON CONFLICT DO NOTHING"
+    )
+
+
+def uncover_sql(t: Table) -> str:
+    """``$1``'s (a venue's) coverage of ``t`` moved past its newest row: what a sink does
+    when a segment cannot be read (damaged, or of an older schema): reads before that go
+    to the rows, which are whole."""
+    return (
+        f"UPDATE {COVERAGE} SET since_ns = greatest(since_ns, coalesce((SELECT max(ts_recv)"
+        f" + 1 FROM {t.qualified} WHERE venue = $1::text), since_ns))"
+        f" WHERE tbl = {literal(t.name)} AND venue = $1::text"
+    )
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -205,9 +232,10 @@ def outside(t: Table, seg: Segment, lo: int, hi: int) -> list[Segment]:
 # -- reading ----------------------------------------------------------------------------
 
 
-def covered_from(conn: Any, name: str) -> int | None:
-    """The ``ts_recv`` from which ``name``'s rows all have segments; None when the buffer
-    has none (a schema older than version 6, or not a segmented table)."""
+def covered_from(conn: Any, name: str, venue: str) -> int | None:
+    """The ``ts_recv`` from which ``venue``'s rows of ``name`` all have segments; None when
+    they have none (a buffer older than version 6, a venue no sink of version 6 wrote yet,
+    or a table without segments)."""
     if name not in SEGMENTED:
         return None
     with conn.cursor() as cursor:  # an ADBC connection (read.connect)
@@ -215,7 +243,10 @@ def covered_from(conn: Any, name: str) -> int | None:
         exists = cursor.fetchone()
         if not exists or not exists[0]:
             return None
-        cursor.execute(f"SELECT since_ns FROM {COVERAGE} WHERE tbl = {literal(name)}")
+        cursor.execute(
+            f"SELECT since_ns FROM {COVERAGE}"
+            f" WHERE tbl = {literal(name)} AND venue = {literal(venue)}"
+        )
         row = cursor.fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
@@ -226,7 +257,7 @@ def fetch(
     """Rows of ``name`` for ``venue``/``symbol`` with ``lo <= ts_recv < hi`` (None: no
     bound) from the segments, in the lake's schema and ``ts_recv`` order; None when the
     segments do not cover the range (read the rows then: ``read.fetch``)."""
-    since = covered_from(conn, name)
+    since = covered_from(conn, name, venue)
     if since is None or (lo if lo is not None else -(2**63)) < since:
         return None
     t = table(name)
@@ -247,19 +278,18 @@ def fetch(
     )
     with conn.cursor() as cursor:
         cursor.execute(sql)
-        raw = cursor.fetch_arrow_table().combine_chunks()
+        raw = cursor.fetch_arrow_table()
     return assemble(t, raw, lo, hi)
 
 
 def _pieces(t: Table, raw: pa.Table, lo: int | None, hi: int | None) -> Iterator[pa.Table]:
     ts_lo = raw.column("ts_lo").to_pylist()
     ts_hi = raw.column("ts_hi").to_pylist()
-    data = raw.column("data").chunk(0) if raw.num_rows else None
-    for i in range(raw.num_rows):
-        assert data is not None
-        rows = decode_stream(t, data[i].as_buffer())
-        inside = (lo is None or ts_lo[i] >= lo) and (hi is None or ts_hi[i] < hi)
-        if not inside:
+    # Chunk by chunk: a large read's binary column comes in several (no copy to join them).
+    values = (value for chunk in raw.column("data").chunks for value in chunk)
+    for first, last, value in zip(ts_lo, ts_hi, values, strict=True):
+        rows = decode_stream(t, value.as_buffer())
+        if (lo is not None and first < lo) or (hi is not None and last >= hi):
             ts = rows.column("ts_recv").cast(pa.int64())
             keep = pc.and_(
                 pc.greater_equal(ts, lo if lo is not None else -(2**63)),

@@ -13,7 +13,9 @@ side (a database down or slow, reconnecting, catching up) is ``feed.BufferFeed``
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -27,6 +29,8 @@ import pyarrow.compute as pc
 from alphapulse.buffer import copy, partitions, segments
 from alphapulse.buffer.migrations import Layout, migrate
 from alphapulse.buffer.schema import DAY_NS, SCHEMA, TABLES, Table, table
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 65_536  # rows per encoded piece of a COPY stream: ~10 MB of trades
 BATCH_ROWS = 50_000  # rows gathered by add() before a COPY
@@ -61,6 +65,10 @@ class PostgresSink:
         # (counting one for a minute already over): ``compact`` merges those over with two
         # or more.
         self._written: dict[tuple[str, str, str, int], int] = {}
+        # table -> venues whose coverage this sink has made sure of (``segments.cover_sql``)
+        self._covered: dict[str, set[str]] = {}
+        #: Segments found unreadable (their venue's reads then go to the rows).
+        self.segments_unreadable = 0
 
     async def start(self) -> PostgresSink:
         self._conn = await asyncpg.connect(self.dsn)
@@ -115,8 +123,12 @@ class PostgresSink:
             raise RuntimeError("the PostgreSQL sink is not started")
         if self.layout == "partitioned":
             await self._ensure_days(batch)
-        parts = segments.build(t, batch) if name in segments.SEGMENTED else []
+        parts = []
+        if name in segments.SEGMENTED:  # Arrow's work, off the event loop (it frees the GIL)
+            parts = await asyncio.to_thread(segments.build, t, batch)
         async with self._conn.transaction():  # the rows and their segments, or neither
+            for venue in sorted({p.venue for p in parts} - self._covered.get(name, set())):
+                await self._conn.execute(segments.cover_sql(t), venue)
             if self.method == "records":
                 await self._conn.copy_records_to_table(
                     t.name,
@@ -133,6 +145,7 @@ class PostgresSink:
                     format="binary",
                 )
             await self._write_segments(parts)
+        self._covered.setdefault(name, set()).update(p.venue for p in parts)
         self.rows_written[name] += batch.num_rows
         return int(batch.num_rows)
 
@@ -164,7 +177,10 @@ class PostgresSink:
                 )
                 kept = []
                 for r in found:
-                    kept += segments.outside(t, segments.Segment(*r), lo_ns, hi_ns)
+                    try:
+                        kept += segments.outside(t, segments.Segment(*r), lo_ns, hi_ns)
+                    except (ValueError, pa.ArrowInvalid) as exc:
+                        await self._unreadable(t, venue, exc)
                 await self._write_segments(kept)
             return await self.write(name, data)
 
@@ -178,9 +194,12 @@ class PostgresSink:
         over = [k for k in self._written if k[3] + segments.BUCKET_NS + grace_ns <= now]
         todo = [k for k in over if self._written[k] > 1]
         for first in range(0, len(todo), COMPACT_KEYS):
-            await self._merge(todo[first : first + COMPACT_KEYS])
+            keys = todo[first : first + COMPACT_KEYS]
+            await self._merge(keys)
+            for key in keys:
+                del self._written[key]
         for key in over:
-            del self._written[key]
+            self._written.pop(key, None)
         return len(todo)
 
     def add(self, name: str, data: Any) -> None:
@@ -223,8 +242,20 @@ class PostgresSink:
                 groups.setdefault(seg.key, []).append(seg)
             merged = []
             for key, parts in groups.items():
-                merged += segments.merge(self._tables[key[0]], parts)
+                try:
+                    merged += segments.merge(self._tables[key[0]], parts)
+                except (ValueError, pa.ArrowInvalid) as exc:  # gone; its rows are whole
+                    await self._unreadable(self._tables[key[0]], key[1], exc)
             await self._write_segments(merged, count=False)
+
+    async def _unreadable(self, t: Table, venue: str, exc: BaseException) -> None:
+        """A segment of ``venue`` in ``t`` could not be read: its venue's coverage moves past
+        the rows there are (reads before that go to the rows), in the caller's transaction."""
+        self.segments_unreadable += 1
+        log.warning(
+            "a %s segment of %s cannot be read (%s): its rows serve reads", t.name, venue, exc
+        )
+        await self._conn.execute(segments.uncover_sql(t), venue)
 
     async def _write_segments(self, parts: list[segments.Segment], count: bool = True) -> None:
         """COPY ``parts`` into the segments table (a given seq kept, else the next)."""
