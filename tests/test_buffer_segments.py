@@ -115,7 +115,9 @@ def test_segments_read_as_the_rows_after_writes_merges_and_catch_ups(
 
     async def compact() -> None:
         async with PostgresSink(dsn) as sink:
-            # this sink wrote nothing yet: nothing of its own to merge
+            # a new sink (a restart, a reconnect) merges what the last one left unmerged
+            assert await sink.compact(now_ns=START + 100 * MINUTE) > 0
+            assert set((await segment_counts(sink._conn)).values()) == {1}
             assert await sink.compact(now_ns=START + 100 * MINUTE) == 0
             more = trades(400, START + 2 * MINUTE, 10**7, seed=5)
             for piece in (more.slice(0, 200), more.slice(200)):

@@ -370,6 +370,7 @@ class BufferFeed:
                     self._add_gap(name, batch)  # one more try, from the lake
                 finally:
                     self._busy = False
+                await self._maintain(sink)  # due or not: a queue never empty still gets it
             if self.gaps and time.monotonic() - self._last_drop >= self.catch_up_delay:
                 await self._catch_up(sink)
                 continue

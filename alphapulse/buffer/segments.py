@@ -14,7 +14,8 @@ range: several million rows a second (tests/benchmarks/buffer_read.py).
   sorted by ``ts_recv``, so rows sharing it keep the order they were written in.
 - Small segments: a collector writes a table every fraction of a second, so a minute gets
   many segments; the sink merges a minute's segments into one once the minute is over
-  (``PostgresSink.compact``), keeping their order.
+  (``PostgresSink.compact``), keeping their order; a new sink also merges the minutes of
+  the last two hours an earlier one left unmerged.
 - The same rows as the table: the sink writes both in one transaction, a catch-up
   (``replace_range``) replaces both, and both expire together (one function drops the
   day's partitions, or one TimescaleDB job the chunks of every table).

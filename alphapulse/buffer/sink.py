@@ -76,6 +76,7 @@ class PostgresSink:
             self.layout, _ = await migrate(self._conn, self.requested_layout)
             if self.layout == "partitioned":
                 await partitions.ensure_ahead(self._conn)
+            await self._unmerged()
         except BaseException:
             await self.close()
             raise
@@ -223,6 +224,18 @@ class PostgresSink:
             written += await self.write(name, merged)
             batches.clear()  # only once copied: a failed COPY keeps them for the retry
         return written
+
+    async def _unmerged(self, hours: int = 2) -> None:
+        """The minutes of the last ``hours`` with several segments (an earlier sink's, which
+        a reconnect or a restart kept from merging them): ``compact`` merges them too."""
+        since = (time.time_ns() - hours * 3600 * 1_000_000_000) // segments.BUCKET_NS
+        found = await self._conn.fetch(
+            f"""SELECT tbl, venue, symbol, ts_recv FROM {segments.QUALIFIED}
+                WHERE ts_recv >= $1 GROUP BY 1, 2, 3, 4 HAVING count(*) > 1""",
+            since * segments.BUCKET_NS,
+        )
+        for r in found:
+            self._written[(r[0], r[1], r[2], r[3])] = 2
 
     async def _merge(self, keys: list[tuple[str, str, str, int]]) -> None:
         """Merge each (table, venue, symbol, minute) of ``keys``' segments, one transaction."""
