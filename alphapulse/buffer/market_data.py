@@ -53,7 +53,7 @@ class PostgresMarketData(Results):
             params.append(hi)
             where.append(f"ts_recv < ${len(params)}")
 
-    def trades_arrow(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pa.Table:
+    def _trades_table(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pa.Table:
         return self._symbol_rows("trades", venue, symbol, lo, hi)
 
     def _symbol_rows(
@@ -72,13 +72,8 @@ class PostgresMarketData(Results):
         self._range(where, params, lo, hi)
         return self._fetch(name, where, params)
 
-    def _trades_table(
-        self, venue: str, symbol: str, lo: int | None, hi: int | None
-    ) -> pa.Table | None:
-        return self.trades_arrow(venue, symbol, lo, hi)
-
     def _trades(self, venue: str, symbol: str, lo: int | None, hi: int | None) -> pl.DataFrame:
-        return polars_frame(self.trades_arrow(venue, symbol, lo, hi))
+        return polars_frame(self._trades_table(venue, symbol, lo, hi))
 
     def _book(self, venue: str, symbol: str, at_ns: int, depth: int) -> pa.Table:
         with self.conn.cursor() as cursor:  # the last snapshot's start (clear, flag 1)
@@ -98,7 +93,7 @@ class PostgresMarketData(Results):
     def _bars(
         self, venue: str, symbol: str, every_ns: int, lo: int | None, hi: int | None
     ) -> pl.DataFrame:
-        trades = self.trades_arrow(venue, symbol, lo, hi)
+        trades = self._trades_table(venue, symbol, lo, hi)
         return MemoryMarketData({"trades": trades})._bars(venue, symbol, every_ns, lo, hi)
 
     def _news(self, symbols: list[str] | None, lo: int | None, hi: int | None) -> pl.DataFrame:

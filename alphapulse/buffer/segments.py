@@ -32,7 +32,7 @@ range: several million rows a second (tests/benchmarks/buffer_read.py).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -150,17 +150,13 @@ def decode_stream(t: Table, data: Any) -> pa.Table:
     return reader.read_all()
 
 
-def _ns(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(column.cast(pa.int64()))
-
-
 def build(t: Table, batch: pa.RecordBatch) -> list[Segment]:
     """``batch`` (rows of ``t``, in the lake's schema, in write order) as segments: one per
     (venue, symbol, minute), at most ``MAX_ROWS`` rows each, rows in their batch order."""
     rows = batch.num_rows
     if rows == 0:
         return []
-    ts = _ns(batch.column("ts_recv"))
+    ts = np.asarray(batch.column("ts_recv").cast(pa.int64()))
     bucket = ts // BUCKET_NS
     venue = pc.dictionary_encode(batch.column("venue"))
     symbol = pc.dictionary_encode(batch.column("symbol"))
@@ -205,29 +201,23 @@ def merge(t: Table, parts: Sequence[Segment]) -> list[Segment]:
     """Segments of one (table, venue, symbol, minute) as few as ``MAX_ROWS`` allows, their
     rows in ``seq`` order; each new segment takes one of the old ones' seqs, in order."""
     ordered = sorted(parts, key=lambda s: s.seq or 0)
-    rows = pa.concat_tables([decode_stream(t, s.data) for s in ordered]).combine_chunks()
-    merged = []
-    for batch in rows.to_batches():
-        merged += build(t, batch)
-    seqs = [s.seq for s in ordered][-len(merged) :] if merged else []
-    return [
-        Segment(m.tbl, m.venue, m.symbol, m.bucket, m.ts_lo, m.ts_hi, m.n, m.data, seq)
-        for m, seq in zip(merged, seqs, strict=True)
-    ]
+    rows = pa.concat_tables([decode_stream(t, s.data) for s in ordered])
+    merged = _rebuild(t, rows)
+    seqs = [s.seq for s in ordered][len(ordered) - len(merged) :]
+    return [replace(m, seq=seq) for m, seq in zip(merged, seqs, strict=True)]
 
 
 def outside(t: Table, seg: Segment, lo: int, hi: int) -> list[Segment]:
     """What of ``seg`` lies outside ``[lo, hi]`` (what a catch-up keeps), same seq."""
     rows = decode_stream(t, seg.data)
     ts = rows.column("ts_recv").cast(pa.int64())
-    keep = rows.filter(pc.or_(pc.less(ts, lo), pc.greater(ts, hi))).combine_chunks()
-    if keep.num_rows == 0:
-        return []
-    kept = [b for batch in keep.to_batches() for b in build(t, batch)]
-    return [
-        Segment(k.tbl, k.venue, k.symbol, k.bucket, k.ts_lo, k.ts_hi, k.n, k.data, seg.seq)
-        for k in kept
-    ]
+    kept = _rebuild(t, rows.filter(pc.or_(pc.less(ts, lo), pc.greater(ts, hi))))
+    return [replace(k, seq=seg.seq) for k in kept]
+
+
+def _rebuild(t: Table, rows: pa.Table) -> list[Segment]:
+    """Decoded rows of segments as segments again (no seq yet)."""
+    return [s for batch in rows.combine_chunks().to_batches() for s in build(t, batch)]
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -307,16 +297,8 @@ def assemble(t: Table, raw: pa.Table, lo: int | None, hi: int | None) -> pa.Tabl
     if not pieces:
         return t.arrow.empty_table()
     rows = pa.concat_tables(pieces)
-    ordered = True
-    last = None
-    for chunk in rows.column("ts_recv").chunks:
-        ns = np.asarray(chunk.cast(pa.int64()))
-        if len(ns) == 0:
-            continue
-        if (last is not None and ns[0] < last) or bool(np.any(ns[1:] < ns[:-1])):
-            ordered = False
-            break
-        last = ns[-1]
+    ns = np.asarray(rows.column("ts_recv").cast(pa.int64()))
+    ordered = bool(np.all(ns[1:] >= ns[:-1]))
     if not ordered:  # Arrow's sort is stable: rows sharing ts_recv keep their order
         rows = rows.take(pc.sort_indices(rows, [("ts_recv", "ascending")]))
     return rows
